@@ -1,0 +1,192 @@
+// Package event holds Herald's Flux event: the same JSON as Flux's
+// event.toolkit.fluxcd.io Event, the metadata clean-up Flux's event server
+// applies, and the de-duplication key.
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Severities Flux sends. The server does not reject others, as Flux does not.
+const (
+	SeverityTrace = "trace"
+	SeverityInfo  = "info"
+	SeverityError = "error"
+)
+
+// AnnotationPrefix marks metadata copied from the involved object's annotations.
+const AnnotationPrefix = "event.toolkit.fluxcd.io/"
+
+// Metadata key suffixes, used with the controller's group prefix or unprefixed
+// after the metadata has been combined.
+const (
+	MetaRevision       = "revision"
+	MetaOriginRevision = "originRevision"
+	MetaChecksum       = "checksum"
+	MetaDigest         = "digest"
+	MetaToken          = "token"
+	MetaCommit         = "commit"
+	MetaCommitStatus   = "commit_status"
+	MetaChangeRequest  = "change_request"
+	MetaSummary        = "summary"
+	// MetaCluster is Herald's own key: the cluster an event came from.
+	MetaCluster = "cluster"
+)
+
+// ObjectReference is the involved object, with the JSON keys and order of a
+// Kubernetes ObjectReference.
+type ObjectReference struct {
+	Kind            string `json:"kind,omitempty"`
+	Namespace       string `json:"namespace,omitempty"`
+	Name            string `json:"name,omitempty"`
+	UID             string `json:"uid,omitempty"`
+	APIVersion      string `json:"apiVersion,omitempty"`
+	ResourceVersion string `json:"resourceVersion,omitempty"`
+	FieldPath       string `json:"fieldPath,omitempty"`
+}
+
+// Event is a Flux event. Marshalling it gives exactly the bytes Flux's
+// notification-controller forwards to a generic provider.
+type Event struct {
+	InvolvedObject      ObjectReference   `json:"involvedObject"`
+	Severity            string            `json:"severity"`
+	Timestamp           Time              `json:"timestamp"`
+	Message             string            `json:"message"`
+	Reason              string            `json:"reason"`
+	Metadata            map[string]string `json:"metadata,omitempty"`
+	ReportingController string            `json:"reportingController"`
+	ReportingInstance   string            `json:"reportingInstance,omitempty"`
+
+	// ObjectLabels are the labels of the involved object. Flux reads them from
+	// the API server to evaluate an Alert's matchLabels; Herald runs outside
+	// the cluster, so the sender puts them in the request body under the
+	// top-level key "involvedObjectLabels" (see Decode). They are never
+	// forwarded to providers.
+	ObjectLabels map[string]string `json:"-"`
+}
+
+// wireEvent is the ingest body: a Flux event plus Herald's labels extension.
+type wireEvent struct {
+	Event
+	InvolvedObjectLabels map[string]string `json:"involvedObjectLabels,omitempty"`
+}
+
+// ErrMissingObject is returned by Validate for an event Flux would drop.
+var ErrMissingObject = errors.New("involvedObject kind, name and namespace are required")
+
+// Decode parses an ingest body leniently, as Flux does: unknown keys are
+// ignored and missing keys become zero values. Trailing data after the JSON
+// object is an error.
+func Decode(data []byte) (Event, error) {
+	var w wireEvent
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&w); err != nil {
+		return Event{}, fmt.Errorf("invalid event JSON: %w", err)
+	}
+	if dec.More() {
+		return Event{}, errors.New("invalid event JSON: data after the event object")
+	}
+	w.Event.ObjectLabels = w.InvolvedObjectLabels
+	return w.Event, nil
+}
+
+// MarshalWithLabels encodes the event as an ingest body, including the
+// involved object's labels. The forwarder and tests use it.
+func MarshalWithLabels(e Event) ([]byte, error) {
+	return json.Marshal(wireEvent{Event: e, InvolvedObjectLabels: e.ObjectLabels})
+}
+
+// Validate reports what Herald refuses and Flux silently drops: an event
+// without an involved object it could match.
+func (e *Event) Validate() error {
+	var missing []string
+	if e.InvolvedObject.Kind == "" {
+		missing = append(missing, "involvedObject.kind")
+	}
+	if e.InvolvedObject.Name == "" {
+		missing = append(missing, "involvedObject.name")
+	}
+	if e.InvolvedObject.Namespace == "" {
+		missing = append(missing, "involvedObject.namespace")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: missing %s", ErrMissingObject, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// Group is the API group of the involved object: the text of its apiVersion
+// before "/", or "" for the core group ("v1").
+func (e *Event) Group() string {
+	group, _, found := strings.Cut(e.InvolvedObject.APIVersion, "/")
+	if !found {
+		return ""
+	}
+	return group
+}
+
+// ObjectName is Flux's lower(kind)/name.namespace, used in provider payloads.
+func (e *Event) ObjectName() string {
+	return strings.ToLower(e.InvolvedObject.Kind) + "/" + e.InvolvedObject.Name + "." + e.InvolvedObject.Namespace
+}
+
+// HasMetadata reports whether the (combined) metadata has key with a non-empty value.
+func (e *Event) HasMetadata(key string) bool {
+	return e.Metadata[key] != ""
+}
+
+// GetRevision returns the unprefixed commit, originRevision or revision, in
+// that order of preference, as Flux's Event.GetRevision does.
+func (e *Event) GetRevision() (string, bool) {
+	for _, k := range []string{MetaCommit, MetaOriginRevision, MetaRevision} {
+		if v, ok := e.Metadata[k]; ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// Time is a timestamp with the JSON form of a Kubernetes metav1.Time: RFC 3339
+// in UTC at seconds precision, and null when zero.
+type Time struct {
+	time.Time
+}
+
+// NewTime truncates t to seconds, as the wire form does.
+func NewTime(t time.Time) Time {
+	return Time{t.UTC().Truncate(time.Second)}
+}
+
+// MarshalJSON implements json.Marshaler.
+func (t Time) MarshalJSON() ([]byte, error) {
+	if t.IsZero() {
+		return []byte("null"), nil
+	}
+	buf := make([]byte, 0, len(time.RFC3339)+2)
+	buf = append(buf, '"')
+	buf = t.UTC().AppendFormat(buf, time.RFC3339)
+	return append(buf, '"'), nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *Time) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		t.Time = time.Time{}
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return errors.New("timestamp must be an RFC 3339 string")
+	}
+	parsed, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return fmt.Errorf("timestamp %q is not RFC 3339", s)
+	}
+	t.Time = parsed.Local()
+	return nil
+}

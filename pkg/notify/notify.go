@@ -1,0 +1,99 @@
+// Package notify defines what a provider is to Herald: a Notifier that makes
+// one delivery attempt and says whether another could succeed. It also holds
+// what every provider shares: resolved provider config, secrets that never
+// print, the HTTP poster and the single outcome classifier. Each provider
+// type lives in its own package below this one.
+package notify
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/heraldhq/herald/pkg/event"
+)
+
+// Notifier delivers events to one configured provider.
+type Notifier interface {
+	// Notify makes exactly one attempt to deliver ev. retry reports whether a
+	// later attempt could succeed; it is false when err is nil. The delay a
+	// server asked for, if any, is available through RetryAfter(err).
+	Notify(ctx context.Context, ev event.Event) (retry bool, err error)
+}
+
+// Factory builds a Notifier from resolved config. It validates the config,
+// builds its clients once, and never puts a secret into its error.
+type Factory func(cfg Config) (Notifier, error)
+
+// DefaultTimeout bounds one attempt when the Provider sets no timeout.
+const DefaultTimeout = 15 * time.Second
+
+// Config is a Provider resolved against its secrets: everything a Factory
+// needs, in the override order of Flux's notification-controller.
+type Config struct {
+	// Provider identity; UID is api.StableUID of the Provider.
+	Type      string
+	Name      string
+	Namespace string
+	UID       string
+
+	// Address is spec.address, or the secret's address key when present.
+	Address  Secret
+	Channel  string
+	Username string
+	Password Secret
+	Token    Secret
+	// Headers come from the secret's headers key (a YAML map).
+	Headers map[string]Secret
+	// SecretData is the whole main secret, for providers that read other keys.
+	SecretData map[string]Secret
+
+	Timeout time.Duration
+
+	// HTTPClient carries the proxy and TLS settings; providers must use it
+	// and must not build their own transport.
+	HTTPClient *http.Client
+}
+
+// Error is a failed attempt, classified.
+type Error struct {
+	// Retryable reports whether a later attempt could succeed.
+	Retryable bool
+	// RetryAfter is the delay the server asked for, or 0.
+	RetryAfter time.Duration
+	// StatusCode is the HTTP status of the response, or 0.
+	StatusCode int
+	Err        error
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Permanent marks err as not worth retrying.
+func Permanent(err error) *Error { return &Error{Err: err} }
+
+// Retryable marks err as worth retrying after the queue's back-off.
+func Retryable(err error) *Error { return &Error{Retryable: true, Err: err} }
+
+// IsRetryable reports whether err is worth retrying. Errors that were not
+// classified are retried, so that nothing is dropped by an oversight.
+func IsRetryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Retryable
+	}
+	return !errors.Is(err, context.Canceled)
+}
+
+// RetryAfter returns the delay the provider asked for before the next attempt.
+func RetryAfter(err error) (time.Duration, bool) {
+	var e *Error
+	if errors.As(err, &e) && e.RetryAfter > 0 {
+		return e.RetryAfter, true
+	}
+	return 0, false
+}
