@@ -1,0 +1,44 @@
+# Herald. `make run` starts local mode on examples/local; `make test` runs every test.
+GO       ?= go
+BIN      ?= bin
+PKGS     := ./...
+export GOTOOLCHAIN := local
+export GOFLAGS     := -buildvcs=false
+
+.PHONY: run build test test-unit test-e2e bench loadtest lint fuzz clean
+
+run:
+	$(GO) run ./cmd/herald serve --config examples/local --addr 127.0.0.1:9292
+
+build:
+	$(GO) build -trimpath -o $(BIN)/herald ./cmd/herald
+
+test: test-unit test-e2e
+
+test-unit:
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 $(PKGS)
+
+test-e2e:
+	cd tests && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+loadtest:
+	cd tests && $(GO) run ./loadtest
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	cd tests && $(GO) vet ./...
+	staticcheck $(PKGS)
+
+# Short fuzz runs of the parsers; FUZZTIME=5m for a longer one.
+FUZZTIME ?= 20s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./pkg/event
+	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME) ./pkg/api
+
+clean:
+	rm -rf $(BIN)

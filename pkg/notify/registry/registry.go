@@ -1,0 +1,32 @@
+// Package registry maps each provider type to the constructor of its
+// notifier: one line per type, so an unknown type fails at load time.
+package registry
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/heraldhq/herald/pkg/notify"
+)
+
+var factories = map[string]notify.Factory{}
+
+// New builds the notifier for cfg.Type.
+func New(cfg notify.Config) (notify.Notifier, error) {
+	factory, ok := factories[cfg.Type]
+	if !ok {
+		return nil, fmt.Errorf("provider %s not supported (supported: %s)", cfg.Type, strings.Join(Types(), ", "))
+	}
+	return factory(cfg)
+}
+
+// Types lists the supported provider types, sorted.
+func Types() []string {
+	types := make([]string, 0, len(factories))
+	for t := range factories {
+		types = append(types, t)
+	}
+	slices.Sort(types)
+	return types
+}
