@@ -1,0 +1,210 @@
+// Package delivery sends queued notifications: one job per (event, Alert,
+// Provider), one attempt at a time, with the retry schedule every queue
+// shares. The in-process queue serves local mode; the SQS queue serves AWS.
+package delivery
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+
+	"github.com/heraldhq/herald/pkg/event"
+	"github.com/heraldhq/herald/pkg/metrics"
+	"github.com/heraldhq/herald/pkg/notify"
+)
+
+// DefaultMaxAttempts is how often a delivery is tried before it is given up.
+const DefaultMaxAttempts = 8
+
+// Retry schedule: 2 s doubling to a 30 s cap, unless the provider asks for
+// another delay with Retry-After.
+const (
+	InitialDelay = 2 * time.Second
+	MaxDelay     = 30 * time.Second
+)
+
+// ProviderRef names the Provider of a job.
+type ProviderRef struct {
+	Cluster   string `json:"cluster,omitempty"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+}
+
+func (r ProviderRef) String() string {
+	if r.Cluster == "" {
+		return r.Namespace + "/" + r.Name
+	}
+	return r.Cluster + ":" + r.Namespace + "/" + r.Name
+}
+
+// Job is one notification to send: the event as the Provider must see it
+// (metadata combined), and where to send it.
+type Job struct {
+	// ID identifies the delivery for idempotency; see JobID.
+	ID           string      `json:"id"`
+	Event        event.Event `json:"event"`
+	Provider     ProviderRef `json:"provider"`
+	ProviderType string      `json:"providerType"`
+	// Alert is the namespace/name of the Alert that selected the event.
+	Alert string `json:"alert"`
+	// Attempt counts the attempts made so far.
+	Attempt int `json:"attempt"`
+}
+
+// JobID derives a delivery's id from the event's de-duplication key, its
+// timestamp, the Alert and the Provider, so that the same event queued twice
+// for the same route has the same id.
+func JobID(dedupKey string, ts event.Time, alertUID string, p ProviderRef) string {
+	h := sha256.New()
+	for _, s := range []string{dedupKey, ts.UTC().Format(time.RFC3339), alertUID, p.String()} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Backoff is the delay before the attempt that follows attempt number n
+// (1-based): 2 s, 4 s, 8 s, 16 s, then 30 s.
+func Backoff(n int) time.Duration {
+	b := &backoff.ExponentialBackOff{
+		InitialInterval:     InitialDelay,
+		RandomizationFactor: 0,
+		Multiplier:          2,
+		MaxInterval:         MaxDelay,
+	}
+	b.Reset()
+	delay := InitialDelay
+	for range max(n, 1) {
+		delay = b.NextBackOff()
+	}
+	return delay
+}
+
+// Target is what a job is delivered with, resolved when it is attempted so
+// that a reloaded config applies to queued jobs.
+type Target struct {
+	Notifier notify.Notifier
+	Timeout  time.Duration
+}
+
+// TargetFunc finds the Target of a Provider.
+type TargetFunc func(ProviderRef) (Target, error)
+
+// Decision is what happens to a job after an attempt.
+type Decision int
+
+const (
+	// Done: delivered, or skipped on purpose.
+	Done Decision = iota
+	// RetryLater: try again after Result.Delay.
+	RetryLater
+	// GiveUp: a permanent failure or the last attempt; the job is dead-lettered.
+	GiveUp
+)
+
+// Result is the outcome of one attempt.
+type Result struct {
+	Decision Decision
+	Delay    time.Duration
+	Err      error
+	// Reason says why a job was given up.
+	Reason string
+}
+
+// Reasons for giving up a job.
+const (
+	ReasonPermanent  = "permanent failure"
+	ReasonExhausted  = "attempts exhausted"
+	ReasonNoProvider = "provider unavailable"
+)
+
+// Deliverer makes one attempt of a job and decides what comes next. It logs
+// one line per outcome and records the metrics; queues act on the decision.
+type Deliverer struct {
+	Targets     TargetFunc
+	MaxAttempts int
+	Metrics     *metrics.Metrics
+	Logger      *slog.Logger
+}
+
+// ErrProviderMissing is returned when a job's Provider no longer exists.
+var ErrProviderMissing = errors.New("provider not found")
+
+// Attempt delivers job once, incrementing job.Attempt.
+func (d *Deliverer) Attempt(ctx context.Context, job *Job) Result {
+	job.Attempt++
+	target, err := d.Targets(job.Provider)
+	if err != nil {
+		// A missing or broken Provider is a config problem: retrying cannot
+		// help until the config is fixed, and then the job can be replayed.
+		return d.finish(job, Result{Decision: GiveUp, Err: err, Reason: ReasonNoProvider}, 0)
+	}
+	if target.Notifier == nil {
+		d.Metrics.Deliveries.WithLabelValues(job.ProviderType, metrics.OutcomeSkipped).Inc()
+		d.Logger.Info("delivery skipped", d.attrs(job, "reason", "provider suspended")...)
+		return Result{Decision: Done}
+	}
+	timeout := target.Timeout
+	if timeout <= 0 {
+		timeout = notify.DefaultTimeout
+	}
+	attemptCtx, cancel := context.WithTimeout(ctx, timeout)
+	start := time.Now()
+	retry, err := target.Notifier.Notify(attemptCtx, job.Event)
+	cancel()
+	elapsed := time.Since(start)
+	d.Metrics.DeliveryDuration.WithLabelValues(job.ProviderType).Observe(elapsed.Seconds())
+
+	switch {
+	case err == nil:
+		return d.finish(job, Result{Decision: Done}, elapsed)
+	case !retry:
+		return d.finish(job, Result{Decision: GiveUp, Err: err, Reason: ReasonPermanent}, elapsed)
+	case job.Attempt >= d.maxAttempts():
+		return d.finish(job, Result{Decision: GiveUp, Err: err, Reason: ReasonExhausted}, elapsed)
+	}
+	delay, ok := notify.RetryAfter(err)
+	if !ok {
+		delay = Backoff(job.Attempt)
+	}
+	return d.finish(job, Result{Decision: RetryLater, Delay: delay, Err: err}, elapsed)
+}
+
+func (d *Deliverer) maxAttempts() int {
+	if d.MaxAttempts <= 0 {
+		return DefaultMaxAttempts
+	}
+	return d.MaxAttempts
+}
+
+func (d *Deliverer) finish(job *Job, r Result, elapsed time.Duration) Result {
+	attrs := d.attrs(job, "duration_ms", elapsed.Milliseconds())
+	switch r.Decision {
+	case Done:
+		d.Metrics.Deliveries.WithLabelValues(job.ProviderType, metrics.OutcomeDelivered).Inc()
+		d.Logger.Info("delivered", attrs...)
+	case RetryLater:
+		d.Metrics.Deliveries.WithLabelValues(job.ProviderType, metrics.OutcomeRetry).Inc()
+		d.Logger.Warn("delivery failed, will retry", append(attrs, "error", r.Err.Error(), "retry_in", r.Delay.String())...)
+	case GiveUp:
+		d.Metrics.Deliveries.WithLabelValues(job.ProviderType, metrics.OutcomeFailed).Inc()
+		d.Logger.Error("delivery failed, giving up", append(attrs, "error", r.Err.Error(), "reason", r.Reason)...)
+	}
+	return r
+}
+
+func (d *Deliverer) attrs(job *Job, extra ...any) []any {
+	return append([]any{
+		"delivery", job.ID,
+		"provider", job.Provider.String(),
+		"provider_type", job.ProviderType,
+		"alert", job.Alert,
+		"object", job.Event.InvolvedObject.Kind + "/" + job.Event.InvolvedObject.Namespace + "/" + job.Event.InvolvedObject.Name,
+		"attempt", job.Attempt,
+	}, extra...)
+}

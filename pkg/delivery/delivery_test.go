@@ -1,0 +1,185 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/heraldhq/herald/pkg/event"
+	"github.com/heraldhq/herald/pkg/metrics"
+	"github.com/heraldhq/herald/pkg/notify"
+)
+
+func TestBackoffSchedule(t *testing.T) {
+	want := []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second, 30 * time.Second}
+	for i, w := range want {
+		if got := Backoff(i + 1); got != w {
+			t.Errorf("Backoff(%d) = %v, want %v", i+1, got, w)
+		}
+	}
+}
+
+// scripted answers each Notify call with the next outcome of its script.
+type scripted struct {
+	mu     sync.Mutex
+	script []error
+	calls  int
+	got    []event.Event
+}
+
+func (s *scripted) Notify(_ context.Context, ev event.Event) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.got = append(s.got, ev)
+	var err error
+	if s.calls < len(s.script) {
+		err = s.script[s.calls]
+	}
+	s.calls++
+	return notify.IsRetryable(err), err
+}
+
+func (s *scripted) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls
+}
+
+func newDeliverer(n notify.Notifier, logs *bytes.Buffer) *Deliverer {
+	return &Deliverer{
+		Targets: func(ref ProviderRef) (Target, error) {
+			if ref.Name == "missing" {
+				return Target{}, ErrProviderMissing
+			}
+			return Target{Notifier: n, Timeout: time.Second}, nil
+		},
+		MaxAttempts: 3,
+		Metrics:     metrics.New(),
+		Logger:      slog.New(slog.NewJSONHandler(logs, nil)),
+	}
+}
+
+func TestAttemptDecisions(t *testing.T) {
+	unavailable := &notify.Error{Retryable: true, StatusCode: 503, Err: errors.New("request failed with status code 503: busy")}
+	throttled := &notify.Error{Retryable: true, RetryAfter: 7 * time.Second, StatusCode: 429, Err: errors.New("request failed with status code 429")}
+	badRequest := notify.Permanent(errors.New("request failed with status code 400: bad"))
+	tests := []struct {
+		name     string
+		err      error
+		attempt  int // attempts made before this one
+		provider string
+		want     Decision
+		delay    time.Duration
+		reason   string
+		outcome  string
+	}{
+		{name: "delivered", want: Done, outcome: metrics.OutcomeDelivered},
+		{name: "retryable", err: unavailable, want: RetryLater, delay: 2 * time.Second, outcome: metrics.OutcomeRetry},
+		{name: "retryable, later attempt", err: unavailable, attempt: 1, want: RetryLater, delay: 4 * time.Second, outcome: metrics.OutcomeRetry},
+		{name: "retry-after wins", err: throttled, want: RetryLater, delay: 7 * time.Second, outcome: metrics.OutcomeRetry},
+		{name: "permanent", err: badRequest, want: GiveUp, reason: ReasonPermanent, outcome: metrics.OutcomeFailed},
+		{name: "exhausted", err: unavailable, attempt: 2, want: GiveUp, reason: ReasonExhausted, outcome: metrics.OutcomeFailed},
+		{name: "provider gone", provider: "missing", want: GiveUp, reason: ReasonNoProvider, outcome: metrics.OutcomeFailed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			d := newDeliverer(&scripted{script: []error{tc.err}}, &logs)
+			provider := tc.provider
+			if provider == "" {
+				provider = "p"
+			}
+			job := &Job{ID: "id", Provider: ProviderRef{Namespace: "ns", Name: provider}, ProviderType: "generic", Attempt: tc.attempt}
+			r := d.Attempt(context.Background(), job)
+			if r.Decision != tc.want || r.Delay != tc.delay || r.Reason != tc.reason {
+				t.Fatalf("got decision %v delay %v reason %q, want %v %v %q", r.Decision, r.Delay, r.Reason, tc.want, tc.delay, tc.reason)
+			}
+			if job.Attempt != tc.attempt+1 {
+				t.Fatalf("attempt = %d, want %d", job.Attempt, tc.attempt+1)
+			}
+			if got := testutil.ToFloat64(d.Metrics.Deliveries.WithLabelValues("generic", tc.outcome)); got != 1 {
+				t.Fatalf("deliveries{outcome=%s} = %v, want 1", tc.outcome, got)
+			}
+			// One JSON log line per outcome, naming the reason when given up.
+			lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+			if len(lines) != 1 {
+				t.Fatalf("%d log lines, want 1:\n%s", len(lines), logs.String())
+			}
+			var line map[string]any
+			if err := json.Unmarshal([]byte(lines[0]), &line); err != nil {
+				t.Fatal(err)
+			}
+			if line["delivery"] != "id" || (tc.reason != "" && line["reason"] != tc.reason) {
+				t.Fatalf("log line %v", line)
+			}
+		})
+	}
+}
+
+func TestMemoryQueueRetriesUntilDelivered(t *testing.T) {
+	soon := &notify.Error{Retryable: true, RetryAfter: 10 * time.Millisecond, Err: errors.New("busy")}
+	n := &scripted{script: []error{soon, soon, nil}}
+	var logs bytes.Buffer
+	d := newDeliverer(n, &logs)
+	q := NewMemoryQueue(d, 2, 4)
+	if err := q.Enqueue(context.Background(), Job{ID: "a", Provider: ProviderRef{Namespace: "ns", Name: "p"}, ProviderType: "generic"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := q.Close(ctx); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+	if n.count() != 3 {
+		t.Fatalf("%d attempts, want 3", n.count())
+	}
+	if got := testutil.ToFloat64(d.Metrics.QueueDepth); got != 0 {
+		t.Fatalf("queue depth %v after close, want 0", got)
+	}
+	if err := q.Enqueue(context.Background(), Job{}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Enqueue after Close = %v, want ErrClosed", err)
+	}
+}
+
+func TestMemoryQueueCloseReportsPending(t *testing.T) {
+	later := &notify.Error{Retryable: true, RetryAfter: time.Hour, Err: errors.New("busy")}
+	var logs bytes.Buffer
+	d := newDeliverer(&scripted{script: []error{later}}, &logs)
+	q := NewMemoryQueue(d, 1, 1)
+	if err := q.Enqueue(context.Background(), Job{ID: "pending", Provider: ProviderRef{Namespace: "ns", Name: "p"}, ProviderType: "generic"}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for !strings.Contains(logs.String(), "will retry") && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := q.Close(ctx)
+	if err == nil || !strings.Contains(err.Error(), "1 undelivered") {
+		t.Fatalf("Close() = %v, want 1 undelivered", err)
+	}
+	if !strings.Contains(logs.String(), `"msg":"delivery abandoned at shutdown","delivery":"pending"`) {
+		t.Fatalf("the abandoned job was not logged:\n%s", logs.String())
+	}
+}
+
+func TestJobIDStable(t *testing.T) {
+	ts := event.NewTime(time.Unix(1700000000, 0))
+	p := ProviderRef{Namespace: "ns", Name: "p"}
+	a := JobID("key", ts, "alert-uid", p)
+	if a != JobID("key", ts, "alert-uid", p) {
+		t.Fatal("JobID is not stable")
+	}
+	if a == JobID("key", ts, "other-alert", p) || a == JobID("key", ts, "alert-uid", ProviderRef{Namespace: "ns", Name: "q"}) {
+		t.Fatal("JobID ignores the route")
+	}
+}

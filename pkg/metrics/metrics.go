@@ -1,0 +1,82 @@
+// Package metrics holds Herald's Prometheus metrics, shared by the ingest
+// handler and the delivery workers.
+package metrics
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Delivery outcomes, the values of the outcome label.
+const (
+	OutcomeDelivered = "delivered"
+	OutcomeRetry     = "retry"
+	OutcomeFailed    = "failed"
+	OutcomeSkipped   = "skipped"
+)
+
+// Metrics are the collectors of one Herald process.
+type Metrics struct {
+	registry *prometheus.Registry
+
+	// EventsReceived counts valid events, duplicates included.
+	EventsReceived prometheus.Counter
+	// EventsDuplicate counts events refused as duplicates (429).
+	EventsDuplicate prometheus.Counter
+	// EventsRejected counts requests refused before decoding, by reason.
+	EventsRejected *prometheus.CounterVec
+	// Deliveries counts delivery attempts by provider type and outcome.
+	Deliveries *prometheus.CounterVec
+	// DeliveryDuration is the time of one delivery attempt.
+	DeliveryDuration *prometheus.HistogramVec
+	// QueueDepth is the number of deliveries queued or waiting to retry.
+	QueueDepth prometheus.Gauge
+}
+
+// New registers Herald's metrics, with the Go and process collectors, on a
+// registry of its own.
+func New() *Metrics {
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		EventsReceived: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_events_received_total",
+			Help: "Valid events received, duplicates included.",
+		}),
+		EventsDuplicate: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_events_duplicate_total",
+			Help: "Events refused as duplicates within the rate-limit interval.",
+		}),
+		EventsRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_events_rejected_total",
+			Help: "Ingest requests refused, by reason.",
+		}, []string{"reason"}),
+		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_deliveries_total",
+			Help: "Delivery attempts by provider type and outcome (delivered, retry, failed, skipped).",
+		}, []string{"provider_type", "outcome"}),
+		DeliveryDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "herald_delivery_duration_seconds",
+			Help:    "Duration of one delivery attempt.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15},
+		}, []string{"provider_type"}),
+		QueueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "herald_delivery_queue_depth",
+			Help: "Deliveries queued or waiting for a retry.",
+		}),
+	}
+	m.registry.MustRegister(m.EventsReceived, m.EventsDuplicate, m.EventsRejected,
+		m.Deliveries, m.DeliveryDuration, m.QueueDepth,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// Gatherer exposes the registry, for tests.
+func (m *Metrics) Gatherer() prometheus.Gatherer { return m.registry }
