@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -125,6 +126,10 @@ type Options struct {
 	ReadyTimeout time.Duration
 	// Env is appended to the process environment.
 	Env []string
+	// Output, when set, receives herald's stderr and stdout instead of an
+	// in-memory buffer (a load test writes to a file so that logging at
+	// thousands of events per second does not grow the harness's memory).
+	Output io.Writer
 }
 
 // Start runs `bin serve --config configDir --addr <free port>` and waits until
@@ -163,8 +168,11 @@ func start(bin, configDir string, opts Options) (*Process, error) {
 		stdout: &syncBuffer{},
 		done:   make(chan struct{}),
 	}
-	cmd.Stderr = p.stderr
-	cmd.Stdout = p.stdout
+	if opts.Output != nil {
+		cmd.Stderr, cmd.Stdout = opts.Output, opts.Output
+	} else {
+		cmd.Stderr, cmd.Stdout = p.stderr, p.stdout
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
