@@ -262,7 +262,7 @@ func TestNoRetryAfter400(t *testing.T) {
 }
 
 // TestIngestErrors checks the answers to bodies herald refuses, and that
-// none of them is delivered.
+// none of them is delivered, while valid events on any path are.
 func TestIngestErrors(t *testing.T) {
 	t.Parallel()
 	s := sink(t, nil)
@@ -302,7 +302,24 @@ func TestIngestErrors(t *testing.T) {
 		checkJSONError(t, "missing involvedObject.name", h, reply)
 	})
 
-	// Nothing above reaches the provider; a valid event after them does.
+	// Local mode accepts events on any path, like Flux, and the labels a
+	// forwarder may add under involvedObjectLabels are never forwarded.
+	labelled := []byte(`{"involvedObject":{"kind":"Kustomization","namespace":"flux-system","name":"labelled","apiVersion":"kustomize.toolkit.fluxcd.io/v1"},` +
+		`"severity":"info","timestamp":"2026-11-22T03:04:41Z","message":"labelled event","reason":"ReconciliationSucceeded",` +
+		`"reportingController":"kustomize-controller","involvedObjectLabels":{"team":"a"}}`)
+	if status, _, reply := rawPost(t, herald.URL+"/any/path", labelled); status != http.StatusAccepted {
+		t.Errorf("valid event on /any/path answered %d %q, want 202", status, reply)
+	}
+	if r, err := s.WaitForBody("labelled event", deliveryMax); err != nil {
+		t.Error(err)
+	} else {
+		want := `{"involvedObject":{"kind":"Kustomization","namespace":"flux-system","name":"labelled","apiVersion":"kustomize.toolkit.fluxcd.io/v1"},` +
+			`"severity":"info","timestamp":"2026-11-22T03:04:41Z","message":"labelled event","reason":"ReconciliationSucceeded",` +
+			`"reportingController":"kustomize-controller"}`
+		checkBody(t, r.Body, []byte(want))
+	}
+
+	// Nothing refused above reaches the provider; a valid event after them does.
 	rec := newRecorder(t, herald.URL)
 	if ex := rec.send(t, fluxObject(kustomizationGVK, ns, "ok", nil), nil, corev1.EventTypeNormal, "ReconciliationSucceeded", "barrier"); ex.Status != http.StatusAccepted {
 		t.Fatalf("valid event answered %d %q, want 202", ex.Status, ex.Reply)
@@ -311,8 +328,8 @@ func TestIngestErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(500 * time.Millisecond)
-	if reqs := s.Requests(); len(reqs) != 1 {
-		t.Errorf("sink received %d requests, want only the valid event:", len(reqs))
+	if reqs := s.Requests(); len(reqs) != 2 {
+		t.Errorf("sink received %d requests, want only the two valid events:", len(reqs))
 		for _, r := range reqs {
 			t.Logf("  %s", r)
 		}
