@@ -51,6 +51,11 @@ type Config struct {
 
 	Timeout time.Duration
 
+	// Proxy is the resolved proxy URL, credentials included, or empty.
+	// HTTPClient already routes through it; it is here so that errors can
+	// be masked with its credentials and reports can say a proxy is used.
+	Proxy Secret
+
 	// HTTPClient carries the proxy and TLS settings; providers must use it
 	// and must not build their own transport.
 	HTTPClient *http.Client

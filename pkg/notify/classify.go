@@ -1,0 +1,146 @@
+package notify
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Classify is the one place that decides what an HTTP attempt's outcome
+// means: nil for a 2xx, otherwise an *Error that says whether a later attempt
+// could succeed. err is what http.Client.Do returned; resp and body are used
+// only when err is nil, and body is the (capped) start of the response body.
+// now resolves a Retry-After given as an HTTP-date.
+//
+// The rules are go-retryablehttp's, which Flux uses, plus 408: connection
+// errors, context deadlines, 408, 429 and 5xx except 501 are retryable; TLS
+// trust failures, bad URL schemes, invalid headers, redirect loops and every
+// other status are not. The texts are Flux's, without the URL: the caller
+// masks them before they leave the package.
+func Classify(method string, resp *http.Response, body []byte, err error, now time.Time) error {
+	if err != nil {
+		return classifyTransport(method, err)
+	}
+	code := resp.StatusCode
+	if code >= 200 && code < 300 {
+		return nil
+	}
+	e := &Error{
+		StatusCode: code,
+		Retryable:  RetryableStatus(code),
+		Err:        fmt.Errorf("request failed with status code %d: %s", code, strings.ToValidUTF8(string(body), "\uFFFD")),
+	}
+	if e.Retryable {
+		e.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), now)
+	}
+	return e
+}
+
+// RetryableStatus reports whether a response status is worth another
+// attempt: 408 Request Timeout, 429 Too Many Requests and 5xx other than
+// 501 Not Implemented, which a later attempt cannot change.
+func RetryableStatus(code int) bool {
+	switch {
+	case code == http.StatusRequestTimeout, code == http.StatusTooManyRequests:
+		return true
+	case code == http.StatusNotImplemented:
+		return false
+	default:
+		return code >= 500 && code <= 599
+	}
+}
+
+// ParseRetryAfter reads a Retry-After header in either of its forms (RFC 9110
+// §10.2.3): delay-seconds or an HTTP-date, the latter relative to now. It
+// returns 0 when the header is absent, malformed or in the past.
+func ParseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		// Clamp before converting, so a huge value cannot overflow.
+		return time.Duration(min(secs, int64(maxRetryAfter/time.Second))) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return min(d, maxRetryAfter)
+		}
+	}
+	return 0
+}
+
+// maxRetryAfter caps what a server can ask for. SQS cannot hide a message
+// for longer than 12 hours, and the queue applies its own policy below that.
+const maxRetryAfter = 12 * time.Hour
+
+// permanentTransportErrors are the texts of net/http errors that no retry can
+// fix, as go-retryablehttp matches them: they carry no typed error.
+var permanentTransportErrors = []string{
+	"unsupported protocol scheme", // address is not http(s)
+	"invalid header field",        // a header name or value Go refuses to send
+	"stopped after",               // "stopped after 10 redirects"
+	"certificate is not trusted",  // macOS verifier
+	"remote error: tls:",          // the server refused our certificate (mTLS)
+	"tls: failed to verify",       // any other verification failure
+	"server gave HTTP response to HTTPS client",
+}
+
+// classifyTransport classifies an error of http.Client.Do. net/http wraps
+// it in a *url.Error whose text repeats the URL, which is the secret of most
+// webhooks, so only the inner error is reported.
+func classifyTransport(method string, err error) error {
+	inner := err
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		inner = ue.Err
+	}
+	prefix := method + " request failed"
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return Retryable(fmt.Errorf("%s: %w", prefix, context.DeadlineExceeded))
+	case errors.Is(err, context.Canceled):
+		// Our side gave up, e.g. a Lambda shutting down; the server may never
+		// have seen the request, so another attempt is worth it.
+		return Retryable(fmt.Errorf("%s: %w", prefix, context.Canceled))
+	case isTLSTrustError(err):
+		return Permanent(fmt.Errorf("%s: %s", prefix, inner))
+	}
+	text := inner.Error()
+	for _, p := range permanentTransportErrors {
+		if strings.Contains(text, p) {
+			return Permanent(fmt.Errorf("%s: %s", prefix, text))
+		}
+	}
+	return Retryable(fmt.Errorf("%s: %s", prefix, text))
+}
+
+func isTLSTrustError(err error) bool {
+	var (
+		verify   *tls.CertificateVerificationError
+		unknown  x509.UnknownAuthorityError
+		invalid  x509.CertificateInvalidError
+		hostname x509.HostnameError
+	)
+	return errors.As(err, &verify) || errors.As(err, &unknown) ||
+		errors.As(err, &invalid) || errors.As(err, &hostname)
+}
+
+// Outcome turns the error of one attempt into Notify's results: nil is
+// success, and anything else is retried as IsRetryable says.
+func Outcome(err error) (retry bool, _ error) {
+	if err == nil {
+		return false, nil
+	}
+	return IsRetryable(err), err
+}
