@@ -8,9 +8,15 @@ import (
 	"strings"
 
 	"github.com/heraldhq/herald/pkg/notify"
+	"github.com/heraldhq/herald/pkg/notify/generic"
+	"github.com/heraldhq/herald/pkg/notify/slack"
 )
 
-var factories = map[string]notify.Factory{}
+var factories = map[string]notify.Factory{
+	"generic":      generic.New,
+	"generic-hmac": generic.NewHMAC,
+	"slack":        slack.New,
+}
 
 // New builds the notifier for cfg.Type.
 func New(cfg notify.Config) (notify.Notifier, error) {
