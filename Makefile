@@ -8,7 +8,7 @@ export GOFLAGS     := -buildvcs=false
 .PHONY: run build test test-unit test-e2e bench loadtest lint fuzz clean
 
 run:
-	$(GO) run ./cmd/herald serve --config examples/local --addr 127.0.0.1:9292
+	$(GO) run ./cmd/herald serve --config examples/local --addr 127.0.0.1:9292 --inbox
 
 build:
 	$(GO) build -trimpath -o $(BIN)/herald ./cmd/herald

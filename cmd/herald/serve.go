@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/heraldhq/herald/pkg/api"
+	"github.com/heraldhq/herald/pkg/delivery"
+	"github.com/heraldhq/herald/pkg/metrics"
+	"github.com/heraldhq/herald/pkg/notify"
+	"github.com/heraldhq/herald/pkg/notify/registry"
+	"github.com/heraldhq/herald/pkg/server"
+	"github.com/heraldhq/herald/pkg/store/embedded"
+	"github.com/heraldhq/herald/pkg/store/memory"
+)
+
+type serveFlags struct {
+	config            string
+	addr              string
+	rateLimitInterval time.Duration
+	maxAttempts       int
+	workers           int
+	clusterTokens     string
+	logLevel          string
+	inbox             bool
+}
+
+func runServe(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("herald serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f serveFlags
+	fs.StringVar(&f.config, "config", envOr("HERALD_CONFIG", "examples/local"), "folder of Flux YAML to serve (env HERALD_CONFIG)")
+	fs.StringVar(&f.addr, "addr", envOr("HERALD_ADDR", "127.0.0.1:9292"), "address to listen on (env HERALD_ADDR)")
+	fs.DurationVar(&f.rateLimitInterval, "rate-limit-interval", 5*time.Minute, "window in which an identical event is refused as a duplicate")
+	fs.IntVar(&f.maxAttempts, "max-attempts", delivery.DefaultMaxAttempts, "delivery attempts before a notification is given up")
+	fs.IntVar(&f.workers, "workers", 64, "concurrent deliveries")
+	fs.StringVar(&f.clusterTokens, "cluster-tokens", os.Getenv("HERALD_CLUSTER_TOKENS"), "YAML file mapping cluster names to forwarder tokens; turns authentication on (env HERALD_CLUSTER_TOKENS)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&f.inbox, "inbox", false, "serve a webhook sink on /inbox/ (POST) listing what it received on GET /inbox, for trying Herald locally")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "herald serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if f.rateLimitInterval <= 0 || f.maxAttempts <= 0 || f.workers <= 0 {
+		fmt.Fprintln(stderr, "herald serve: --rate-limit-interval, --max-attempts and --workers must be positive")
+		return 2
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		fmt.Fprintf(stderr, "herald serve: --log-level: %v\n", err)
+		return 2
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if err := serve(f, logger); err != nil {
+		logger.Error("herald serve failed", "error", err.Error())
+		return 1
+	}
+	return 0
+}
+
+func serve(f serveFlags, logger *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	config, err := embedded.Open(f.config, loadConfig, buildNotifier, logger)
+	if err != nil {
+		return fmt.Errorf("loading %s: %w", f.config, err)
+	}
+	go func() {
+		if err := config.Watch(ctx); err != nil {
+			logger.Error("config watch stopped; reload with a restart", "error", err.Error())
+		}
+	}()
+
+	m := metrics.New()
+	deliverer := &delivery.Deliverer{
+		// Jobs resolve their Provider in the config current when they are tried.
+		Targets:     func(ref delivery.ProviderRef) (delivery.Target, error) { return config.Snapshot().Target(ref) },
+		MaxAttempts: f.maxAttempts,
+		Metrics:     m,
+		Logger:      logger,
+	}
+	queue := delivery.NewMemoryQueue(deliverer, f.workers, 8192)
+
+	ingest := &server.Ingest{
+		Config:  config,
+		Dedup:   memory.NewDeduper(f.rateLimitInterval),
+		Queue:   queue,
+		Metrics: m,
+		Logger:  logger,
+	}
+	if f.clusterTokens != "" {
+		tokens, err := readClusterTokens(f.clusterTokens)
+		if err != nil {
+			return err
+		}
+		ingest.Auth = &server.Authenticator{Tokens: server.StaticTokens(tokens)}
+	}
+
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return err
+	}
+	if ingest.Auth == nil && !isLoopback(ln.Addr()) {
+		logger.Warn("serving without authentication on a non-loopback address; pass --cluster-tokens", "addr", ln.Addr().String())
+	}
+	var inbox *server.Inbox
+	if f.inbox {
+		inbox = server.NewInbox(100)
+	}
+	srv := server.NewHTTPServer(f.addr, server.Routes(ingest, inbox))
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	logger.Info("herald serving", "addr", ln.Addr().String(), "config", f.config, "auth", ingest.Auth != nil)
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: finishing accepted deliveries")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		logger.Error("http shutdown", "error", err.Error())
+	}
+	return queue.Close(shutdownCtx)
+}
+
+// loadConfig reads and validates a folder; any error keeps it from loading.
+func loadConfig(dir string) (*api.Config, error) {
+	cfg, err := api.LoadPaths(dir)
+	if err != nil {
+		return nil, err
+	}
+	if errs := api.Validate(cfg, api.ValidateOptions{ProviderTypes: registry.Types()}).Errors; len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return cfg, nil
+}
+
+func buildNotifier(p api.Provider, lookup notify.SecretLookup) (notify.Notifier, time.Duration, error) {
+	cfg, err := notify.Resolve(p, lookup)
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := registry.New(cfg)
+	return n, cfg.Timeout, err
+}
+
+func readClusterTokens(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cluster-tokens: %w", err)
+	}
+	var tokens map[string]string
+	if err := yaml.Unmarshal(data, &tokens); err != nil {
+		return nil, fmt.Errorf("--cluster-tokens %s: want a YAML map of cluster name to token", path)
+	}
+	return tokens, nil
+}
+
+func isLoopback(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,221 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald/pkg/delivery"
+	"github.com/heraldhq/herald/pkg/event"
+	"github.com/heraldhq/herald/pkg/metrics"
+	"github.com/heraldhq/herald/pkg/rules"
+	"github.com/heraldhq/herald/pkg/store"
+)
+
+// MaxEventBytes is the largest event body accepted, as in Flux (3 MiB).
+const MaxEventBytes = 3 << 20
+
+// Ingest receives Flux events: it authenticates, decodes and cleans them,
+// refuses duplicates, matches Alerts and queues one delivery per Alert and
+// Provider. It answers before anything is delivered.
+type Ingest struct {
+	Config  store.ConfigSource
+	Dedup   store.Deduper
+	Queue   delivery.Queue
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
+	// Auth verifies the forwarder's signature; nil turns authentication off.
+	Auth *Authenticator
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// matchBuffers recycles the slices matching appends to.
+var matchBuffers = sync.Pool{New: func() any { s := make([]*rules.Alert, 0, 8); return &s }}
+
+func (h *Ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	now := time.Now()
+	if h.Now != nil {
+		now = h.Now()
+	}
+	body, status, err := readBody(w, r, MaxEventBytes)
+	if err != nil {
+		h.reject(w, status, "body", err.Error())
+		return
+	}
+	cluster := ""
+	if h.Auth != nil {
+		if cluster, err = h.Auth.Verify(r.Context(), r.Header, body, now); err != nil {
+			h.reject(w, http.StatusUnauthorized, "unauthenticated", err.Error())
+			return
+		}
+	}
+	ev, err := event.Decode(body)
+	if err != nil {
+		h.reject(w, http.StatusBadRequest, "invalid", err.Error())
+		return
+	}
+	if err := ev.Validate(); err != nil {
+		h.reject(w, http.StatusBadRequest, "invalid", err.Error())
+		return
+	}
+	h.Metrics.EventsReceived.Inc()
+	ev.CleanMetadata()
+
+	key := ev.DedupKey()
+	if cluster != "" {
+		// Identical events from two clusters are not duplicates of each other.
+		key = cluster + "/" + key
+	}
+	ok, reset, err := h.Dedup.Claim(r.Context(), key, now)
+	if err != nil {
+		h.Logger.Error("de-duplication failed", "error", err.Error())
+		writeError(w, http.StatusInternalServerError, "de-duplication store unavailable")
+		return
+	}
+	setRateLimitHeaders(w.Header(), reset)
+	if !ok {
+		h.Metrics.EventsDuplicate.Inc()
+		w.Header().Set("Retry-After", reset.UTC().Format(http.TimeFormat))
+		writeError(w, http.StatusTooManyRequests, "duplicate event: the same event was accepted within the rate-limit interval")
+		return
+	}
+	ev.DropToken()
+
+	jobs := h.plan(&ev, cluster, key)
+	if len(jobs) > 0 {
+		if err := h.Queue.Enqueue(r.Context(), jobs...); err != nil {
+			// Give the key back so that the sender's retry is not a duplicate.
+			if ferr := h.Dedup.Forget(context.WithoutCancel(r.Context()), key); ferr != nil {
+				h.Logger.Error("releasing the de-duplication key failed", "error", ferr.Error())
+			}
+			h.Logger.Error("queueing deliveries failed", "object", objectRef(&ev), "error", err.Error())
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusServiceUnavailable, "delivery queue unavailable, retry later")
+			return
+		}
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// plan matches ev against the Alerts and builds a delivery per Alert and
+// Provider, following Flux's dispatch steps.
+func (h *Ingest) plan(ev *event.Event, cluster, key string) []delivery.Job {
+	snap := h.Config.Snapshot()
+	if snap == nil {
+		return nil
+	}
+	buf := matchBuffers.Get().(*[]*rules.Alert)
+	defer matchBuffers.Put(buf)
+	matched := snap.Alerts.Match((*buf)[:0], ev, cluster)
+	*buf = matched
+	if len(matched) == 0 {
+		h.Logger.Debug("no alert matched", "object", objectRef(ev))
+		return nil
+	}
+	jobs := make([]delivery.Job, 0, len(matched))
+	for _, a := range matched {
+		p := snap.Provider(cluster, a.Namespace, a.Provider)
+		if p == nil {
+			h.Logger.Warn("failed to dispatch notification: provider not found",
+				"alert", a.Namespace+"/"+a.Name, "provider", a.Provider, "object", objectRef(ev))
+			continue
+		}
+		if p.Suspend {
+			continue
+		}
+		if reason := rules.Skip(ev, p.Type); reason != "" {
+			h.Logger.Debug(reason, "alert", a.Namespace+"/"+a.Name, "object", objectRef(ev))
+			continue
+		}
+		metadata, conflicts := rules.CombineMetadata(ev, a)
+		if conflicts != nil {
+			h.Logger.Warn(rules.ConflictMessage, "alert", a.Namespace+"/"+a.Name, "conflicts", conflictAttr(conflicts))
+		}
+		if cluster != "" {
+			metadata = maps.Clone(metadata)
+			if metadata == nil {
+				metadata = map[string]string{}
+			}
+			metadata[event.MetaCluster] = cluster
+		}
+		out := *ev
+		out.Metadata = metadata
+		out.ObjectLabels = nil
+		jobs = append(jobs, delivery.Job{
+			ID:           delivery.JobID(key, ev.Timestamp, a.UID, p.Ref),
+			Event:        out,
+			Provider:     p.Ref,
+			ProviderType: p.Type,
+			Alert:        a.Namespace + "/" + a.Name,
+		})
+	}
+	return jobs
+}
+
+func (h *Ingest) reject(w http.ResponseWriter, status int, reason, msg string) {
+	h.Metrics.EventsRejected.WithLabelValues(reason).Inc()
+	writeError(w, status, msg)
+}
+
+// readBody reads at most limit bytes and says which status a failure earns.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int, error) {
+	if r.ContentLength > limit {
+		return nil, http.StatusRequestEntityTooLarge, tooLarge(limit)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			return nil, http.StatusRequestEntityTooLarge, tooLarge(limit)
+		}
+		return nil, http.StatusBadRequest, errors.New("reading the request body failed")
+	}
+	return body, 0, nil
+}
+
+func tooLarge(limit int64) error {
+	return errors.New("request body exceeds " + sizeString(limit))
+}
+
+func sizeString(n int64) string {
+	if n%(1<<20) == 0 {
+		return itoa(n>>20) + " MiB"
+	}
+	return itoa(n) + " bytes"
+}
+
+// setRateLimitHeaders sets the headers Flux's rate limiter sends: one event
+// per key per interval, none left, and when the window resets.
+func setRateLimitHeaders(h http.Header, reset time.Time) {
+	h.Set("X-RateLimit-Limit", "1")
+	h.Set("X-RateLimit-Remaining", "0")
+	h.Set("X-RateLimit-Reset", reset.UTC().Format(http.TimeFormat))
+}
+
+func objectRef(ev *event.Event) string {
+	o := ev.InvolvedObject
+	return o.Kind + "/" + o.Namespace + "/" + o.Name
+}
+
+// conflictAttr renders conflicts as Flux annotates its warning:
+// key: "source1, source2".
+func conflictAttr(c rules.Conflicts) map[string]string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make(map[string]string, len(c))
+	for _, k := range keys {
+		out[k] = strings.Join(c[k], ", ")
+	}
+	return out
+}

@@ -1,0 +1,65 @@
+// Package server holds the net/http handlers that the Lambda functions and
+// `herald serve` share.
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Routes builds the handler of local mode: health and metrics on their
+// paths, the inbox when given, and event ingest on every other path and
+// method, as Flux's event server accepts events on any path.
+func Routes(ingest *Ingest, inbox *Inbox) http.Handler {
+	config := ingest.Config
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		snap := config.Snapshot()
+		if snap == nil {
+			writeError(w, http.StatusServiceUnavailable, "config not loaded")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "objects": snap.Counts})
+	})
+	mux.Handle("GET /metrics", ingest.Metrics.Handler())
+	if inbox != nil {
+		inbox.Register(mux)
+	}
+	mux.Handle("/", ingest)
+	return mux
+}
+
+// NewHTTPServer applies the limits of Flux's event server.
+func NewHTTPServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    256 << 10,
+	}
+}
+
+// errorBody is every error response: {"error": "..."}.
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, errorBody{Error: msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,135 @@
+// Package embedded is local mode's config store: a folder of Flux YAML,
+// loaded into memory and reloaded on SIGHUP or when a file changes. A reload
+// that fails keeps the last good config.
+package embedded
+
+import (
+	"context"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/heraldhq/herald/pkg/api"
+	"github.com/heraldhq/herald/pkg/store"
+)
+
+// Loader reads and validates the config under dir.
+type Loader func(dir string) (*api.Config, error)
+
+// Store serves the config of one folder.
+type Store struct {
+	dir     string
+	load    Loader
+	build   store.NotifierBuilder
+	logger  *slog.Logger
+	current atomic.Pointer[store.Snapshot]
+	// Debounce coalesces the bursts of file events an editor or a
+	// `kubectl`-style rewrite produces into one reload.
+	Debounce time.Duration
+}
+
+var _ store.ConfigSource = (*Store)(nil)
+
+// Open loads dir. It fails when the first load fails, since there is no last
+// good config to fall back to.
+func Open(dir string, load Loader, build store.NotifierBuilder, logger *slog.Logger) (*Store, error) {
+	s := &Store{dir: dir, load: load, build: build, logger: logger, Debounce: 200 * time.Millisecond}
+	if err := s.Reload(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Snapshot implements store.ConfigSource.
+func (s *Store) Snapshot() *store.Snapshot { return s.current.Load() }
+
+// Reload reads the folder again and swaps the config in when it is valid.
+func (s *Store) Reload() error {
+	cfg, err := s.load(s.dir)
+	if err != nil {
+		return err
+	}
+	snap, err := store.NewSnapshot(cfg, s.build, true)
+	if err != nil {
+		return err
+	}
+	s.current.Store(snap)
+	s.logger.Info("config loaded", "dir", s.dir,
+		"providers", snap.Counts[api.KindProvider], "alerts", snap.Counts[api.KindAlert],
+		"receivers", snap.Counts[api.KindReceiver], "secrets", snap.Counts[api.KindSecret])
+	return nil
+}
+
+// Watch reloads on SIGHUP and on changes to the folder until ctx ends.
+func (s *Store) Watch(ctx context.Context) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	watcher, err := fsnotify.NewWatcher()
+	if err != nil {
+		return err
+	}
+	defer watcher.Close()
+	if err := s.watchTree(watcher); err != nil {
+		return err
+	}
+
+	var debounce <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-hup:
+			s.reload("SIGHUP")
+		case ev, ok := <-watcher.Events:
+			if !ok {
+				return nil
+			}
+			if ev.Has(fsnotify.Create) {
+				// New subfolders must be watched too.
+				if info, err := os.Stat(ev.Name); err == nil && info.IsDir() {
+					_ = s.watchTree(watcher)
+				}
+			}
+			debounce = time.After(s.Debounce)
+		case <-debounce:
+			debounce = nil
+			s.reload("file change")
+		case err, ok := <-watcher.Errors:
+			if !ok {
+				return nil
+			}
+			s.logger.Warn("watching the config folder failed", "dir", s.dir, "error", err.Error())
+		}
+	}
+}
+
+func (s *Store) reload(trigger string) {
+	if err := s.Reload(); err != nil {
+		s.logger.Error("config reload failed, keeping the last good config", "trigger", trigger, "dir", s.dir, "error", err.Error())
+	}
+}
+
+func (s *Store) watchTree(w *fsnotify.Watcher) error {
+	return filepath.WalkDir(s.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		if path != s.dir && strings.HasPrefix(d.Name(), ".") {
+			return filepath.SkipDir
+		}
+		return w.Add(path)
+	})
+}

@@ -1,0 +1,153 @@
+// Package store holds the interfaces between Herald's handlers and its state:
+// a snapshot of compiled config, and the de-duplication record. The embedded
+// implementation serves local mode; the DynamoDB one serves AWS.
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald/pkg/api"
+	"github.com/heraldhq/herald/pkg/delivery"
+	"github.com/heraldhq/herald/pkg/notify"
+	"github.com/heraldhq/herald/pkg/rules"
+)
+
+// ConfigSource hands out the current config. Snapshots are immutable; a
+// reload replaces the whole snapshot.
+type ConfigSource interface {
+	// Snapshot returns the current config, or nil before the first load.
+	Snapshot() *Snapshot
+}
+
+// Deduper records de-duplication keys for the rate-limit interval.
+type Deduper interface {
+	// Claim records key at now. It reports false when key was already
+	// claimed in the current window, and when the window ends.
+	Claim(ctx context.Context, key string, now time.Time) (ok bool, reset time.Time, err error)
+	// Forget drops key, so that an event whose processing failed after its
+	// claim can be sent again.
+	Forget(ctx context.Context, key string) error
+}
+
+// NotifierBuilder builds the notifier of a Provider, reading its secrets
+// through lookup.
+type NotifierBuilder func(p api.Provider, lookup notify.SecretLookup) (notify.Notifier, time.Duration, error)
+
+// Provider is a Provider as the handlers need it. Its notifier is built on
+// first use and then shared by every delivery.
+type Provider struct {
+	Ref     delivery.ProviderRef
+	Type    string
+	UID     string
+	Suspend bool
+
+	once     sync.Once
+	build    func() (notify.Notifier, time.Duration, error)
+	notifier notify.Notifier
+	timeout  time.Duration
+	err      error
+}
+
+// Target returns the notifier of p, building it on first use. A suspended
+// Provider has no notifier.
+func (p *Provider) Target() (delivery.Target, error) {
+	if p.Suspend {
+		return delivery.Target{}, nil
+	}
+	p.once.Do(func() { p.notifier, p.timeout, p.err = p.build() })
+	if p.err != nil {
+		return delivery.Target{}, p.err
+	}
+	return delivery.Target{Notifier: p.notifier, Timeout: p.timeout}, nil
+}
+
+type providerKey struct {
+	cluster, namespace, name string
+}
+
+// Snapshot is one loaded config, compiled for the hot paths.
+type Snapshot struct {
+	Alerts    *rules.Index
+	providers map[providerKey]*Provider
+	// Counts of the objects loaded, for logs and readiness.
+	Counts map[string]int
+	Loaded time.Time
+}
+
+// NewSnapshot compiles cfg. When eager is true every notifier is built now,
+// so that a config error fails the load instead of a delivery; Lambda passes
+// false to keep start-up short.
+func NewSnapshot(cfg *api.Config, build NotifierBuilder, eager bool) (*Snapshot, error) {
+	alerts, err := rules.NewIndex(cfg.Alerts)
+	if err != nil {
+		return nil, err
+	}
+	lookup := SecretsLookup(cfg.Secrets)
+	s := &Snapshot{
+		Alerts:    alerts,
+		providers: make(map[providerKey]*Provider, len(cfg.Providers)),
+		Counts: map[string]int{
+			api.KindProvider: len(cfg.Providers),
+			api.KindAlert:    len(cfg.Alerts),
+			api.KindReceiver: len(cfg.Receivers),
+			api.KindSecret:   len(cfg.Secrets),
+		},
+		Loaded: time.Now(),
+	}
+	for i := range cfg.Providers {
+		p := cfg.Providers[i]
+		ref := delivery.ProviderRef{Cluster: p.Metadata.Cluster(), Namespace: p.Metadata.Namespace, Name: p.Metadata.Name}
+		entry := &Provider{
+			Ref:     ref,
+			Type:    p.Spec.Type,
+			UID:     api.StableUID(api.KindProvider, p.Metadata),
+			Suspend: p.Spec.Suspend,
+			build:   func() (notify.Notifier, time.Duration, error) { return build(p, lookup) },
+		}
+		if eager {
+			if _, err := entry.Target(); err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", p.Source, api.Ref(api.KindProvider, p.Metadata), err)
+			}
+		}
+		s.providers[providerKey{ref.Cluster, ref.Namespace, ref.Name}] = entry
+	}
+	return s, nil
+}
+
+// Provider finds the Provider an Alert in namespace refers to for an event
+// from cluster: one scoped to that cluster first, else an unscoped one.
+func (s *Snapshot) Provider(cluster, namespace, name string) *Provider {
+	if cluster != "" {
+		if p, ok := s.providers[providerKey{cluster, namespace, name}]; ok {
+			return p
+		}
+	}
+	return s.providers[providerKey{"", namespace, name}]
+}
+
+// Target resolves a queued job's Provider in this snapshot.
+func (s *Snapshot) Target(ref delivery.ProviderRef) (delivery.Target, error) {
+	p, ok := s.providers[providerKey{ref.Cluster, ref.Namespace, ref.Name}]
+	if !ok {
+		return delivery.Target{}, fmt.Errorf("%w: %s", delivery.ErrProviderMissing, ref)
+	}
+	return p.Target()
+}
+
+// SecretsLookup resolves secret references against Secret manifests.
+func SecretsLookup(secrets []api.Secret) notify.SecretLookup {
+	byName := make(map[[2]string]map[string][]byte, len(secrets))
+	for _, s := range secrets {
+		byName[[2]string{s.Metadata.Namespace, s.Metadata.Name}] = s.Data
+	}
+	return func(namespace, name string) (map[string][]byte, error) {
+		data, ok := byName[[2]string{namespace, name}]
+		if !ok {
+			return nil, fmt.Errorf("secret %s/%s not found", namespace, name)
+		}
+		return data, nil
+	}
+}
