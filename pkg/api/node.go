@@ -143,8 +143,13 @@ func (w *walker) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
 	w.eachKey(n, path, func(key string, val *yaml.Node) {
 		elem := reflect.New(v.Type().Elem()).Elem()
+		before := len(w.issues)
 		w.decode(val, elem, path+"["+key+"]")
-		m.SetMapIndex(reflect.ValueOf(key).Convert(v.Type().Key()), elem)
+		// A value that failed to decode is left out rather than kept as
+		// "", which would pass for a real (empty) value later on.
+		if len(w.issues) == before {
+			m.SetMapIndex(reflect.ValueOf(key).Convert(v.Type().Key()), elem)
+		}
 	})
 	v.Set(m)
 }
