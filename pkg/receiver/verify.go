@@ -1,0 +1,77 @@
+package receiver
+
+import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/subtle"
+	"encoding/hex"
+	"hash"
+	"net/http"
+	"strings"
+
+	"github.com/google/go-github/v92/github"
+
+	"github.com/heraldhq/herald/pkg/api"
+)
+
+// verifyGeneric accepts every call: the secret digest in the URL is the
+// only credential, as in Flux.
+func verifyGeneric(*api.Receiver, []byte, *Request) error { return nil }
+
+// verifyGenericHMAC checks X-Signature: <alg>=<hex HMAC of the body>, with
+// alg sha1, sha256 or sha512.
+func verifyGenericHMAC(_ *api.Receiver, token []byte, req *Request) error {
+	alg, sig, ok := strings.Cut(req.Header.Get("X-Signature"), "=")
+	if !ok {
+		return badRequest("unable to validate HMAC signature: missing or malformed X-Signature header")
+	}
+	var newHash func() hash.Hash
+	switch alg {
+	case "sha1":
+		newHash = sha1.New
+	case "sha256":
+		newHash = sha256.New
+	case "sha512":
+		newHash = sha512.New
+	default:
+		return badRequest("unable to validate HMAC signature: unsupported algorithm %q", alg)
+	}
+	want, err := hex.DecodeString(sig)
+	if err != nil {
+		return badRequest("unable to validate HMAC signature: signature is not hex")
+	}
+	mac := hmac.New(newHash, token)
+	mac.Write(req.Body)
+	if !hmac.Equal(mac.Sum(nil), want) {
+		return badRequest("unable to validate HMAC signature: signature mismatch")
+	}
+	return nil
+}
+
+// verifyGitHub validates X-Hub-Signature-256 (or X-Hub-Signature) with
+// go-github, which also accepts form-encoded payloads, then checks that the
+// payload parses as the event X-GitHub-Event names and that the Receiver
+// allows that event.
+func verifyGitHub(rcv *api.Receiver, token []byte, req *Request) error {
+	httpReq := &http.Request{Header: req.Header, Body: nopBody(req.Body)}
+	payload, err := github.ValidatePayload(httpReq, token)
+	if err != nil {
+		return badRequest("the GitHub signature header is invalid, err: %v", err)
+	}
+	eventType := github.WebHookType(httpReq)
+	if _, err := github.ParseWebHook(eventType, payload); err != nil {
+		return badRequest("cannot decode GitHub body: %v", err)
+	}
+	return allowEvent(rcv, "GitHub", eventType)
+}
+
+// verifyGitLab compares X-Gitlab-Token with the token and checks
+// X-Gitlab-Event against the Receiver's events.
+func verifyGitLab(rcv *api.Receiver, token []byte, req *Request) error {
+	if subtle.ConstantTimeCompare([]byte(req.Header.Get("X-Gitlab-Token")), token) != 1 {
+		return badRequest("the X-Gitlab-Token header value does not match the receiver token")
+	}
+	return allowEvent(rcv, "GitLab", req.Header.Get("X-Gitlab-Event"))
+}
