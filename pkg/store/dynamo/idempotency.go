@@ -1,0 +1,137 @@
+package dynamo
+
+import (
+	"context"
+	"crypto/rand"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+const (
+	deliveryPrefix = "delivery#"
+	deliverySK     = "delivery"
+	attrState      = "state"
+	attrLeaseUntil = "leaseUntil"
+	attrOwner      = "owner"
+	stateClaimed   = "claimed"
+	stateDone      = "done"
+)
+
+// ClaimState is the outcome of ClaimDelivery.
+type ClaimState string
+
+// Claim outcomes.
+const (
+	// Claimed: this worker may send; it must CompleteDelivery after a
+	// success and ReleaseDelivery after a failure.
+	Claimed ClaimState = "claimed"
+	// AlreadyDone: the job was delivered; acknowledge it without sending.
+	AlreadyDone ClaimState = "alreadyDone"
+	// InProgress: another worker holds an unexpired lease; try again after
+	// LeaseUntil.
+	InProgress ClaimState = "inProgress"
+)
+
+// ClaimResult is the outcome of ClaimDelivery.
+type ClaimResult struct {
+	State ClaimState
+	// LeaseUntil is when the lease ends: this worker's when Claimed, the
+	// other worker's when InProgress.
+	LeaseUntil time.Time
+	// Token identifies this claim to ReleaseDelivery, when Claimed.
+	Token string
+}
+
+// ClaimDelivery claims the delivery jobID for lease. The conditional put of
+// pk="delivery#<jobID>" succeeds when there is no record, when the record's
+// lease has run out while still claimed (a worker crashed), or when the
+// record has expired; otherwise the failed condition returns the record
+// (ReturnValuesOnConditionCheckFailure=ALL_OLD), which tells done from in
+// progress without another read. Leases are whole seconds, rounded up.
+func (s *Store) ClaimDelivery(ctx context.Context, jobID string, lease time.Duration) (ClaimResult, error) {
+	pk := deliveryPrefix + jobID
+	now := s.now()
+	leaseUntil := ceilUnix(now.Add(lease))
+	token := rand.Text()
+	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.table),
+		Item: map[string]types.AttributeValue{
+			attrPK:         str(pk),
+			attrSK:         str(deliverySK),
+			attrState:      str(stateClaimed),
+			attrLeaseUntil: num(leaseUntil),
+			attrOwner:      str(token),
+			attrExpiresAt:  num(ceilUnix(now.Add(s.opts.DeliveryTTL))),
+		},
+		ConditionExpression: aws.String("attribute_not_exists(#pk) OR (#state = :claimed AND #lease <= :now) OR #exp <= :now"),
+		ExpressionAttributeNames: map[string]string{
+			"#pk": attrPK, "#state": attrState, "#lease": attrLeaseUntil, "#exp": attrExpiresAt,
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":claimed": str(stateClaimed),
+			":now":     num(now.Unix()),
+		},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if err == nil {
+		return ClaimResult{State: Claimed, LeaseUntil: time.Unix(leaseUntil, 0), Token: token}, nil
+	}
+	ccf, ok := conditionFailed(err)
+	if !ok {
+		return ClaimResult{}, opError("PutItem", pk, deliverySK, err)
+	}
+	if getS(ccf.Item, attrState) == stateDone {
+		return ClaimResult{State: AlreadyDone}, nil
+	}
+	other, _ := getN(ccf.Item, attrLeaseUntil)
+	return ClaimResult{State: InProgress, LeaseUntil: time.Unix(other, 0)}, nil
+}
+
+// CompleteDelivery marks jobID delivered, whoever holds the claim, and keeps
+// the record for the store's DeliveryTTL from now. It writes the record even
+// when it has expired meanwhile.
+func (s *Store) CompleteDelivery(ctx context.Context, jobID string) error {
+	pk := deliveryPrefix + jobID
+	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(s.table),
+		Key:                      itemKey(pk, deliverySK),
+		UpdateExpression:         aws.String("SET #state = :done, #exp = :exp REMOVE #lease, #owner"),
+		ExpressionAttributeNames: map[string]string{"#state": attrState, "#exp": attrExpiresAt, "#lease": attrLeaseUntil, "#owner": attrOwner},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":done": str(stateDone),
+			":exp":  num(ceilUnix(s.now().Add(s.opts.DeliveryTTL))),
+		},
+	})
+	if err != nil {
+		return opError("UpdateItem", pk, deliverySK, err)
+	}
+	return nil
+}
+
+// ReleaseDelivery gives up the claim token made on jobID after a failed
+// attempt, so that the retry need not wait for the lease to run out. A claim
+// that is no longer this token's (its lease ran out and another worker
+// claimed the job, or the job is done) is left alone.
+func (s *Store) ReleaseDelivery(ctx context.Context, jobID, token string) error {
+	pk := deliveryPrefix + jobID
+	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                aws.String(s.table),
+		Key:                      itemKey(pk, deliverySK),
+		ConditionExpression:      aws.String("#state = :claimed AND #owner = :token"),
+		ExpressionAttributeNames: map[string]string{"#state": attrState, "#owner": attrOwner},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":claimed": str(stateClaimed),
+			":token":   str(token),
+		},
+	})
+	if _, ok := conditionFailed(err); ok {
+		return nil
+	}
+	if err != nil {
+		return opError("DeleteItem", pk, deliverySK, err)
+	}
+	return nil
+}

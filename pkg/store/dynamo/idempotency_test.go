@@ -1,0 +1,97 @@
+package dynamo
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+func TestDeliveryIdempotency(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Options{DeliveryTTL: 24 * time.Hour})
+	s := e.store
+	ctx := context.Background()
+	t0 := e.clock.Now()
+
+	first, err := s.ClaimDelivery(ctx, "job-1", 30*time.Second)
+	if err != nil || first.State != Claimed || first.Token == "" {
+		t.Fatalf("first claim: %+v, %v", first, err)
+	}
+	if !first.LeaseUntil.Equal(t0.Add(30 * time.Second)) {
+		t.Errorf("lease until %v, want %v", first.LeaseUntil, t0.Add(30*time.Second))
+	}
+	item := e.rawItem(t, "delivery#job-1", "delivery")
+	if getS(item, "state") != "claimed" {
+		t.Errorf("state %q, want claimed", getS(item, "state"))
+	}
+	if exp, _ := getN(item, "expiresAt"); exp != t0.Add(24*time.Hour).Unix() {
+		t.Errorf("expiresAt %d, want 24h on", exp)
+	}
+
+	// Another worker, within the lease: in progress, with the lease's end.
+	e.clock.Advance(10 * time.Second)
+	e.counter.Reset()
+	other, err := s.ClaimDelivery(ctx, "job-1", 30*time.Second)
+	if err != nil || other.State != InProgress || !other.LeaseUntil.Equal(first.LeaseUntil) {
+		t.Fatalf("claim within the lease: %+v, %v; want in progress until %v", other, err, first.LeaseUntil)
+	}
+	if e.counter.Total() != 1 {
+		t.Errorf("a refused claim made %v, want one PutItem", e.counter.Counts())
+	}
+
+	// The first worker crashed: once its lease ran out, the job is claimed
+	// again, and the crashed worker's release does not undo that.
+	e.clock.Advance(20 * time.Second)
+	second, err := s.ClaimDelivery(ctx, "job-1", 30*time.Second)
+	if err != nil || second.State != Claimed || second.Token == first.Token {
+		t.Fatalf("claim after the lease: %+v, %v", second, err)
+	}
+	if err := s.ReleaseDelivery(ctx, "job-1", first.Token); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := s.ClaimDelivery(ctx, "job-1", 30*time.Second); r.State != InProgress {
+		t.Fatalf("a stale token released the claim: %+v", r)
+	}
+	// A failed attempt releases its own claim, so the retry need not wait.
+	if err := s.ReleaseDelivery(ctx, "job-1", second.Token); err != nil {
+		t.Fatal(err)
+	}
+	third, err := s.ClaimDelivery(ctx, "job-1", 30*time.Second)
+	if err != nil || third.State != Claimed {
+		t.Fatalf("claim after a release: %+v, %v", third, err)
+	}
+
+	if err := s.CompleteDelivery(ctx, "job-1"); err != nil {
+		t.Fatal(err)
+	}
+	if getS(e.rawItem(t, "delivery#job-1", "delivery"), "state") != "done" {
+		t.Fatal("state is not done")
+	}
+	e.clock.Advance(time.Hour)
+	if r, err := s.ClaimDelivery(ctx, "job-1", 30*time.Second); err != nil || r.State != AlreadyDone {
+		t.Fatalf("claim of a done job: %+v, %v; want already done", r, err)
+	}
+	if err := s.ReleaseDelivery(ctx, "job-1", third.Token); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := s.ClaimDelivery(ctx, "job-1", 30*time.Second); r.State != AlreadyDone {
+		t.Fatalf("a release undid the completion: %+v", r)
+	}
+
+	// The record expires 24h after completion; until DynamoDB removes it,
+	// it is still there but ignored.
+	e.clock.Advance(23*time.Hour + time.Second)
+	if e.rawItem(t, "delivery#job-1", "delivery") == nil {
+		t.Fatal("the record is gone already")
+	}
+	if r, err := s.ClaimDelivery(ctx, "job-1", 30*time.Second); err != nil || r.State != Claimed {
+		t.Fatalf("claim of an expired record: %+v, %v; want claimed", r, err)
+	}
+	// Completing a job whose record is gone records it done.
+	if err := s.CompleteDelivery(ctx, "job-2"); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := s.ClaimDelivery(ctx, "job-2", time.Second); r.State != AlreadyDone {
+		t.Fatalf("job-2: %+v", r)
+	}
+}
