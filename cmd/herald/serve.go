@@ -123,7 +123,15 @@ func serve(f serveFlags, logger *slog.Logger) error {
 	if f.inbox {
 		inbox = server.NewInbox(100)
 	}
-	srv := server.NewHTTPServer(f.addr, server.Routes(ingest, inbox))
+	requests := memory.NewReconcileRequests(time.Hour)
+	handlers := server.Handlers{
+		Ingest: ingest,
+		Hooks:  &server.Hooks{Lookup: server.SnapshotReceivers(config), Requests: requests, Logger: logger},
+		Poll:   &server.Poll{Auth: ingest.Auth, Requests: requests, Logger: logger},
+		Inbox:  inbox,
+		Config: config,
+	}
+	srv := server.NewHTTPServer(f.addr, server.Routes(handlers, m))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	logger.Info("herald serving", "addr", ln.Addr().String(), "config", f.config, "auth", ingest.Auth != nil)

@@ -282,7 +282,7 @@ func TestIngestAuthentication(t *testing.T) {
 
 func TestRoutes(t *testing.T) {
 	h, _ := newIngest(t, defaultConfig())
-	mux := Routes(h, NewInbox(10))
+	mux := Routes(Handlers{Ingest: h, Config: h.Config, Inbox: NewInbox(10)}, h.Metrics)
 	post(mux, fluxEvent, nil)
 	post(mux, fluxEvent, nil)
 	for path, want := range map[string]string{

@@ -7,30 +7,55 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/heraldhq/herald/pkg/metrics"
+	"github.com/heraldhq/herald/pkg/receiver"
+	"github.com/heraldhq/herald/pkg/store"
 )
 
-// Routes builds the handler of local mode: health and metrics on their
-// paths, the inbox when given, and event ingest on every other path and
+// Handlers are the handlers a process serves; nil ones are left out.
+type Handlers struct {
+	Ingest *Ingest
+	Hooks  *Hooks
+	Poll   *Poll
+	Inbox  *Inbox
+	// Config answers readiness.
+	Config store.ConfigSource
+}
+
+// Routes mounts the handlers: health and metrics, webhooks on /hook/, the
+// forwarder's poll, the inbox, and event ingest on every other path and
 // method, as Flux's event server accepts events on any path.
-func Routes(ingest *Ingest, inbox *Inbox) http.Handler {
-	config := ingest.Config
+func Routes(h Handlers, m *metrics.Metrics) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		snap := config.Snapshot()
+		snap := h.Config.Snapshot()
 		if snap == nil {
 			writeError(w, http.StatusServiceUnavailable, "config not loaded")
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "objects": snap.Counts})
 	})
-	mux.Handle("GET /metrics", ingest.Metrics.Handler())
-	if inbox != nil {
-		inbox.Register(mux)
+	mux.Handle("GET /metrics", m.Handler())
+	if h.Hooks != nil {
+		mux.Handle(receiver.HookPrefix, h.Hooks)
 	}
-	mux.Handle("/", ingest)
+	if h.Poll != nil {
+		mux.Handle("GET /reconcile-requests", h.Poll)
+	}
+	if h.Inbox != nil {
+		h.Inbox.Register(mux)
+	}
+	if h.Ingest != nil {
+		mux.Handle("/", h.Ingest)
+	} else {
+		mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+			writeError(w, http.StatusNotFound, "not found")
+		})
+	}
 	return mux
 }
 

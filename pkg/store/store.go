@@ -12,6 +12,7 @@ import (
 	"github.com/heraldhq/herald/pkg/api"
 	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/notify"
+	"github.com/heraldhq/herald/pkg/receiver"
 	"github.com/heraldhq/herald/pkg/rules"
 )
 
@@ -30,6 +31,20 @@ type Deduper interface {
 	// Forget drops key, so that an event whose processing failed after its
 	// claim can be sent again.
 	Forget(ctx context.Context, key string) error
+}
+
+// AllClusters is the cluster key of reconcile requests from Receivers that
+// carry no cluster label: every cluster's forwarder reads them.
+const AllClusters = "*"
+
+// ReconcileRequests holds the reconcile requests of each cluster until its
+// forwarder has read them or they expire.
+type ReconcileRequests interface {
+	// PutReconcileRequests records reqs for cluster, assigning their IDs.
+	PutReconcileRequests(ctx context.Context, cluster string, reqs []receiver.ReconcileRequest) error
+	// ListReconcileRequests returns the unexpired requests of cluster whose
+	// ID sorts after after, oldest first, at most limit of them.
+	ListReconcileRequests(ctx context.Context, cluster, after string, limit int) ([]receiver.ReconcileRequest, error)
 }
 
 // NotifierBuilder builds the notifier of a Provider, reading its secrets
@@ -72,6 +87,7 @@ type providerKey struct {
 type Snapshot struct {
 	Alerts    *rules.Index
 	providers map[providerKey]*Provider
+	receivers map[string]*Receiver
 	// Counts of the objects loaded, for logs and readiness.
 	Counts map[string]int
 	Loaded time.Time
@@ -114,7 +130,37 @@ func NewSnapshot(cfg *api.Config, build NotifierBuilder, eager bool) (*Snapshot,
 		}
 		s.providers[providerKey{ref.Cluster, ref.Namespace, ref.Name}] = entry
 	}
+	s.receivers = make(map[string]*Receiver, len(cfg.Receivers))
+	for i := range cfg.Receivers {
+		r := &cfg.Receivers[i]
+		if r.Spec.SecretRef == nil {
+			continue
+		}
+		// Like Flux, a Receiver whose token cannot be read has no webhook
+		// path, so calls to it find nothing.
+		secret, err := lookup(r.Metadata.Namespace, r.Spec.SecretRef.Name)
+		if err != nil {
+			continue
+		}
+		token, err := receiver.Token(r, secret)
+		if err != nil {
+			continue
+		}
+		s.receivers[receiver.Digest(token, r.Metadata.Name, r.Metadata.Namespace)] = &Receiver{Receiver: r, Secret: secret}
+	}
 	return s, nil
+}
+
+// Receiver is a Receiver with the data of its secret.
+type Receiver struct {
+	Receiver *api.Receiver
+	Secret   map[string][]byte
+}
+
+// Receiver finds the Receiver of a webhook digest.
+func (s *Snapshot) Receiver(digest string) (*Receiver, bool) {
+	r, ok := s.receivers[digest]
+	return r, ok
 }
 
 // Provider finds the Provider an Alert in namespace refers to for an event
