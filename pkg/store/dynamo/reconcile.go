@@ -11,7 +11,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/heraldhq/herald/pkg/receiver"
+	"github.com/heraldhq/herald/pkg/store"
 )
+
+var _ store.ReconcileRequests = (*Store)(nil)
 
 const (
 	reconcilePrefix  = "reconcile#"
