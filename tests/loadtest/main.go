@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -122,11 +124,16 @@ type result struct {
 	Scenario  scenario
 	Wrk       wrkResult
 	Delivered int64 // deliveries of the measured run's events
-	Drain     time.Duration
-	PeakRSS   int64
-	Sockets   int
-	CPU       time.Duration // herald's CPU time during the measured run
-	Misses    []string
+	// HeraldAccepted is herald's own count of accepted events during the
+	// run (from /metrics), or -1 when it exposes none.
+	HeraldAccepted int64
+	Drain          time.Duration
+	PeakRSS        int64
+	Sockets        int
+	CPU            time.Duration // herald's CPU time during the measured run
+	SinkCPU        time.Duration // this process's (the sink's) CPU time then
+	Machine        machineCPU    // the whole machine's CPU time then
+	Misses         []string
 }
 
 func runScenario(o options, sc scenario, bin, script, dir string) (result, error) {
@@ -190,6 +197,12 @@ func runScenario(o options, sc scenario, bin, script, dir string) (result, error
 	}
 	before := sink.Count()
 	cpuBefore, _ := cpuTime(herald.PID())
+	selfBefore, _ := cpuTime(os.Getpid())
+	machineBefore, _ := readMachineCPU()
+	metricsBefore, err := scrape(herald.URL)
+	if err != nil {
+		return res, err
+	}
 
 	measured := base
 	measured.Duration, measured.RunID = o.duration, "run-"+sc.Name
@@ -199,17 +212,27 @@ func runScenario(o options, sc scenario, bin, script, dir string) (result, error
 		return res, err
 	}
 	cpuAfter, _ := cpuTime(herald.PID())
+	selfAfter, _ := cpuTime(os.Getpid())
+	machineAfter, _ := readMachineCPU()
 	fmt.Println(indent(report))
 	res.Wrk = wr
 	res.CPU = cpuAfter - cpuBefore
+	res.SinkCPU = selfAfter - selfBefore
+	res.Machine = machineAfter.sub(machineBefore)
 
 	// Every accepted event must reach the sink. wrk does not count requests
-	// still in flight when it stops, which herald may have accepted too, so
-	// up to one more per connection may arrive.
+	// still in flight when it stops, which herald may have accepted too:
+	// herald's own counters, when it has them, say exactly how many.
 	n, waited := sink.waitForCount(before+wr.Accepted(), 10*time.Second, 2*time.Minute)
 	// Let deliveries of requests in flight at the end arrive, then count.
 	n = sink.waitQuiet(500*time.Millisecond, 10*time.Second)
 	res.Delivered, res.Drain = n-before, waited
+	if metricsAfter, err := scrape(herald.URL); err == nil {
+		res.HeraldAccepted = heraldAccepted(metricsBefore, metricsAfter)
+		fmt.Println(indent(formatMetrics(metricsAfter)))
+	} else {
+		res.Misses = append(res.Misses, "reading /metrics after the run: "+err.Error())
+	}
 	res.PeakRSS, res.Sockets = stats.Stop()
 	if herald.Exited() {
 		res.Misses = append(res.Misses, "herald exited during the run; log:\n"+tail(logPath, 30))
@@ -237,7 +260,15 @@ func check(sc scenario, r result, connections int) []string {
 	if r.Delivered < r.Wrk.Accepted() {
 		miss = append(miss, fmt.Sprintf("%d accepted events not delivered (%d accepted, %d delivered)", r.Wrk.Accepted()-r.Delivered, r.Wrk.Accepted(), r.Delivered))
 	}
-	if extra := r.Delivered - r.Wrk.Accepted(); extra > int64(connections) {
+	if r.HeraldAccepted >= 0 {
+		// Exact: herald's count includes requests wrk abandoned in flight.
+		if r.Delivered != r.HeraldAccepted {
+			miss = append(miss, fmt.Sprintf("herald counted %d accepted events, the sink received %d deliveries", r.HeraldAccepted, r.Delivered))
+		}
+		if r.HeraldAccepted < r.Wrk.Accepted() || r.HeraldAccepted > r.Wrk.Accepted()+int64(connections) {
+			miss = append(miss, fmt.Sprintf("herald counted %d accepted events, wrk %d (at most %d in flight)", r.HeraldAccepted, r.Wrk.Accepted(), connections))
+		}
+	} else if extra := r.Delivered - r.Wrk.Accepted(); extra > int64(connections) {
 		miss = append(miss, fmt.Sprintf("%d more deliveries than accepted events: duplicates", extra))
 	}
 	if r.PeakRSS >= maxPeakRSS {
@@ -252,7 +283,7 @@ func check(sc scenario, r result, connections int) []string {
 func printTable(w io.Writer, results []result) {
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tAlerts\taccepted/s\ttarget\tp50\tp99\ttarget\tnon-2xx\taccepted\tdelivered\tdrain\therald CPU\tpeak RSS\tsockets\tresult\t")
+	fmt.Fprintln(tw, "scenario\tAlerts\taccepted/s\ttarget\tp50\tp99\ttarget\tnon-2xx\taccepted (wrk/herald)\tdelivered\tdrain\therald CPU\tpeak RSS\tsockets\tresult\t")
 	for _, r := range results {
 		p99Target := "-"
 		if r.Scenario.MaxP99 > 0 {
@@ -262,13 +293,27 @@ func printTable(w io.Writer, results []result) {
 		if len(r.Misses) > 0 {
 			verdict = "FAIL"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t>=%.0f\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%.2f cores\t%s\t%d\t%s\t\n",
+		herald := "-"
+		if r.HeraldAccepted >= 0 {
+			herald = fmt.Sprint(r.HeraldAccepted)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t>=%.0f\t%s\t%s\t%s\t%d\t%d/%s\t%d\t%s\t%.2f cores\t%s\t%d\t%s\t\n",
 			r.Scenario.Name, r.Scenario.Alerts(), r.Wrk.AcceptedPerSec(), r.Scenario.MinRate,
 			time.Duration(r.Wrk.P50US)*time.Microsecond, r.Wrk.P99, p99Target,
-			r.Wrk.StatusErrors, r.Wrk.Accepted(), r.Delivered, r.Drain.Round(time.Millisecond),
+			r.Wrk.StatusErrors, r.Wrk.Accepted(), herald, r.Delivered, r.Drain.Round(time.Millisecond),
 			r.CPU.Seconds()/(float64(r.Wrk.DurationUS)/1e6), humanBytes(r.PeakRSS), r.Sockets, verdict)
 	}
 	tw.Flush()
+	for _, r := range results {
+		secs := float64(r.Wrk.DurationUS) / 1e6
+		cores := func(d time.Duration) float64 { return d.Seconds() / secs }
+		other := r.Machine.Busy - r.Machine.SoftIRQ - r.CPU - r.Wrk.CPU - r.SinkCPU
+		fmt.Fprintf(w, "CPU during %s, in cores of %d: herald %.2f, wrk %.2f, sink and harness %.2f, kernel irq/softirq %.2f, other processes %.2f\n",
+			r.Scenario.Name, runtime.NumCPU(), cores(r.CPU), cores(r.Wrk.CPU), cores(r.SinkCPU), cores(r.Machine.SoftIRQ), cores(max(other, 0)))
+		if cores(other) > 0.2 {
+			fmt.Fprintf(w, "WARNING: other processes used %.2f cores during %s: its figures understate herald; rerun on a quiet machine\n", cores(other), r.Scenario.Name)
+		}
+	}
 	fmt.Fprintf(w, "targets: peak RSS < %s, sockets < %d, every accepted event delivered, no errors\n", humanBytes(maxPeakRSS), maxSockets)
 	for _, r := range results {
 		for _, m := range r.Misses {
@@ -295,6 +340,20 @@ func generateConfig(sc scenario, sinkURL string) harness.Config {
 		}
 	}
 	return cfg
+}
+
+func formatMetrics(m map[string]float64) string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	b.WriteString("herald's /metrics after the run (summed over labels):")
+	for _, k := range names {
+		fmt.Fprintf(&b, "\n  %s %g", k, m[k])
+	}
+	return b.String()
 }
 
 func humanBytes(n int64) string {

@@ -134,3 +134,39 @@ func cpuTime(pid int) (time.Duration, error) {
 	const clkTck = 100 // USER_HZ on Linux
 	return time.Duration(utime+stime) * time.Second / clkTck, nil
 }
+
+// machineCPU is the machine's CPU time from the "cpu" line of /proc/stat.
+type machineCPU struct {
+	Busy    time.Duration // user, nice, system, irq, softirq, steal
+	SoftIRQ time.Duration // irq and softirq: network processing of all processes
+}
+
+func readMachineCPU() (machineCPU, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return machineCPU{}, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	fields := strings.Fields(line)
+	if len(fields) < 9 || fields[0] != "cpu" {
+		return machineCPU{}, fmt.Errorf("unexpected /proc/stat: %q", line)
+	}
+	var v [8]int64
+	for i := range v {
+		v[i], err = strconv.ParseInt(fields[i+1], 10, 64)
+		if err != nil {
+			return machineCPU{}, err
+		}
+	}
+	// user nice system idle iowait irq softirq steal
+	const clkTck = 100
+	tick := func(n int64) time.Duration { return time.Duration(n) * time.Second / clkTck }
+	return machineCPU{
+		Busy:    tick(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]),
+		SoftIRQ: tick(v[5] + v[6]),
+	}, nil
+}
+
+func (m machineCPU) sub(o machineCPU) machineCPU {
+	return machineCPU{Busy: m.Busy - o.Busy, SoftIRQ: m.SoftIRQ - o.SoftIRQ}
+}

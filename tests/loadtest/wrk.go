@@ -79,6 +79,8 @@ type wrkResult struct {
 	P50US         int64 `json:"p50_us"`
 	P99US         int64 `json:"p99_us"`
 	MaxUS         int64 `json:"max_us"`
+	// CPU is the CPU time wrk itself used.
+	CPU time.Duration `json:"-"`
 }
 
 // Accepted is the number of requests answered 2xx (herald answers 202).
@@ -134,6 +136,7 @@ func (w wrkRun) run(ctx context.Context) (wrkResult, string, error) {
 		return wrkResult{}, out.String(), fmt.Errorf("wrk %s: %w\n%s", strings.Join(w.args(), " "), err, out.String())
 	}
 	res, err := parseWrk(out.String())
+	res.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	return res, out.String(), err
 }
 

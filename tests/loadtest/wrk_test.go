@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -94,5 +95,34 @@ func TestProcReaders(t *testing.T) {
 	}
 	if _, err := cpuTime(pid); err != nil {
 		t.Error(err)
+	}
+	if m, err := readMachineCPU(); err != nil || m.Busy <= 0 {
+		t.Errorf("readMachineCPU = %+v, %v", m, err)
+	}
+}
+
+func TestParseMetrics(t *testing.T) {
+	text := `# HELP herald_events_received_total Events received.
+# TYPE herald_events_received_total counter
+herald_events_received_total 12
+herald_events_duplicate_total 2
+herald_deliveries_total{outcome="ok",type="generic"} 7
+herald_deliveries_total{outcome="retry",type="generic"} 3
+herald_ingest_seconds_bucket{code="202",le="+Inf"} 10
+go_goroutines 12
+`
+	m, err := parseMetrics(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m["herald_deliveries_total"] != 10 || m["herald_events_received_total"] != 12 || m["go_goroutines"] != 0 {
+		t.Errorf("parsed %v", m)
+	}
+	before := map[string]float64{"herald_events_received_total": 2}
+	if got := heraldAccepted(before, m); got != 8 {
+		t.Errorf("heraldAccepted = %d, want 8", got)
+	}
+	if got := heraldAccepted(nil, map[string]float64{}); got != -1 {
+		t.Errorf("heraldAccepted without counters = %d, want -1", got)
 	}
 }
