@@ -114,6 +114,9 @@ var _ notify.SecretLookup = (*Manager)(nil).Lookup
 // notify.SecretLookup.
 func (m *Manager) Lookup(namespace, name string) (map[string][]byte, error) {
 	ref := namespace + "/" + name
+	if err := checkNamespace(namespace); err != nil {
+		return nil, err
+	}
 	v, err := m.get(context.Background(), m.opts.Prefix+ref, ref)
 	if err != nil {
 		return nil, err
@@ -152,6 +155,18 @@ func (m *Manager) ClusterToken(ctx context.Context, cluster string) ([]byte, boo
 	return []byte(token), true, nil
 }
 
+// clustersNamespace is the folder of the cluster tokens. A Flux Secret in a
+// namespace of that name would share it: it could overwrite a token, or
+// hand one to a Provider that sends it elsewhere.
+const clustersNamespace = "clusters"
+
+func checkNamespace(namespace string) error {
+	if namespace == clustersNamespace {
+		return fmt.Errorf("secrets of namespace '%s' are not supported: the name is reserved for the forwarders' cluster tokens", clustersNamespace)
+	}
+	return nil
+}
+
 // clusterName is what a cluster label value may be: a Kubernetes label
 // value, which also keeps it inside the clusters/ folder of secret names.
 var clusterName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$`)
@@ -161,6 +176,9 @@ var clusterName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-
 // value first, so an unchanged secret gets no new version.
 func (m *Manager) Put(ctx context.Context, namespace, name string, data map[string][]byte) (string, error) {
 	ref := namespace + "/" + name
+	if err := checkNamespace(namespace); err != nil {
+		return "", err
+	}
 	id := m.opts.Prefix + ref
 	want := make(map[string]string, len(data))
 	for k, v := range data {

@@ -350,3 +350,21 @@ func providerWithSecret(namespace, secret string) api.Provider {
 		Spec:     api.ProviderSpec{Type: "generic", SecretRef: &api.LocalObjectReference{Name: secret}},
 	}
 }
+
+// Secrets of a namespace named "clusters" would be the cluster tokens.
+func TestClustersNamespaceIsReserved(t *testing.T) {
+	m, sm, _ := newManager(t, secrets.Options{})
+	set(t, sm, "herald/clusters/prod", map[string]string{"token": "t"})
+	if _, err := m.Lookup("clusters", "prod"); err == nil || !strings.Contains(err.Error(), "reserved") {
+		t.Fatalf("Lookup of clusters/prod: %v", err)
+	}
+	if _, err := m.Put(context.Background(), "clusters", "prod", map[string][]byte{"token": []byte("mine")}); err == nil {
+		t.Fatal("Put overwrote a cluster token")
+	}
+	if v, _ := sm.Value("herald/clusters/prod"); v != `{"token":"t"}` {
+		t.Fatalf("token secret is %q", v)
+	}
+	if n := len(sm.Calls()); n != 0 {
+		t.Fatalf("%d requests", n)
+	}
+}
