@@ -5,13 +5,17 @@
 // error decoding and checksum validation are exercised.
 //
 // They cover request and response shapes for exactly the operations Herald
-// calls, and record every request so that tests can check it. They do NOT
-// model AWS semantics: no visibility timeouts (a received message stays
-// hidden until deleted and never reappears), no redrive or
-// maxReceiveCount, no delays, no message size or character limits, no
-// secret versions beyond a counter, no IAM, no signature verification
-// beyond the presence of a SigV4 Authorization header. Tests that depend on
-// those must not trust these doubles for them.
+// calls, the protocol checks (Content-Type, X-Amz-Target, a SigV4
+// Authorization header), the error shapes the SDK decodes into its modelled
+// errors, and the request limits Herald's code must respect (1-10 batch
+// entries with distinct ids, 256 KiB per message and per batch, visibility
+// 0-43200 s). Every request is recorded so that tests can check it.
+//
+// They do NOT model AWS semantics: no visibility timeouts (a received
+// message stays hidden until deleted and never reappears), no redrive or
+// maxReceiveCount, no delays or long polling, no SQS character rules, no
+// secret versions beyond a counter, no IAM, no signature verification.
+// Tests must not trust them for those.
 //
 // DynamoDB is not here: tests use the official DynamoDB Local
 // (internal/dynamotest).
