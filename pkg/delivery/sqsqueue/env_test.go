@@ -1,0 +1,226 @@
+package sqsqueue_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/heraldhq/herald/internal/awstest"
+	"github.com/heraldhq/herald/internal/dynamotest"
+	"github.com/heraldhq/herald/pkg/api"
+	"github.com/heraldhq/herald/pkg/delivery"
+	"github.com/heraldhq/herald/pkg/delivery/sqsqueue"
+	"github.com/heraldhq/herald/pkg/event"
+	"github.com/heraldhq/herald/pkg/metrics"
+	"github.com/heraldhq/herald/pkg/notify"
+	"github.com/heraldhq/herald/pkg/notify/generic"
+	"github.com/heraldhq/herald/pkg/notify/notifytest"
+	"github.com/heraldhq/herald/pkg/store/dynamo"
+)
+
+// The idempotency records live in the official DynamoDB Local, one table
+// per test; only SQS is a double.
+func TestMain(m *testing.M) { dynamotest.Main(m) }
+
+// secretPath is in the address of the "leaky" provider, which answers 400:
+// the webhook path is the secret, and must not reach the DLQ.
+const secretPath = "/hooks/T0-SECRET-PATH-abc123"
+
+// env is a delivery queue, its DLQ, a Handler delivering to a real generic
+// notifier per provider name, and the HTTP server those post to.
+type env struct {
+	sqs      *awstest.SQS
+	queueURL string
+	dlqURL   string
+	store    *dynamo.Store
+	sink     *notifytest.Sink
+	handler  *sqsqueue.Handler
+	now      time.Time
+	logs     *syncBuffer
+}
+
+// Providers by name: how the provider's server answers.
+//
+//	ok       200
+//	busy     503
+//	throttle 429 with Retry-After: 7
+//	bad      400
+//	leaky    400, at secretPath
+//	slow     200 after 50 ms, counting concurrent requests
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	// The clock stands still at the start of the test, so that the lease
+	// derived from the invocation's deadline is exact.
+	e := &env{now: time.Now().Truncate(time.Second), logs: &syncBuffer{}}
+	e.sqs = awstest.NewSQS(t)
+	e.queueURL = e.sqs.Queue("herald-deliveries")
+	e.dlqURL = e.sqs.Queue("herald-deliveries-dlq")
+
+	srv := dynamotest.Shared(t)
+	client := srv.Client()
+	table := dynamotest.TableName(t)
+	if err := dynamo.CreateTable(context.Background(), client, table); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+	})
+	e.store = dynamo.New(client, table, dynamo.Options{Now: func() time.Time { return e.now }})
+
+	e.sink = notifytest.NewSink(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/busy":
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+		case "/throttle":
+			w.Header().Set("Retry-After", "7")
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+		case "/bad", secretPath:
+			http.Error(w, "invalid payload", http.StatusBadRequest)
+		case "/slow":
+			n := slowInFlight.Add(1)
+			for {
+				m := slowMax.Load()
+				if n <= m || slowMax.CompareAndSwap(m, n) {
+					break
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+			slowInFlight.Add(-1)
+		}
+	})
+
+	// Notifiers are built once, as in the Lambda.
+	targets := map[string]delivery.Target{}
+	for name, path := range map[string]string{"ok": "/ok", "busy": "/busy", "throttle": "/throttle", "bad": "/bad", "leaky": secretPath, "slow": "/slow"} {
+		p := api.Provider{
+			TypeMeta: api.TypeMeta{APIVersion: api.NotificationGroup + "/v1beta3", Kind: api.KindProvider},
+			Metadata: api.ObjectMeta{Namespace: "flux-system", Name: name},
+			Spec:     api.ProviderSpec{Type: "generic", Address: e.sink.URL + path},
+		}
+		cfg, err := notify.Resolve(p, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := generic.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		targets[name] = delivery.Target{Notifier: n, Timeout: 5 * time.Second}
+	}
+	e.handler = &sqsqueue.Handler{
+		Deliverer: &delivery.Deliverer{
+			Targets: func(ref delivery.ProviderRef) (delivery.Target, error) {
+				if t, ok := targets[ref.Name]; ok {
+					return t, nil
+				}
+				return delivery.Target{}, delivery.ErrProviderMissing
+			},
+			MaxAttempts: delivery.DefaultMaxAttempts,
+			Metrics:     metrics.New(),
+			Logger:      slog.New(slog.NewJSONHandler(e.logs, nil)),
+		},
+		Idempotency: sqsqueue.DynamoIdempotency{Store: e.store},
+		Client:      e.sqs.Client(),
+		QueueURL:    e.queueURL,
+		DLQURL:      e.dlqURL,
+		Logger:      slog.New(slog.NewJSONHandler(e.logs, nil)),
+		Now:         func() time.Time { return e.now },
+	}
+	return e
+}
+
+var slowInFlight, slowMax atomic.Int32
+
+func job(id, provider string) delivery.Job {
+	return delivery.Job{
+		ID:           id,
+		Event:        notifytest.ReferenceEvent(event.SeverityInfo, true),
+		Provider:     delivery.ProviderRef{Namespace: "flux-system", Name: provider},
+		ProviderType: "generic",
+		Alert:        "flux-system/all",
+	}
+}
+
+func body(t *testing.T, j delivery.Job) string {
+	t.Helper()
+	b, err := json.Marshal(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// receive puts body into the delivery queue as a message the Lambda
+// service hands over on its receives-th receive, and returns the record.
+func (e *env) receive(body string, receives int) events.SQSMessage {
+	m := e.sqs.Inject(e.queueURL, body, receives)
+	return events.SQSMessage{
+		MessageId:      m.ID,
+		ReceiptHandle:  m.ReceiptHandle,
+		Body:           body,
+		Attributes:     map[string]string{"ApproximateReceiveCount": strconv.Itoa(receives)},
+		EventSource:    "aws:sqs",
+		EventSourceARN: "arn:aws:sqs:us-east-1:000000000000:herald-deliveries",
+		AWSRegion:      "us-east-1",
+	}
+}
+
+// handle calls the handler directly with a deadline a minute after the
+// test's clock.
+func (e *env) handle(t *testing.T, records ...events.SQSMessage) events.SQSEventResponse {
+	t.Helper()
+	ctx, cancel := context.WithDeadline(context.Background(), e.now.Add(time.Minute))
+	defer cancel()
+	resp, err := e.handler.Handle(ctx, events.SQSEvent{Records: records})
+	if err != nil {
+		t.Fatalf("Handle returned %v; it must report failures per message", err)
+	}
+	return resp
+}
+
+func failedIDs(resp events.SQSEventResponse) []string {
+	var ids []string
+	for _, f := range resp.BatchItemFailures {
+		ids = append(ids, f.ItemIdentifier)
+	}
+	return ids
+}
+
+// posts counts the requests the provider server got at path.
+func (e *env) posts(path string) int {
+	n := 0
+	for _, r := range e.sink.Requests() {
+		if r.Method == http.MethodPost && strings.SplitN(r.URI, "?", 2)[0] == path {
+			n++
+		}
+	}
+	return n
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,272 @@
+package sqsqueue_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/heraldhq/herald/pkg/delivery/sqsqueue"
+	"github.com/heraldhq/herald/pkg/store/dynamo"
+)
+
+// One good and one failing message, through the Lambda's JSON boundary:
+// only the failing one is reported, and it comes back after the back-off.
+func TestHandleBatchThroughInvoke(t *testing.T) {
+	e := newEnv(t)
+	raw, err := os.ReadFile("testdata/batch.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fixture's messages are put in flight in the queue double, so
+	// that their receipt handles are ones it knows.
+	var ev events.SQSEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	payload := string(raw)
+	ids := map[string]string{}
+	for i, rec := range ev.Records {
+		m := e.sqs.Inject(e.queueURL, rec.Body, 1)
+		payload = strings.Replace(payload, rec.MessageId, m.ID, 1)
+		payload = strings.Replace(payload, rec.ReceiptHandle, m.ReceiptHandle, 1)
+		ids[[]string{"ok", "busy"}[i]] = m.ID
+	}
+
+	ctx, cancel := context.WithDeadline(context.Background(), e.now.Add(time.Minute))
+	defer cancel()
+	out, err := lambda.NewHandler(e.handler.Handle).Invoke(ctx, []byte(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp events.SQSEventResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		t.Fatal(err)
+	}
+	if got := failedIDs(resp); !slices.Equal(got, []string{ids["busy"]}) {
+		t.Fatalf("batchItemFailures %v, want only the failing message %s", got, ids["busy"])
+	}
+
+	vis := e.sqs.CallsOf("ChangeMessageVisibility")
+	if len(vis) != 1 {
+		t.Fatalf("%d ChangeMessageVisibility calls, want 1", len(vis))
+	}
+	busy := e.sqs.Messages(e.queueURL)[1]
+	if vis[0].QueueURL != e.queueURL || vis[0].ReceiptHandle != busy.ReceiptHandle || *vis[0].VisibilityTimeout != 2 {
+		t.Fatalf("ChangeMessageVisibility %s %s %d, want the failing message's receipt and 2 s",
+			vis[0].QueueURL, vis[0].ReceiptHandle, *vis[0].VisibilityTimeout)
+	}
+	if n := len(e.sqs.CallsOf("SendMessage")); n != 0 {
+		t.Fatalf("%d messages dead-lettered", n)
+	}
+	if e.posts("/ok") != 1 || e.posts("/busy") != 1 {
+		t.Fatalf("posts: ok %d, busy %d; want one each", e.posts("/ok"), e.posts("/busy"))
+	}
+
+	// The delivered job is done; the failed one is free for its retry.
+	ctx = context.Background()
+	if r, _ := e.store.ClaimDelivery(ctx, "job-ok", time.Minute); r.State != dynamo.AlreadyDone {
+		t.Errorf("job-ok is %s, want done", r.State)
+	}
+	if r, _ := e.store.ClaimDelivery(ctx, "job-busy", time.Minute); r.State != dynamo.Claimed {
+		t.Errorf("job-busy is %s, want released", r.State)
+	}
+}
+
+func TestHandleRetryDelays(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		provider string
+		receives int
+		want     int32
+	}{
+		{"first attempt", "busy", 1, 2},
+		{"third attempt", "busy", 3, 8},
+		{"retry-after", "throttle", 1, 7},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			rec := e.receive(body(t, job("j", tc.provider)), tc.receives)
+			resp := e.handle(t, rec)
+			if got := failedIDs(resp); !slices.Equal(got, []string{rec.MessageId}) {
+				t.Fatalf("batchItemFailures %v", got)
+			}
+			vis := e.sqs.CallsOf("ChangeMessageVisibility")
+			if len(vis) != 1 || vis[0].ReceiptHandle != rec.ReceiptHandle || *vis[0].VisibilityTimeout != tc.want {
+				t.Fatalf("ChangeMessageVisibility %+v, want %d s", vis, tc.want)
+			}
+		})
+	}
+}
+
+func TestHandlePermanentFailureGoesToDLQ(t *testing.T) {
+	e := newEnv(t)
+	b := body(t, job("j-bad", "leaky"))
+	rec := e.receive(b, 1)
+	resp := e.handle(t, rec)
+	if len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("batchItemFailures %v; a dead-lettered message is acknowledged", failedIDs(resp))
+	}
+	sends := e.sqs.CallsOf("SendMessage")
+	if len(sends) != 1 || sends[0].QueueURL != e.dlqURL {
+		t.Fatalf("SendMessage calls %+v, want one to the DLQ", sends)
+	}
+	m := sends[0].Entries[0]
+	if m.Body != b {
+		t.Fatalf("DLQ body %q, want the original", m.Body)
+	}
+	reason := m.Attributes[sqsqueue.AttrFailureReason]
+	if reason.DataType != "String" || !strings.HasPrefix(reason.String(), "permanent failure: ") || !strings.Contains(reason.String(), "400") {
+		t.Fatalf("failure reason %+v", reason)
+	}
+	if p := m.Attributes[sqsqueue.AttrProvider]; p.DataType != "String" || p.String() != "flux-system/leaky" {
+		t.Fatalf("provider attribute %+v", p)
+	}
+	if strings.Contains(reason.String(), "SECRET") || strings.Contains(e.logs.String(), "SECRET") {
+		t.Fatalf("the webhook path leaked: reason %q, logs %s", reason.String(), e.logs)
+	}
+	if n := len(e.sqs.CallsOf("ChangeMessageVisibility")); n != 0 {
+		t.Fatalf("%d visibility changes", n)
+	}
+	if e.posts(secretPath) != 1 {
+		t.Fatalf("%d posts, want 1", e.posts(secretPath))
+	}
+	// Released, so that a replay can deliver it.
+	if r, _ := e.store.ClaimDelivery(context.Background(), "j-bad", time.Minute); r.State != dynamo.Claimed {
+		t.Fatalf("j-bad is %s after giving up, want released", r.State)
+	}
+}
+
+func TestHandleLastAttemptGoesToDLQ(t *testing.T) {
+	e := newEnv(t)
+	rec := e.receive(body(t, job("j", "busy")), 8)
+	if resp := e.handle(t, rec); len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("batchItemFailures %v", failedIDs(resp))
+	}
+	sends := e.sqs.CallsOf("SendMessage")
+	if len(sends) != 1 || !strings.HasPrefix(sends[0].Entries[0].Attributes[sqsqueue.AttrFailureReason].String(), "attempts exhausted: ") {
+		t.Fatalf("SendMessage calls %+v", sends)
+	}
+}
+
+func TestHandleDLQSendFailureKeepsTheMessage(t *testing.T) {
+	e := newEnv(t)
+	e.handler.DLQURL = e.sqs.URL + "/000000000000/missing-dlq"
+	bad := e.receive(body(t, job("j-bad", "bad")), 1)
+	malformed := e.receive("{not json", 1)
+	ok := e.receive(body(t, job("j-ok", "ok")), 1)
+	resp := e.handle(t, bad, malformed, ok)
+	if got := failedIDs(resp); !slices.Equal(got, []string{bad.MessageId, malformed.MessageId}) {
+		t.Fatalf("batchItemFailures %v, want the two that could not be dead-lettered", got)
+	}
+}
+
+func TestHandleMalformedJob(t *testing.T) {
+	e := newEnv(t)
+	const secretish = `{"id": "x", "provider": {"name": 42}, "NOTLOGGED": true`
+	for _, b := range []string{"plain text", secretish, `{"provider": {"namespace": "a", "name": "b"}}`} {
+		e.sqs.Reset()
+		rec := e.receive(b, 1)
+		if resp := e.handle(t, rec); len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("%q: batchItemFailures %v", b, failedIDs(resp))
+		}
+		sends := e.sqs.CallsOf("SendMessage")
+		if len(sends) != 1 || sends[0].QueueURL != e.dlqURL || sends[0].Entries[0].Body != b {
+			t.Fatalf("%q: SendMessage %+v", b, sends)
+		}
+		attrs := sends[0].Entries[0].Attributes
+		if attrs[sqsqueue.AttrFailureReason].String() != "malformed job" {
+			t.Fatalf("%q: reason %+v", b, attrs)
+		}
+		if _, ok := attrs[sqsqueue.AttrProvider]; ok {
+			t.Fatalf("%q: a provider attribute without a job", b)
+		}
+	}
+	if strings.Contains(e.logs.String(), "NOTLOGGED") {
+		t.Fatalf("a message body reached the logs: %s", e.logs)
+	}
+	if n := len(e.sink.Requests()); n != 0 {
+		t.Fatalf("%d posts", n)
+	}
+}
+
+// A message delivered again after a success posts nothing.
+func TestHandleRedeliveryAfterSuccessDoesNotPostTwice(t *testing.T) {
+	e := newEnv(t)
+	b := body(t, job("j-once", "ok"))
+	if resp := e.handle(t, e.receive(b, 1)); len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("first delivery failed: %v", failedIDs(resp))
+	}
+	e.sqs.Reset()
+	e.now = e.now.Add(time.Hour)
+	again := e.receive(b, 2)
+	if resp := e.handle(t, again); len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("redelivery reported failed: %v", failedIDs(resp))
+	}
+	if n := e.posts("/ok"); n != 1 {
+		t.Fatalf("%d posts, want 1", n)
+	}
+	if calls := e.sqs.Calls(); len(calls) != 0 {
+		t.Fatalf("redelivery made SQS calls %+v", calls)
+	}
+}
+
+// A job another worker holds is not sent; it is retried once that
+// worker's lease can have run out: the invocation's remaining time.
+func TestHandleInProgressElsewhere(t *testing.T) {
+	e := newEnv(t)
+	if r, err := e.store.ClaimDelivery(context.Background(), "j-held", time.Minute); err != nil || r.State != dynamo.Claimed {
+		t.Fatal(r, err)
+	}
+	rec := e.receive(body(t, job("j-held", "ok")), 2)
+	resp := e.handle(t, rec) // deadline a minute away
+	if got := failedIDs(resp); !slices.Equal(got, []string{rec.MessageId}) {
+		t.Fatalf("batchItemFailures %v", got)
+	}
+	vis := e.sqs.CallsOf("ChangeMessageVisibility")
+	if len(vis) != 1 || *vis[0].VisibilityTimeout != 60 {
+		t.Fatalf("ChangeMessageVisibility %+v, want 60 s", vis)
+	}
+	if n := len(e.sink.Requests()); n != 0 {
+		t.Fatalf("%d posts while another worker holds the job", n)
+	}
+}
+
+func TestHandleConcurrencyIsBounded(t *testing.T) {
+	e := newEnv(t)
+	e.handler.Concurrency = 4
+	slowInFlight.Store(0)
+	slowMax.Store(0)
+	var recs []events.SQSMessage
+	for i := range 12 {
+		recs = append(recs, e.receive(body(t, job("slow-"+string(rune('a'+i)), "slow")), 1))
+	}
+	start := time.Now()
+	if resp := e.handle(t, recs...); len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("batchItemFailures %v", failedIDs(resp))
+	}
+	if m := slowMax.Load(); m > 4 || m < 2 {
+		t.Fatalf("%d deliveries at once, want between 2 and the bound 4", m)
+	}
+	// 12 deliveries of 50 ms, 4 at a time: about 150 ms, not 600.
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Fatalf("took %v: deliveries did not run concurrently", d)
+	}
+}
+
+// The handler never waits out a back-off: a batch of retries returns at
+// once.
+func TestHandleNeverSleeps(t *testing.T) {
+	e := newEnv(t)
+	start := time.Now()
+	e.handle(t, e.receive(body(t, job("a", "throttle")), 1), e.receive(body(t, job("b", "busy")), 5))
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("Handle took %v for two retries", d)
+	}
+}

@@ -1,0 +1,205 @@
+package sqsqueue_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/heraldhq/herald/internal/awstest"
+	"github.com/heraldhq/herald/pkg/delivery/sqsqueue"
+)
+
+type replayEnv struct {
+	sqs      *awstest.SQS
+	client   *sqs.Client
+	queueURL string
+	dlqURL   string
+}
+
+func newReplayEnv(t *testing.T) *replayEnv {
+	s := awstest.NewSQS(t)
+	return &replayEnv{sqs: s, client: s.Client(), queueURL: s.Queue("herald-deliveries"), dlqURL: s.Queue("herald-deliveries-dlq")}
+}
+
+// deadLetter puts n jobs into the DLQ as Handler does, plus an attribute of
+// someone else's, and returns their bodies.
+func (r *replayEnv) deadLetter(t *testing.T, n int) []string {
+	t.Helper()
+	var bodies []string
+	for i := range n {
+		b := body(t, job(fmt.Sprintf("dead-%02d", i), "bad"))
+		_, err := r.client.SendMessage(context.Background(), &sqs.SendMessageInput{
+			QueueUrl:    aws.String(r.dlqURL),
+			MessageBody: aws.String(b),
+			MessageAttributes: map[string]types.MessageAttributeValue{
+				sqsqueue.AttrFailureReason: {DataType: aws.String("String"), StringValue: aws.String("permanent failure: request failed with status code 400")},
+				sqsqueue.AttrProvider:      {DataType: aws.String("String"), StringValue: aws.String("flux-system/bad")},
+				"trace":                    {DataType: aws.String("String"), StringValue: aws.String(fmt.Sprint(i))},
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, b)
+	}
+	r.sqs.Reset()
+	return bodies
+}
+
+func bodiesOf(msgs []awstest.Message) []string {
+	var out []string
+	for _, m := range msgs {
+		out = append(out, m.Body)
+	}
+	return out
+}
+
+func TestReplayMovesEverything(t *testing.T) {
+	r := newReplayEnv(t)
+	bodies := r.deadLetter(t, 23)
+
+	moved, err := sqsqueue.Replay(context.Background(), r.client, r.dlqURL, r.queueURL, 0)
+	if err != nil || moved != 23 {
+		t.Fatalf("Replay = %d, %v; want 23", moved, err)
+	}
+	if left := r.sqs.Messages(r.dlqURL); len(left) != 0 {
+		t.Fatalf("%d messages left in the DLQ", len(left))
+	}
+	queued := r.sqs.Messages(r.queueURL)
+	if got := bodiesOf(queued); !slices.Equal(got, bodies) {
+		t.Fatalf("queue holds %d bodies, not the dead-lettered ones unchanged", len(got))
+	}
+	for _, m := range queued {
+		if _, ok := m.Attributes[sqsqueue.AttrFailureReason]; ok {
+			t.Fatal("the failure reason was sent back")
+		}
+		if _, ok := m.Attributes[sqsqueue.AttrProvider]; ok {
+			t.Fatal("the provider attribute was sent back")
+		}
+		if m.Attributes["trace"].String() == "" {
+			t.Fatal("another attribute was dropped")
+		}
+	}
+
+	for _, c := range r.sqs.CallsOf("ReceiveMessage") {
+		// The SDK leaves a zero WaitTimeSeconds out: a short poll.
+		if c.QueueURL != r.dlqURL || aws.ToInt32(c.WaitTimeSeconds) != 0 || aws.ToInt32(c.MaxNumberOfMessages) != 10 {
+			t.Fatalf("ReceiveMessage %s wait %v max %v", c.QueueURL, c.WaitTimeSeconds, c.MaxNumberOfMessages)
+		}
+		if !slices.Equal(c.MessageAttributeNames, []string{"All"}) {
+			t.Fatalf("ReceiveMessage asks for attributes %v", c.MessageAttributeNames)
+		}
+	}
+	// Every delete follows the send of the same bodies.
+	sent := map[string]bool{}
+	var lastSend int
+	for i, c := range r.sqs.Calls() {
+		switch c.Op {
+		case "SendMessageBatch":
+			lastSend = i
+			for _, e := range c.Entries {
+				sent[e.Body] = true
+			}
+		case "DeleteMessageBatch":
+			if i < lastSend {
+				t.Fatalf("call %d deletes before the send of call %d", i, lastSend)
+			}
+			if c.QueueURL != r.dlqURL || len(c.Entries) == 0 {
+				t.Fatalf("delete %+v", c)
+			}
+		}
+	}
+	if len(sent) != 23 {
+		t.Fatalf("%d distinct bodies sent", len(sent))
+	}
+}
+
+func TestReplayStopsAtMax(t *testing.T) {
+	r := newReplayEnv(t)
+	bodies := r.deadLetter(t, 25)
+	moved, err := sqsqueue.Replay(context.Background(), r.client, r.dlqURL, r.queueURL, 12)
+	if err != nil || moved != 12 {
+		t.Fatalf("Replay = %d, %v; want 12", moved, err)
+	}
+	var asked []int32
+	for _, c := range r.sqs.CallsOf("ReceiveMessage") {
+		asked = append(asked, *c.MaxNumberOfMessages)
+	}
+	if !slices.Equal(asked, []int32{10, 2}) {
+		t.Fatalf("asked for %v messages, want [10 2]", asked)
+	}
+	if got := bodiesOf(r.sqs.Messages(r.queueURL)); !slices.Equal(got, bodies[:12]) {
+		t.Fatalf("queue holds %d messages, want the first 12", len(got))
+	}
+	if n := len(r.sqs.Messages(r.dlqURL)); n != 13 {
+		t.Fatalf("DLQ holds %d, want 13", n)
+	}
+}
+
+// A message whose send fails stays in the DLQ; the others move.
+func TestReplayDeletesOnlyAfterTheSend(t *testing.T) {
+	r := newReplayEnv(t)
+	bodies := r.deadLetter(t, 4)
+	r.sqs.FailEntry = func(op, _ string, e awstest.SQSEntry) bool {
+		return op == "SendMessageBatch" && e.Body == bodies[2]
+	}
+	moved, err := sqsqueue.Replay(context.Background(), r.client, r.dlqURL, r.queueURL, 0)
+	if err == nil || !strings.Contains(err.Error(), "1 of 4 messages were not sent") {
+		t.Fatalf("err = %v", err)
+	}
+	if moved != 3 {
+		t.Fatalf("moved %d, want 3", moved)
+	}
+	if left := bodiesOf(r.sqs.Messages(r.dlqURL)); !slices.Equal(left, []string{bodies[2]}) {
+		t.Fatalf("DLQ holds %d messages, want only the unsent one", len(left))
+	}
+	deletes := r.sqs.CallsOf("DeleteMessageBatch")
+	if len(deletes) != 1 || len(deletes[0].Entries) != 3 {
+		t.Fatalf("deletes %+v, want one of the 3 sent", deletes)
+	}
+	if strings.Contains(err.Error(), "dead-02") {
+		t.Fatal("the error quotes a body")
+	}
+}
+
+func TestReplayEmptyDLQ(t *testing.T) {
+	r := newReplayEnv(t)
+	moved, err := sqsqueue.Replay(context.Background(), r.client, r.dlqURL, r.queueURL, 0)
+	if err != nil || moved != 0 {
+		t.Fatalf("Replay = %d, %v", moved, err)
+	}
+	// A short poll can miss messages, so emptiness is asked a few times.
+	if n := len(r.sqs.CallsOf("ReceiveMessage")); n != 3 {
+		t.Fatalf("%d receives, want 3", n)
+	}
+	if n := len(r.sqs.Calls()); n != 3 {
+		t.Fatalf("%d calls, want only the receives", n)
+	}
+}
+
+// A job that is back in the DLQ after being moved in this run failed
+// again; Replay stops rather than cycling it.
+func TestReplayStopsWhenAJobComesBack(t *testing.T) {
+	r := newReplayEnv(t)
+	bodies := r.deadLetter(t, 1)
+	if _, err := r.client.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(r.dlqURL), MessageBody: aws.String(bodies[0])}); err != nil {
+		t.Fatal(err)
+	}
+	moved, err := sqsqueue.Replay(context.Background(), r.client, r.dlqURL, r.queueURL, 0)
+	if err != nil || moved != 1 {
+		t.Fatalf("Replay = %d, %v; want 1", moved, err)
+	}
+	if n := len(r.sqs.Messages(r.dlqURL)); n != 1 {
+		t.Fatalf("DLQ holds %d, want the repeated job left there", n)
+	}
+	vis := r.sqs.CallsOf("ChangeMessageVisibility")
+	if len(vis) != 1 || *vis[0].VisibilityTimeout != 0 {
+		t.Fatalf("the job left behind was not made visible again: %+v", vis)
+	}
+}
