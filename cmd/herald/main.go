@@ -10,8 +10,14 @@ import (
 const usage = `herald: a notification controller for Flux, serverless on AWS.
 
 Usage:
-  herald serve    [--config DIR] [--addr HOST:PORT] [flags]   run dispatch locally on a folder of Flux YAML
+  herald serve    [--config DIR] [--addr HOST:PORT] [flags]   run dispatch and receiver locally on a folder of Flux YAML
   herald validate -f PATH [-f PATH ...]                      check Provider, Alert, Receiver and Secret manifests
+
+Against a deployment on AWS (--table or HERALD_TABLE; the standard AWS config chain):
+  herald apply    -f PATH [-f PATH ...]                      validate, then write objects to DynamoDB and Secrets to Secrets Manager
+  herald get      providers|alerts|receivers [-n NS] [-o table|yaml|json]
+  herald delete   provider|alert|receiver NAME -n NS
+  herald hook-url RECEIVER -n NS --api-url URL              print a Receiver's webhook URL
 
 Run "herald COMMAND -h" for a command's flags.
 `
@@ -30,6 +36,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runServe(args[1:], stderr)
 	case "validate":
 		return runValidate(args[1:], stdout, stderr)
+	case "apply":
+		return runApply(args[1:], stdout, stderr)
+	case "get":
+		return runGet(args[1:], stdout, stderr)
+	case "delete":
+		return runDelete(args[1:], stdout, stderr)
+	case "hook-url":
+		return runHookURL(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
