@@ -19,7 +19,6 @@ import (
 	"github.com/heraldhq/herald/pkg/api"
 	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/metrics"
-	"github.com/heraldhq/herald/pkg/notify"
 	"github.com/heraldhq/herald/pkg/notify/registry"
 	"github.com/heraldhq/herald/pkg/server"
 	"github.com/heraldhq/herald/pkg/store/embedded"
@@ -77,7 +76,7 @@ func serve(f serveFlags, logger *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	config, err := embedded.Open(f.config, loadConfig, buildNotifier, logger)
+	config, err := embedded.Open(f.config, loadConfig, registry.Build, logger)
 	if err != nil {
 		return fmt.Errorf("loading %s: %w", f.config, err)
 	}
@@ -160,15 +159,6 @@ func loadConfig(dir string) (*api.Config, error) {
 		return nil, errors.Join(errs...)
 	}
 	return cfg, nil
-}
-
-func buildNotifier(p api.Provider, lookup notify.SecretLookup) (notify.Notifier, time.Duration, error) {
-	cfg, err := notify.Resolve(p, lookup)
-	if err != nil {
-		return nil, 0, err
-	}
-	n, err := registry.New(cfg)
-	return n, cfg.Timeout, err
 }
 
 func readClusterTokens(path string) (map[string]string, error) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/pkg/api"
+	"github.com/heraldhq/herald/pkg/notify"
 	"github.com/heraldhq/herald/pkg/receiver"
 	"github.com/heraldhq/herald/pkg/store"
 )
@@ -116,4 +117,23 @@ func isDigest(s string) bool {
 		}
 	}
 	return true
+}
+
+// StoreReceivers looks Receivers up by digest in a store and reads their
+// secrets, for the receiver Lambda.
+func StoreReceivers(byDigest func(ctx context.Context, digest string) (api.Receiver, bool, error), secrets notify.SecretLookup) ReceiverLookup {
+	return func(ctx context.Context, digest string) (*api.Receiver, map[string][]byte, error) {
+		rcv, ok, err := byDigest(ctx, digest)
+		if err != nil || !ok {
+			return nil, nil, err
+		}
+		if rcv.Spec.SecretRef == nil {
+			return &rcv, nil, nil
+		}
+		secret, err := secrets(rcv.Metadata.Namespace, rcv.Spec.SecretRef.Name)
+		if err != nil {
+			return nil, nil, err
+		}
+		return &rcv, secret, nil
+	}
 }

@@ -68,6 +68,14 @@ func (h *Ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Metrics.EventsReceived.Inc()
 	ev.CleanMetadata()
+	snap := h.Config.Snapshot()
+	if snap == nil {
+		// Without config the event could not be routed: refuse it, so the
+		// sender retries, rather than accept and drop it.
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "config not loaded yet, retry later")
+		return
+	}
 
 	key := ev.DedupKey()
 	if cluster != "" {
@@ -89,7 +97,7 @@ func (h *Ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ev.DropToken()
 
-	jobs := h.plan(&ev, cluster, key)
+	jobs := h.plan(snap, &ev, cluster, key)
 	if len(jobs) > 0 {
 		if err := h.Queue.Enqueue(r.Context(), jobs...); err != nil {
 			// Give the key back so that the sender's retry is not a duplicate.
@@ -107,11 +115,7 @@ func (h *Ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // plan matches ev against the Alerts and builds a delivery per Alert and
 // Provider, following Flux's dispatch steps.
-func (h *Ingest) plan(ev *event.Event, cluster, key string) []delivery.Job {
-	snap := h.Config.Snapshot()
-	if snap == nil {
-		return nil
-	}
+func (h *Ingest) plan(snap *store.Snapshot, ev *event.Event, cluster, key string) []delivery.Job {
 	buf := matchBuffers.Get().(*[]*rules.Alert)
 	defer matchBuffers.Put(buf)
 	matched := snap.Alerts.Match((*buf)[:0], ev, cluster)

@@ -339,3 +339,21 @@ func BenchmarkIngest(b *testing.B) {
 		}
 	}
 }
+
+func TestIngestWithoutConfigRefusesAndKeepsTheKey(t *testing.T) {
+	h, q := newIngest(t, defaultConfig())
+	loaded := h.Config
+	h.Config = staticConfig{}
+	rec := post(h, fluxEvent, nil)
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("status %d, want 503 with Retry-After", rec.Code)
+	}
+	if msg := errorOf(t, rec); !strings.Contains(msg, "config not loaded") {
+		t.Fatalf("error %q", msg)
+	}
+	// The sender's retry, once config is there, is not a duplicate.
+	h.Config = loaded
+	if rec := post(h, fluxEvent, nil); rec.Code != http.StatusAccepted || len(q.jobs) != 2 {
+		t.Fatalf("retry: status %d, %d jobs", rec.Code, len(q.jobs))
+	}
+}

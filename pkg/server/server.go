@@ -19,11 +19,11 @@ type Handlers struct {
 	Hooks  *Hooks
 	Poll   *Poll
 	Inbox  *Inbox
-	// Config answers readiness.
+	// Config answers readiness; nil leaves /readyz out.
 	Config store.ConfigSource
 }
 
-// Routes mounts the handlers: health and metrics, webhooks on /hook/, the
+// Routes mounts the handlers (and /metrics when m is not nil): health and metrics, webhooks on /hook/, the
 // forwarder's poll, the inbox, and event ingest on every other path and
 // method, as Flux's event server accepts events on any path.
 func Routes(h Handlers, m *metrics.Metrics) http.Handler {
@@ -31,15 +31,19 @@ func Routes(h Handlers, m *metrics.Metrics) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		snap := h.Config.Snapshot()
-		if snap == nil {
-			writeError(w, http.StatusServiceUnavailable, "config not loaded")
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "objects": snap.Counts})
-	})
-	mux.Handle("GET /metrics", m.Handler())
+	if h.Config != nil {
+		mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+			snap := h.Config.Snapshot()
+			if snap == nil {
+				writeError(w, http.StatusServiceUnavailable, "config not loaded")
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "objects": snap.Counts})
+		})
+	}
+	if m != nil {
+		mux.Handle("GET /metrics", m.Handler())
+	}
 	if h.Hooks != nil {
 		mux.Handle(receiver.HookPrefix, h.Hooks)
 	}

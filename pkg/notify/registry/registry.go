@@ -3,7 +3,10 @@
 package registry
 
 import (
+	"time"
+
 	"fmt"
+	"github.com/heraldhq/herald/pkg/api"
 	"slices"
 	"strings"
 
@@ -35,4 +38,18 @@ func Types() []string {
 	}
 	slices.Sort(types)
 	return types
+}
+
+// Build resolves Provider p against its secrets and builds its notifier,
+// returning the timeout of one attempt. It is a store.NotifierBuilder.
+func Build(p api.Provider, lookup notify.SecretLookup) (notify.Notifier, time.Duration, error) {
+	cfg, err := notify.Resolve(p, lookup)
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := New(cfg)
+	if err != nil {
+		return nil, 0, err
+	}
+	return n, cfg.Timeout, nil
 }
