@@ -467,3 +467,53 @@ func validRetryAfter(v string) bool {
 	_, err := http.ParseTime(v)
 	return err == nil
 }
+
+// TestRetryAfterHonoured checks that a provider's Retry-After replaces the
+// queue's back-off (2 s): a 429 asking for 1 s is retried after about 1 s.
+func TestRetryAfterHonoured(t *testing.T) {
+	t.Parallel()
+	s := sink(t, func(n int, _ *http.Request) (int, http.Header) {
+		if n == 0 {
+			return http.StatusTooManyRequests, http.Header{"Retry-After": {"1"}}
+		}
+		return http.StatusOK, nil
+	})
+	herald := serve(t, oneProvider(s.URL()+"/limited"))
+	rec := newRecorder(t, herald.URL)
+
+	ex := rec.send(t, fluxObject(kustomizationGVK, ns, "limited", nil), nil, corev1.EventTypeNormal, "ReconciliationSucceeded", "rate limited once")
+	if ex.Status != http.StatusAccepted {
+		t.Fatalf("herald answered %d %q, want 202", ex.Status, ex.Reply)
+	}
+	reqs, err := s.WaitFor(2, deliveryMax)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gap := reqs[1].At.Sub(reqs[0].At)
+	t.Logf("retry %s after the 429 with Retry-After: 1", gap.Round(time.Millisecond))
+	if gap < 900*time.Millisecond || gap > 1900*time.Millisecond {
+		t.Errorf("retry came %s after a 429 with Retry-After: 1, want about 1 s", gap)
+	}
+}
+
+// TestMaxAttempts checks that --max-attempts bounds the attempts at a
+// provider that keeps failing.
+func TestMaxAttempts(t *testing.T) {
+	t.Parallel()
+	down := sink(t, harness.AlwaysStatus(http.StatusServiceUnavailable))
+	herald := serve(t, oneProvider(down.URL()+"/down"), "--max-attempts", "2")
+	rec := newRecorder(t, herald.URL)
+
+	ex := rec.send(t, fluxObject(kustomizationGVK, ns, "down", nil), nil, corev1.EventTypeNormal, "ReconciliationSucceeded", "provider down")
+	if ex.Status != http.StatusAccepted {
+		t.Fatalf("herald answered %d %q, want 202", ex.Status, ex.Reply)
+	}
+	if _, err := down.WaitFor(2, deliveryMax); err != nil {
+		t.Fatal(err)
+	}
+	// A third attempt would follow the second after 4 s.
+	time.Sleep(5 * time.Second)
+	if n := len(down.Requests()); n != 2 {
+		t.Errorf("provider answering 503 received %d requests with --max-attempts 2, want 2", n)
+	}
+}
