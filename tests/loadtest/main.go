@@ -53,6 +53,7 @@ type options struct {
 	connections int
 	threads     int
 	keep        bool
+	heraldArgs  string
 }
 
 func main() {
@@ -63,6 +64,7 @@ func main() {
 	flag.IntVar(&o.connections, "connections", 32, "wrk connections")
 	flag.IntVar(&o.threads, "threads", 1, "wrk threads")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work folder (config, herald's log)")
+	flag.StringVar(&o.heraldArgs, "herald-args", "", "extra arguments for herald serve, space-separated (e.g. \"--log-level warn\")")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
@@ -161,7 +163,7 @@ func runScenario(o options, sc scenario, bin, script, dir string) (result, error
 	herald, err := harness.Start(bin, cfgDir, harness.Options{
 		// Every event is unique, so the window never refuses one; 5m is
 		// Flux's default and keeps the de-duplication state realistic.
-		Args:         []string{"--rate-limit-interval", "5m"},
+		Args:         append([]string{"--rate-limit-interval", "5m"}, strings.Fields(o.heraldArgs)...),
 		ReadyTimeout: 2 * time.Minute,
 		Output:       logFile,
 	})
