@@ -58,7 +58,7 @@ func TestCachedConfigSteadyState(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c := NewCachedConfig(e.store, nopBuilder, 0)
+	c := NewCachedConfig(e.store, nil, nopBuilder, 0)
 	d := e.store.Deduper()
 
 	e.counter.Reset()
@@ -140,7 +140,7 @@ func TestCachedConfigKeepsLastGood(t *testing.T) {
 	if _, err := e.store.PutObject(ctx, testAlert("", "apps", "on-call", "slack")); err != nil {
 		t.Fatal(err)
 	}
-	c := NewCachedConfig(e.store, nopBuilder, 0)
+	c := NewCachedConfig(e.store, nil, nopBuilder, 0)
 	good := c.Snapshot()
 	if good == nil || good.Alerts.Len() != 1 {
 		t.Fatal("first load failed")
@@ -193,7 +193,7 @@ func TestCachedConfigFirstLoadRetries(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Options{Logger: discardLogger()})
 	missing := New(e.client, e.table+"-missing", Options{Now: e.clock.Now, Logger: discardLogger()})
-	c := NewCachedConfig(missing, nopBuilder, time.Minute)
+	c := NewCachedConfig(missing, nil, nopBuilder, time.Minute)
 	if c.Snapshot() != nil {
 		t.Fatal("a snapshot without a table")
 	}

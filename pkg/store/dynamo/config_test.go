@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/pkg/api"
 )
@@ -42,7 +43,7 @@ func TestConfigRoundTrip(t *testing.T) {
 	if gen, _ := getN(item, "generation"); gen != 1 {
 		t.Errorf("generation = %d, want 1", gen)
 	}
-	if getS(item, "updatedAt") != "2026-11-22T03:00:00Z" {
+	if getS(item, "updatedAt") != testEpoch.Format(time.RFC3339) {
 		t.Errorf("updatedAt = %q", getS(item, "updatedAt"))
 	}
 	var doc api.Provider
@@ -362,7 +363,7 @@ func TestLoadConfigBeyondOneMegabyte(t *testing.T) {
 	t.Logf("%d Alerts, %d KB of documents, read in %d Query pages", n, size/1024, pages)
 
 	// The cache reads the same pages.
-	c := NewCachedConfig(e.store, nopBuilder, 0)
+	c := NewCachedConfig(e.store, nil, nopBuilder, 0)
 	if snap := c.Snapshot(); snap == nil || snap.Alerts.Len() != n {
 		t.Fatal("the cache did not load every Alert")
 	}

@@ -16,7 +16,7 @@ func TestDedupRace(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Options{DedupInterval: 5 * time.Minute})
 	d := e.store.Deduper()
-	now := time.Date(2026, 11, 22, 3, 0, 0, 250e6, time.UTC)
+	now := testEpoch.Add(250 * time.Millisecond)
 	const n = 8
 	var (
 		wg     sync.WaitGroup
@@ -51,7 +51,7 @@ func TestDedupRace(t *testing.T) {
 	}
 	// The window ends 5 minutes after the winner's claim, rounded up to the
 	// second.
-	wantReset := time.Date(2026, 11, 22, 3, 5, 1+winner, 0, time.UTC)
+	wantReset := testEpoch.Add(5*time.Minute + time.Duration(1+winner)*time.Second)
 	for i := range n {
 		if !resets[i].Equal(wantReset) {
 			t.Errorf("claim %d (ok=%v): reset %v, want %v", i, oks[i], resets[i], wantReset)
@@ -72,7 +72,7 @@ func TestDedupWindow(t *testing.T) {
 	e := newEnv(t, Options{DedupInterval: 5 * time.Minute})
 	d := e.store.Deduper()
 	ctx := context.Background()
-	t0 := time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)
+	t0 := testEpoch
 	steps := []struct {
 		at        time.Duration
 		ok        bool
@@ -121,7 +121,7 @@ func TestDedupAgreesWithMemory(t *testing.T) {
 	d := e.store.Deduper()
 	m := memory.NewDeduper(time.Minute)
 	ctx := context.Background()
-	t0 := time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)
+	t0 := testEpoch
 	for _, at := range []time.Duration{0, 10 * time.Second, 59 * time.Second, time.Minute, 90 * time.Second, 2*time.Minute + 30*time.Second} {
 		okD, resetD, err := d.Claim(ctx, "k", t0.Add(at))
 		if err != nil {

@@ -44,7 +44,7 @@ func newEnv(tb testing.TB, opts Options) *testEnv {
 		// Free DynamoDB Local's memory for the tests that follow.
 		_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
 	})
-	clock := &fakeClock{t: time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)}
+	clock := &fakeClock{t: testEpoch}
 	if opts.Now == nil {
 		opts.Now = clock.Now
 	}
@@ -137,3 +137,9 @@ func testReceiver(cluster, namespace, name string) api.Receiver {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// testEpoch is the tests' start time: a whole hour a day ahead of the real
+// clock. DynamoDB Local really deletes items whose expiresAt has passed on
+// the real clock, so a fixed date would make the tests fail once the day
+// moves past it.
+var testEpoch = time.Now().UTC().Truncate(time.Hour).Add(24 * time.Hour)

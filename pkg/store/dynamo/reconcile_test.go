@@ -39,7 +39,7 @@ func TestReconcileRequests(t *testing.T) {
 	item := e.rawItem(t, "reconcile#prod", sk)
 	for attr, want := range map[string]string{
 		"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository", "namespace": "flux-system",
-		"name": "old", "receiver": "flux-system/github", "requestedAt": "2026-11-22T03:00:00Z",
+		"name": "old", "receiver": "flux-system/github", "requestedAt": t0.Format(time.RFC3339Nano),
 	} {
 		if got := getS(item, attr); got != want {
 			t.Errorf("attribute %s = %q, want %q", attr, got, want)
@@ -92,8 +92,8 @@ func TestReconcileRequests(t *testing.T) {
 	if err := s.AckReconcileRequests(ctx, "prod", batch[0], batch[0], gitRepo("never-recorded")); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.ListReconcileRequests(ctx, "prod", "", 100); len(got) != 2 || got[0].Name != "*" {
-		t.Errorf("after the ack: %+v", got)
+	if got, err := s.ListReconcileRequests(ctx, "prod", "", 100); err != nil || len(got) != 2 || got[0].Name != "*" {
+		t.Errorf("after the ack: %+v, %v", got, err)
 	}
 	if err := s.PutReconcileRequests(ctx, "", []receiver.ReconcileRequest{gitRepo("x")}); err == nil {
 		t.Error("a request without cluster was stored")
