@@ -44,7 +44,7 @@ func hookServer(t *testing.T) (http.Handler, *memory.ReconcileRequests) {
 		},
 		Secrets: []api.Secret{{Metadata: api.ObjectMeta{Name: "hook-token", Namespace: "flux-system"}, Data: map[string][]byte{"token": []byte(hookToken)}}},
 	}
-	snap, err := store.NewSnapshot(cfg, noNotifier, false)
+	snap, err := store.NewSnapshot(cfg, noNotifier, store.SnapshotOptions{IndexReceivers: true})
 	if err != nil {
 		t.Fatal(err)
 	}

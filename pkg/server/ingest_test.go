@@ -67,7 +67,7 @@ func alertFor(ns, name, providerName string, sources ...api.CrossNamespaceObject
 
 func newIngest(t testing.TB, cfg *api.Config) (*Ingest, *recordingQueue) {
 	t.Helper()
-	snap, err := store.NewSnapshot(cfg, noNotifier, false)
+	snap, err := store.NewSnapshot(cfg, noNotifier, store.SnapshotOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

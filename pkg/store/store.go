@@ -93,15 +93,30 @@ type Snapshot struct {
 	Loaded time.Time
 }
 
-// NewSnapshot compiles cfg. When eager is true every notifier is built now,
-// so that a config error fails the load instead of a delivery; Lambda passes
-// false to keep start-up short.
-func NewSnapshot(cfg *api.Config, build NotifierBuilder, eager bool) (*Snapshot, error) {
+// SnapshotOptions say where secrets come from and what to build up front.
+type SnapshotOptions struct {
+	// Secrets resolves secretRefs; nil means the config's own Secret
+	// manifests (local mode). In AWS it is Secrets Manager.
+	Secrets notify.SecretLookup
+	// Eager builds every notifier now, so that a config error fails the
+	// load instead of a delivery. Lambda leaves it off to start fast.
+	Eager bool
+	// IndexReceivers reads every Receiver's token to index Receivers by
+	// webhook digest. The receiver Lambda looks digests up in DynamoDB
+	// instead, so it leaves this off and dispatch reads no Receiver secret.
+	IndexReceivers bool
+}
+
+// NewSnapshot compiles cfg, building notifiers with build.
+func NewSnapshot(cfg *api.Config, build NotifierBuilder, opts SnapshotOptions) (*Snapshot, error) {
 	alerts, err := rules.NewIndex(cfg.Alerts)
 	if err != nil {
 		return nil, err
 	}
-	lookup := SecretsLookup(cfg.Secrets)
+	lookup := opts.Secrets
+	if lookup == nil {
+		lookup = SecretsLookup(cfg.Secrets)
+	}
 	s := &Snapshot{
 		Alerts:    alerts,
 		providers: make(map[providerKey]*Provider, len(cfg.Providers)),
@@ -123,7 +138,7 @@ func NewSnapshot(cfg *api.Config, build NotifierBuilder, eager bool) (*Snapshot,
 			Suspend: p.Spec.Suspend,
 			build:   func() (notify.Notifier, time.Duration, error) { return build(p, lookup) },
 		}
-		if eager {
+		if opts.Eager {
 			if _, err := entry.Target(); err != nil {
 				return nil, fmt.Errorf("%s: %s: %w", p.Source, api.Ref(api.KindProvider, p.Metadata), err)
 			}
@@ -132,6 +147,9 @@ func NewSnapshot(cfg *api.Config, build NotifierBuilder, eager bool) (*Snapshot,
 	}
 	s.receivers = make(map[string]*Receiver, len(cfg.Receivers))
 	for i := range cfg.Receivers {
+		if !opts.IndexReceivers {
+			break
+		}
 		r := &cfg.Receivers[i]
 		if r.Spec.SecretRef == nil {
 			continue

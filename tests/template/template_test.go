@@ -60,6 +60,7 @@ var functions = []function{
 var envWiring = map[string]any{
 	"HERALD_TABLE":               ref("Table"),
 	"HERALD_QUEUE_URL":           ref("DeliveryQueue"),
+	"HERALD_DLQ_URL":             ref("DeadLetterQueue"),
 	"HERALD_SECRET_PREFIX":       ref("SecretPrefix"),
 	"HERALD_CONFIG_TTL":          ref("ConfigTTL"),
 	"HERALD_SECRET_TTL":          ref("SecretTTL"),
@@ -105,7 +106,7 @@ var wantGrants = map[string][]grant{
 	"DispatchRole": slices.Concat(
 		grants("DispatchLogGroup.Arn", "", "logs:CreateLogStream", "logs:PutLogEvents"),
 		grants("Table.Arn", "config,dedup#*,delivery#*", "dynamodb:Query", "dynamodb:GetItem"),
-		grants("Table.Arn", "dedup#*,delivery#*", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+		grants("Table.Arn", "dedup#*,delivery#*", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
 		grants("DeliveryQueue.Arn", "", "sqs:SendMessage", "sqs:SendMessageBatch", "sqs:ChangeMessageVisibility",
 			"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"),
 		grants("DeadLetterQueue.Arn", "", "sqs:SendMessage"),
@@ -114,7 +115,7 @@ var wantGrants = map[string][]grant{
 	"ReceiverRole": slices.Concat(
 		grants("ReceiverLogGroup.Arn", "", "logs:CreateLogStream", "logs:PutLogEvents"),
 		grants("Table.Arn", "config,hook#*,reconcile#*", "dynamodb:Query", "dynamodb:GetItem"),
-		grants("Table.Arn", "reconcile#*", "dynamodb:PutItem", "dynamodb:DeleteItem"),
+		grants("Table.Arn", "reconcile#*", "dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem"),
 		grants(secretARN, "", "secretsmanager:GetSecretValue"),
 	),
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/pkg/api"
+	"github.com/heraldhq/herald/pkg/notify"
 	"github.com/heraldhq/herald/pkg/store"
 )
 
@@ -24,9 +25,10 @@ const noSnapshotRetry = time.Second
 // second while no snapshot has loaded yet). Only one caller refreshes at a
 // time; concurrent callers keep being served the previous snapshot.
 type CachedConfig struct {
-	store *Store
-	build store.NotifierBuilder
-	ttl   time.Duration
+	store   *Store
+	secrets notify.SecretLookup
+	build   store.NotifierBuilder
+	ttl     time.Duration
 
 	mu  sync.Mutex // held while loading
 	cur atomic.Pointer[cacheEntry]
@@ -43,14 +45,14 @@ type cacheEntry struct {
 var _ store.ConfigSource = (*CachedConfig)(nil)
 
 // NewCachedConfig returns a CachedConfig of s that builds notifiers with
-// build, lazily as Lambda wants (store.NewSnapshot with eager false). ttl <= 0
+// build and their secrets from secrets (Secrets Manager), lazily as Lambda wants (store.NewSnapshot with eager false). ttl <= 0
 // takes the store's ConfigTTL. It makes no request: the first Snapshot or
 // Refresh call loads the config.
-func NewCachedConfig(s *Store, build store.NotifierBuilder, ttl time.Duration) *CachedConfig {
+func NewCachedConfig(s *Store, secrets notify.SecretLookup, build store.NotifierBuilder, ttl time.Duration) *CachedConfig {
 	if ttl <= 0 {
 		ttl = s.opts.ConfigTTL
 	}
-	return &CachedConfig{store: s, build: build, ttl: ttl}
+	return &CachedConfig{store: s, secrets: secrets, build: build, ttl: ttl}
 }
 
 // Snapshot implements store.ConfigSource. It returns nil while no config has
@@ -91,7 +93,7 @@ func (c *CachedConfig) refreshLocked(ctx context.Context) error {
 	c.pages.Add(int64(pages))
 	var snap *store.Snapshot
 	if err == nil {
-		snap, err = store.NewSnapshot(cfg, c.build, false)
+		snap, err = store.NewSnapshot(cfg, c.build, store.SnapshotOptions{Secrets: c.secrets})
 	}
 	now := c.store.now()
 	prev := c.cur.Load()

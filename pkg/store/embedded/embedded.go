@@ -57,7 +57,7 @@ func (s *Store) Reload() error {
 	if err != nil {
 		return err
 	}
-	snap, err := store.NewSnapshot(cfg, s.build, true)
+	snap, err := store.NewSnapshot(cfg, s.build, store.SnapshotOptions{Eager: true, IndexReceivers: true})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,65 @@
+// Command dispatch is the Lambda function that ingests Flux events (HTTP
+// API) and delivers them (SQS). It only wires Herald's packages together.
+package main
+
+import (
+	"context"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/heraldhq/herald/internal/lambdaenv"
+	"github.com/heraldhq/herald/pkg/delivery"
+	"github.com/heraldhq/herald/pkg/delivery/sqsqueue"
+	"github.com/heraldhq/herald/pkg/lambdamux"
+	"github.com/heraldhq/herald/pkg/metrics"
+	"github.com/heraldhq/herald/pkg/notify/registry"
+	"github.com/heraldhq/herald/pkg/secrets"
+	"github.com/heraldhq/herald/pkg/server"
+	"github.com/heraldhq/herald/pkg/store/dynamo"
+)
+
+func main() {
+	env, err := lambdaenv.Load(true)
+	if err != nil {
+		lambdaenv.Fatal("invalid environment", err)
+	}
+	awsCfg, err := lambdaenv.AWSConfig(context.Background())
+	if err != nil {
+		lambdaenv.Fatal("loading AWS config", err)
+	}
+	logger := env.Logger()
+	queue := sqs.NewFromConfig(awsCfg)
+	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), env.Table, dynamo.Options{
+		ConfigTTL: env.ConfigTTL, DedupInterval: env.RateLimitInterval, Logger: logger,
+	})
+	secretStore := secrets.New(secretsmanager.NewFromConfig(awsCfg), secrets.Options{Prefix: env.SecretPrefix, TTL: env.SecretTTL})
+	// Config is read on the first event, not here, to keep the cold start short.
+	config := dynamo.NewCachedConfig(store, secretStore.Lookup, registry.Build, env.ConfigTTL)
+	m := metrics.New()
+
+	ingest := &server.Ingest{
+		Config:  config,
+		Dedup:   store.Deduper(),
+		Queue:   sqsqueue.New(queue, env.QueueURL),
+		Auth:    &server.Authenticator{Tokens: secretStore.ClusterToken},
+		Metrics: m,
+		Logger:  logger,
+	}
+	deliveries := &sqsqueue.Handler{
+		Deliverer: &delivery.Deliverer{
+			Targets:     func(ref delivery.ProviderRef) (delivery.Target, error) { return config.Snapshot().Target(ref) },
+			MaxAttempts: env.MaxAttempts,
+			Metrics:     m,
+			Logger:      logger,
+		},
+		Idempotency: sqsqueue.DynamoIdempotency{Store: store},
+		Client:      queue,
+		QueueURL:    env.QueueURL,
+		DLQURL:      env.DLQURL,
+		Logger:      logger,
+	}
+	lambda.StartHandler(lambdamux.New(server.Routes(server.Handlers{Ingest: ingest}, nil), deliveries.Handle))
+}

@@ -1,0 +1,91 @@
+// Package lambdaenv reads the settings both Lambda functions take from
+// their environment (docs/aws.md), and builds what they share once per
+// execution environment.
+package lambdaenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+)
+
+// Settings are the HERALD_* variables.
+type Settings struct {
+	Table             string
+	QueueURL          string
+	DLQURL            string
+	SecretPrefix      string
+	ConfigTTL         time.Duration
+	SecretTTL         time.Duration
+	RateLimitInterval time.Duration
+	MaxAttempts       int
+	LogLevel          slog.Level
+}
+
+// Load reads the environment; dispatch requires the queue URLs too.
+func Load(dispatch bool) (Settings, error) {
+	s := Settings{
+		Table:        os.Getenv("HERALD_TABLE"),
+		QueueURL:     os.Getenv("HERALD_QUEUE_URL"),
+		DLQURL:       os.Getenv("HERALD_DLQ_URL"),
+		SecretPrefix: envOr("HERALD_SECRET_PREFIX", "herald/"),
+	}
+	var errs []error
+	if s.Table == "" {
+		errs = append(errs, errors.New("HERALD_TABLE is required"))
+	}
+	if dispatch && (s.QueueURL == "" || s.DLQURL == "") {
+		errs = append(errs, errors.New("HERALD_QUEUE_URL and HERALD_DLQ_URL are required"))
+	}
+	duration := func(key, def string) time.Duration {
+		d, err := time.ParseDuration(envOr(key, def))
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be a positive Go duration such as %s", key, def))
+		}
+		return d
+	}
+	s.ConfigTTL = duration("HERALD_CONFIG_TTL", "30s")
+	s.SecretTTL = duration("HERALD_SECRET_TTL", "5m")
+	s.RateLimitInterval = duration("HERALD_RATE_LIMIT_INTERVAL", "5m")
+	n, err := strconv.Atoi(envOr("HERALD_MAX_ATTEMPTS", "8"))
+	if err != nil || n <= 0 {
+		errs = append(errs, errors.New("HERALD_MAX_ATTEMPTS must be a positive integer"))
+	}
+	s.MaxAttempts = n
+	if err := s.LogLevel.UnmarshalText([]byte(envOr("HERALD_LOG_LEVEL", "info"))); err != nil {
+		errs = append(errs, errors.New("HERALD_LOG_LEVEL must be debug, info, warn or error"))
+	}
+	return s, errors.Join(errs...)
+}
+
+// Logger writes JSON lines to stdout, which Lambda sends to CloudWatch Logs.
+func (s Settings) Logger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: s.LogLevel}))
+}
+
+// AWSConfig loads the function's credentials and region from the
+// environment Lambda provides.
+func AWSConfig(ctx context.Context) (aws.Config, error) {
+	return config.LoadDefaultConfig(ctx)
+}
+
+// Fatal reports a start-up failure as one JSON line and exits, so that the
+// init error is visible in CloudWatch and Lambda retries the init.
+func Fatal(msg string, err error) {
+	slog.New(slog.NewJSONHandler(os.Stdout, nil)).Error(msg, "error", err.Error())
+	os.Exit(1)
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
