@@ -64,7 +64,9 @@ func runServe(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "herald serve: --log-level: %v\n", err)
 		return 2
 	}
-	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logs := newLogWriter(stderr, 100*time.Millisecond)
+	defer logs.Close()
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
 	if err := serve(f, logger); err != nil {
 		logger.Error("herald serve failed", "error", err.Error())
 		return 1

@@ -4,7 +4,6 @@
 package event
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,12 +83,10 @@ var ErrMissingObject = errors.New("involvedObject kind, name and namespace are r
 // object is an error.
 func Decode(data []byte) (Event, error) {
 	var w wireEvent
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&w); err != nil {
+	// json.Unmarshal scans the body once and refuses trailing data, where a
+	// json.Decoder would buffer and scan it twice.
+	if err := json.Unmarshal(data, &w); err != nil {
 		return Event{}, fmt.Errorf("invalid event JSON: %w", err)
-	}
-	if dec.More() {
-		return Event{}, errors.New("invalid event JSON: data after the event object")
 	}
 	w.Event.ObjectLabels = w.InvolvedObjectLabels
 	return w.Event, nil

@@ -188,7 +188,7 @@ func TestIngestRejectsBadInput(t *testing.T) {
 	}{
 		{"not json", `{"involvedObject":`, 400, "invalid event JSON"},
 		{"array", `[]`, 400, "invalid event JSON"},
-		{"trailing data", `{} {}`, 400, "data after the event object"},
+		{"trailing data", `{} {}`, 400, "invalid character '{' after top-level value"},
 		{"bad timestamp", `{"timestamp":"yesterday"}`, 400, "timestamp"},
 		{"no object", `{"message":"x"}`, 400, "missing involvedObject.kind, involvedObject.name, involvedObject.namespace"},
 		{"no name", `{"involvedObject":{"kind":"Kustomization","namespace":"ns"}}`, 400, "missing involvedObject.name"},

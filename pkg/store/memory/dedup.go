@@ -3,7 +3,7 @@ package memory
 
 import (
 	"context"
-	"hash/maphash"
+	"crypto/sha256"
 	"sync"
 	"time"
 )
@@ -14,58 +14,67 @@ import (
 // window is forgotten.
 type Deduper struct {
 	interval time.Duration
-	seed     maphash.Seed
 	shards   [64]shard
 }
 
 type shard struct {
 	mu      sync.Mutex
-	entries map[string]entry
+	entries map[[sha256.Size]byte]entry
 	swept   time.Time
 }
 
+// entry is kept small, with the key as 32 raw bytes: at thousands of events
+// a second, a window holds millions of keys.
 type entry struct {
-	start time.Time // when the key was first seen
-	taken int64     // the last window index in which the key was claimed
+	start int64 // unix nanoseconds when the key was first seen
+	taken int64 // the last window index in which the key was claimed
 }
 
 // NewDeduper returns a Deduper with the given interval.
 func NewDeduper(interval time.Duration) *Deduper {
-	d := &Deduper{interval: interval, seed: maphash.MakeSeed()}
+	d := &Deduper{interval: interval}
 	for i := range d.shards {
-		d.shards[i].entries = make(map[string]entry)
+		d.shards[i].entries = make(map[[sha256.Size]byte]entry)
 	}
 	return d
 }
 
 // Claim implements store.Deduper.
 func (d *Deduper) Claim(_ context.Context, key string, now time.Time) (bool, time.Time, error) {
-	s := &d.shards[maphash.String(d.seed, key)%uint64(len(d.shards))]
+	k, s := d.locate(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sweep(now, d.interval)
-	e, ok := s.entries[key]
+	e, ok := s.entries[k]
 	if !ok {
-		s.entries[key] = entry{start: now}
+		s.entries[k] = entry{start: now.UnixNano()}
 		return true, now.Add(d.interval), nil
 	}
-	window := int64(now.Sub(e.start) / d.interval)
-	reset := e.start.Add(time.Duration(window+1) * d.interval)
+	start := time.Unix(0, e.start)
+	window := int64(now.Sub(start) / d.interval)
+	reset := start.Add(time.Duration(window+1) * d.interval)
 	if window <= e.taken {
 		return false, reset, nil
 	}
 	e.taken = window
-	s.entries[key] = e
+	s.entries[k] = e
 	return true, reset, nil
 }
 
 // Forget implements store.Deduper.
 func (d *Deduper) Forget(_ context.Context, key string) error {
-	s := &d.shards[maphash.String(d.seed, key)%uint64(len(d.shards))]
+	k, s := d.locate(key)
 	s.mu.Lock()
-	delete(s.entries, key)
+	delete(s.entries, k)
 	s.mu.Unlock()
 	return nil
+}
+
+// locate hashes key to its fixed-size form and its shard. Keys are already
+// SHA-256 hex digests, so hashing again costs little and spreads them evenly.
+func (d *Deduper) locate(key string) ([sha256.Size]byte, *shard) {
+	k := sha256.Sum256([]byte(key))
+	return k, &d.shards[int(k[0])%len(d.shards)]
 }
 
 // sweep drops, at most once per interval, the keys whose last window ended
@@ -76,7 +85,7 @@ func (s *shard) sweep(now time.Time, interval time.Duration) {
 	}
 	s.swept = now
 	for k, e := range s.entries {
-		end := e.start.Add(time.Duration(e.taken+1) * interval)
+		end := time.Unix(0, e.start).Add(time.Duration(e.taken+1) * interval)
 		if now.Sub(end) > interval {
 			delete(s.entries, k)
 		}
