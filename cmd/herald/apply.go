@@ -72,7 +72,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	}
 
 	ctx := context.Background()
-	awsCfg, err := aws.load(ctx)
+	awsCfg, err := aws.load(ctx, true)
 	if err != nil {
 		fmt.Fprintln(stderr, "herald apply: "+err.Error())
 		return 2

@@ -31,8 +31,9 @@ func (f *awsFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.secretPrefix, "secret-prefix", envOr("HERALD_SECRET_PREFIX", "herald/"), "Secrets Manager name prefix (env HERALD_SECRET_PREFIX)")
 }
 
-func (f *awsFlags) load(ctx context.Context) (aws.Config, error) {
-	if f.table == "" {
+// load reads the AWS config, and requires --table when the command uses it.
+func (f *awsFlags) load(ctx context.Context, needTable bool) (aws.Config, error) {
+	if needTable && f.table == "" {
 		return aws.Config{}, fmt.Errorf("--table (or HERALD_TABLE) is required")
 	}
 	var opts []func(*config.LoadOptions) error

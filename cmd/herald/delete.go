@@ -37,7 +37,7 @@ func runDelete(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	ctx := context.Background()
-	awsCfg, err := aws.load(ctx)
+	awsCfg, err := aws.load(ctx, true)
 	if err != nil {
 		fmt.Fprintln(stderr, "herald delete: "+err.Error())
 		return 2

@@ -61,7 +61,7 @@ func runGet(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	ctx := context.Background()
-	awsCfg, err := aws.load(ctx)
+	awsCfg, err := aws.load(ctx, true)
 	if err != nil {
 		fmt.Fprintln(stderr, "herald get: "+err.Error())
 		return 2

@@ -44,7 +44,7 @@ func runHookURL(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	ctx := context.Background()
-	awsCfg, err := aws.load(ctx)
+	awsCfg, err := aws.load(ctx, true)
 	if err != nil {
 		fmt.Fprintln(stderr, "herald hook-url: "+err.Error())
 		return 2

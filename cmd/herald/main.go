@@ -18,6 +18,7 @@ Against a deployment on AWS (--table or HERALD_TABLE; the standard AWS config ch
   herald get      providers|alerts|receivers [-n NS] [-o table|yaml|json]
   herald delete   provider|alert|receiver NAME -n NS
   herald hook-url RECEIVER -n NS --api-url URL              print a Receiver's webhook URL
+  herald replay   --dlq URL [--max N]                        move dead-lettered deliveries back to the queue
 
 Run "herald COMMAND -h" for a command's flags.
 `
@@ -44,6 +45,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runDelete(args[1:], stdout, stderr)
 	case "hook-url":
 		return runHookURL(args[1:], stdout, stderr)
+	case "replay":
+		return runReplay(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

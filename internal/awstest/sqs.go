@@ -94,6 +94,9 @@ type Message struct {
 
 type sqsQueue struct {
 	messages []*Message
+	// sources are the queues whose redrive policy names this one, as
+	// RedriveTo records them.
+	sources []string
 }
 
 // NewSQS starts an SQS double for the test.
@@ -345,6 +348,9 @@ func (s *SQS) do(op string, in *sqsRequest) (any, *apiError) {
 		}
 		return map[string]any{"Successful": successful, "Failed": failed}, nil
 
+	case "ListDeadLetterSourceQueues":
+		return map[string]any{"queueUrls": append([]string{}, q.sources...)}, nil
+
 	case "ChangeMessageVisibility":
 		if in.VisibilityTimeout == nil || *in.VisibilityTimeout < 0 || *in.VisibilityTimeout > MaxVisibilityTimeout {
 			return nil, invalidParameter("Value %d for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and 43200.", aws.ToInt32(in.VisibilityTimeout))
@@ -356,6 +362,15 @@ func (s *SQS) do(op string, in *sqsRequest) (any, *apiError) {
 		return map[string]any{}, nil
 	}
 	return nil, &apiError{status: 400, typ: "UnknownOperationException", message: "awstest does not serve AmazonSQS." + op}
+}
+
+// RedriveTo records that the queue sourceURL sends its dead letters to
+// dlqURL, which is all ListDeadLetterSourceQueues reports; no message moves.
+func (s *SQS) RedriveTo(sourceURL, dlqURL string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.queues[dlqURL]
+	q.sources = append(q.sources, sourceURL)
 }
 
 func (s *SQS) newMessage(body string, attrs map[string]MessageAttribute) *Message {

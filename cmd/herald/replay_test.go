@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/heraldhq/herald/internal/awstest"
+)
+
+func TestReplayFindsTheSourceQueueAndMovesDeliveries(t *testing.T) {
+	q := awstest.NewSQS(t)
+	deliveries, dlq := q.Queue("herald-deliveries"), q.Queue("herald-dlq")
+	q.RedriveTo(deliveries, dlq)
+	for i := range 3 {
+		if _, err := q.Client().SendMessage(context.Background(), &sqs.SendMessageInput{
+			QueueUrl: aws.String(dlq), MessageBody: aws.String(fmt.Sprintf(`{"id":"job-%d"}`, i)),
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_ENDPOINT_URL_SQS", q.URL)
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+
+	code, out, errOut := herald(t, "replay", "--dlq", dlq, "--max", "2")
+	if code != 0 || out != fmt.Sprintf("moved 2 deliveries from %s to %s\n", dlq, deliveries) {
+		t.Fatalf("replay --max 2: exit %d %q %s", code, out, errOut)
+	}
+	if n := len(q.Messages(deliveries)); n != 2 {
+		t.Fatalf("%d messages on the delivery queue, want 2", n)
+	}
+	if code, out, _ = herald(t, "replay", "--dlq", dlq); code != 0 || !strings.HasPrefix(out, "moved 1 deliveries") {
+		t.Fatalf("replay: exit %d %q", code, out)
+	}
+	if n := len(q.Messages(dlq)); n != 0 {
+		t.Fatalf("%d messages left in the DLQ", n)
+	}
+
+	orphan := q.Queue("orphan-dlq")
+	if code, _, errOut = herald(t, "replay", "--dlq", orphan); code != 1 || !strings.Contains(errOut, "name the delivery queue with --queue") {
+		t.Fatalf("replay of a DLQ without a source: exit %d %q", code, errOut)
+	}
+	if code, _, _ = herald(t, "replay"); code != 2 {
+		t.Fatalf("replay without --dlq: exit %d, want 2", code)
+	}
+}
