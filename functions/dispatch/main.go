@@ -61,5 +61,5 @@ func main() {
 		DLQURL:      env.DLQURL,
 		Logger:      logger,
 	}
-	lambda.StartHandler(lambdamux.New(server.Routes(server.Handlers{Ingest: ingest}, nil), deliveries.Handle))
+	lambda.Start(lambdamux.New(server.Routes(server.Handlers{Ingest: ingest}, nil), deliveries.Handle))
 }

@@ -42,5 +42,5 @@ func main() {
 			Logger:   logger,
 		},
 	}
-	lambda.StartHandler(lambdamux.New(server.Routes(handlers, nil), nil))
+	lambda.Start(lambdamux.New(server.Routes(handlers, nil), nil))
 }

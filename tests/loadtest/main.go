@@ -193,8 +193,8 @@ func runScenario(o options, sc scenario, bin, script, dir string) (result, error
 		if err != nil {
 			return res, err
 		}
-		n, waited := sink.waitForCount(wr.Accepted(), 5*time.Second, time.Minute)
-		n = sink.waitQuiet(500*time.Millisecond, 10*time.Second)
+		_, waited := sink.waitForCount(wr.Accepted(), 5*time.Second, time.Minute)
+		n := sink.waitQuiet(500*time.Millisecond, 10*time.Second)
 		fmt.Printf("  warm-up: %d accepted (%.0f/s), %d delivered after %s\n", wr.Accepted(), wr.AcceptedPerSec(), n, waited.Round(time.Millisecond))
 	}
 	before := sink.Count()
@@ -225,9 +225,9 @@ func runScenario(o options, sc scenario, bin, script, dir string) (result, error
 	// Every accepted event must reach the sink. wrk does not count requests
 	// still in flight when it stops, which herald may have accepted too:
 	// herald's own counters, when it has them, say exactly how many.
-	n, waited := sink.waitForCount(before+wr.Accepted(), 10*time.Second, 2*time.Minute)
+	_, waited := sink.waitForCount(before+wr.Accepted(), 10*time.Second, 2*time.Minute)
 	// Let deliveries of requests in flight at the end arrive, then count.
-	n = sink.waitQuiet(500*time.Millisecond, 10*time.Second)
+	n := sink.waitQuiet(500*time.Millisecond, 10*time.Second)
 	res.Delivered, res.Drain = n-before, waited
 	if metricsAfter, err := scrape(herald.URL); err == nil {
 		res.HeraldAccepted = heraldAccepted(metricsBefore, metricsAfter)

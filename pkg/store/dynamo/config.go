@@ -244,7 +244,7 @@ func (s *Store) PutReceiverDigest(ctx context.Context, digest string, ref Ref) e
 			return err
 		}
 		if !cur.exists {
-			return fmt.Errorf("Receiver %s: %w", ref, ErrNotFound)
+			return fmt.Errorf("receiver %s: %w", ref, ErrNotFound)
 		}
 		if cur.digest == digest {
 			return nil
@@ -458,7 +458,7 @@ func (s *Store) writeWithHooks(ctx context.Context, config types.TransactWriteIt
 		case code == string(types.BatchStatementErrorCodeEnumTransactionConflict):
 			return true, nil
 		case code == string(types.BatchStatementErrorCodeEnumConditionalCheckFailed) && i == hookAt:
-			return false, fmt.Errorf("Receiver %s: hook %s: %w", ref, shortDigest(newDigest), ErrDigestInUse)
+			return false, fmt.Errorf("receiver %s: hook %s: %w", ref, shortDigest(newDigest), ErrDigestInUse)
 		case code == string(types.BatchStatementErrorCodeEnumConditionalCheckFailed):
 			// The config item, or the old hook item, changed since it was
 			// read: read again.
