@@ -187,6 +187,7 @@ func (v *validator) provider(p *Provider) {
 		r.errorf("spec", "spec.commitStatusExpr is only supported for the 'github', 'gitlab', 'gitea', 'bitbucketserver', 'bitbucket', 'azuredevops' provider types")
 	}
 	r.providerSecrets(s)
+	r.ignoredOptions(s)
 }
 
 func (v *validator) alert(a *Alert) {
