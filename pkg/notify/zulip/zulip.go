@@ -1,0 +1,92 @@
+// Package zulip posts Flux events to a Zulip stream topic through the
+// send-message API (Flux's internal/notifier/zulip.go;
+// https://zulip.com/api/send-message).
+package zulip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/heraldhq/herald/pkg/event"
+	"github.com/heraldhq/herald/pkg/notify"
+)
+
+// MessagesPath replaces the address's path, as in Flux: the address names
+// the Zulip server, whatever path it was given with.
+const MessagesPath = "/api/v1/messages"
+
+// Notifier posts form-encoded stream messages.
+type Notifier struct {
+	endpoint string
+	client   *http.Client
+	stream   string
+	topic    string
+	username string
+	password notify.Secret
+	secrets  []notify.Secret
+}
+
+var _ notify.Notifier = (*Notifier)(nil)
+
+// New builds a Zulip notifier. cfg.Address is the server URL, cfg.Channel
+// is "<stream>/<topic>", and the secret's username and password (the bot's
+// email and API key) are sent as basic auth.
+func New(cfg notify.Config) (notify.Notifier, error) {
+	raw, err := notify.ParseAddress(cfg.Address)
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		// ParseRequestURI accepts "/path" and "scheme:opaque", which name
+		// no server; Flux would fail on every event instead.
+		return nil, errors.New("invalid address: the Zulip server URL needs a scheme and a host")
+	}
+	u.Path, u.RawPath = MessagesPath, ""
+
+	// Split at the first "/": a topic may contain slashes, a stream not.
+	stream, topic, ok := strings.Cut(cfg.Channel, "/")
+	if !ok || stream == "" || topic == "" {
+		return nil, fmt.Errorf("invalid Zulip channel format, expected <channel>/<topic>, got '%s'", cfg.Channel)
+	}
+
+	client := cfg.HTTPClient
+	if client == nil {
+		client = notify.DefaultClient()
+	}
+	return &Notifier{
+		endpoint: u.String(),
+		client:   client,
+		stream:   stream,
+		topic:    topic,
+		username: cfg.Username,
+		password: cfg.Password,
+		secrets:  cfg.SecretValues(),
+	}, nil
+}
+
+// NewForm builds Flux's form for ev. url.Values.Encode sorts the keys, so
+// the body reads content=…&to=…&topic=…&type=stream, as Flux's does.
+func NewForm(ev event.Event, stream, topic string) url.Values {
+	return url.Values{
+		"type":    {"stream"},
+		"to":      {stream},
+		"topic":   {topic},
+		"content": {notify.MarkdownPost(ev)},
+	}
+}
+
+// Notify posts ev as the shared Markdown post. Basic auth is added only
+// when the username or password is set, as Flux's poster does.
+func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err error) {
+	body := []byte(NewForm(ev, n.stream, n.topic).Encode())
+	return notify.Outcome(notify.Post(ctx, n.client, http.MethodPost, n.endpoint, body,
+		notify.WithContentType("application/x-www-form-urlencoded"),
+		notify.WithBasicAuth(n.username, n.password),
+		notify.WithMask(n.secrets...),
+	))
+}
