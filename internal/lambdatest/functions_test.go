@@ -1,0 +1,821 @@
+package lambdatest_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"hash"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/heraldhq/herald/internal/awstest"
+	"github.com/heraldhq/herald/internal/dynamotest"
+	"github.com/heraldhq/herald/internal/lambdatest"
+	"github.com/heraldhq/herald/pkg/api"
+	"github.com/heraldhq/herald/pkg/delivery"
+	"github.com/heraldhq/herald/pkg/event"
+	"github.com/heraldhq/herald/pkg/lambdamux"
+	"github.com/heraldhq/herald/pkg/notify/notifytest"
+	"github.com/heraldhq/herald/pkg/receiver"
+	"github.com/heraldhq/herald/pkg/server"
+	"github.com/heraldhq/herald/pkg/store/dynamo"
+)
+
+func TestMain(m *testing.M) { dynamotest.Main(m) }
+
+const (
+	dispatchPkg = "github.com/heraldhq/herald/functions/dispatch"
+	receiverPkg = "github.com/heraldhq/herald/functions/receiver"
+
+	ns           = "flux-system"
+	cluster      = "prod"
+	clusterToken = "prod-forwarder-token-5c2e9a71d04b"
+	githubToken  = "github-webhook-token-8e41f0c3b7d2"
+	revision     = "main@sha1:a1afe267b54f38b46b487f6e938a6fd508278c07"
+
+	// Targets of issue 3.
+	maxBinaryBytes = 15_000_000 // 15 MB, stripped linux/arm64
+	maxColdStart   = 50 * time.Millisecond
+	coldStarts     = 10
+)
+
+// TestFunctions builds the two bootstrap binaries as the Makefile does and
+// drives them through the Lambda Runtime API with the events API Gateway
+// and SQS send, against DynamoDB Local and the SQS and Secrets Manager
+// doubles. One parent test owns the build folder, so the binaries are
+// built once and removed at the end.
+func TestFunctions(t *testing.T) {
+	b := lambdatest.NewBuilder(t.TempDir())
+	// All four builds run while DynamoDB Local starts, and are done before
+	// anything is timed.
+	var wg sync.WaitGroup
+	for _, pkg := range []string{dispatchPkg, receiverPkg} {
+		for _, target := range []lambdatest.Target{lambdatest.Host(), lambdatest.Lambda} {
+			wg.Go(func() { _, _ = b.Build(pkg, target) })
+		}
+	}
+	dynamotest.Shared(t)
+	wg.Wait()
+
+	t.Run("BinarySizes", func(t *testing.T) { testBinarySizes(t, b) })
+	t.Run("ColdStart", func(t *testing.T) { testColdStart(t, b) })
+	t.Run("DispatchHTTP", func(t *testing.T) { testDispatchHTTP(t, b) })
+	t.Run("DispatchSQS", func(t *testing.T) { testDispatchSQS(t, b) })
+	t.Run("Receiver", func(t *testing.T) { testReceiver(t, b) })
+	t.Run("InitFailure", func(t *testing.T) { testInitFailure(t, b) })
+}
+
+func testBinarySizes(t *testing.T, b *lambdatest.Builder) {
+	for _, pkg := range []string{dispatchPkg, receiverPkg} {
+		fi, err := os.Stat(b.MustBuild(t, pkg, lambdatest.Lambda))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: stripped linux/arm64 bootstrap is %d bytes (%.2f MB, %.2f MiB)",
+			filepath.Base(pkg), fi.Size(), float64(fi.Size())/1e6, float64(fi.Size())/(1<<20))
+		if fi.Size() > maxBinaryBytes {
+			t.Errorf("%s: %d bytes, want at most %d (15 MB)", filepath.Base(pkg), fi.Size(), maxBinaryBytes)
+		}
+	}
+}
+
+// testColdStart starts the dispatch binary again and again and times process
+// start to the first response: for GET /healthz, which makes no AWS call,
+// and for a signed event, which loads the config and the cluster token and
+// writes the dedup record and the job.
+func testColdStart(t *testing.T, b *lambdatest.Builder) {
+	st := newStack(t)
+	st.seedDispatch(t, "/ok")
+	bin := b.MustBuild(t, dispatchPkg, lambdatest.Host())
+	healthz := httpEvent(t, "http-api-v2-healthz.json").json(t)
+
+	var health, ingest []time.Duration
+	for i := range coldStarts {
+		f := lambdatest.Start(t, bin, st.env(true))
+		resp := invokeHTTP(t, f, healthz)
+		health = append(health, time.Since(f.Started))
+		f.Stop()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, `"status":"ok"`) {
+			t.Fatalf("GET /healthz: %d %s", resp.StatusCode, resp.Body)
+		}
+
+		signed := st.ingestEvent(t, fluxEvent("cold start "+strconv.Itoa(i)), true).json(t)
+		f = lambdatest.Start(t, bin, st.env(true))
+		resp = invokeHTTP(t, f, signed)
+		ingest = append(ingest, time.Since(f.Started))
+		f.Stop()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("signed event: %d %s", resp.StatusCode, resp.Body)
+		}
+	}
+	t.Logf("dispatch cold start to the first response, %d runs: GET /healthz median %v (min %v, max %v); "+
+		"signed event median %v (min %v, max %v)", coldStarts,
+		median(health), slices.Min(health), slices.Max(health), median(ingest), slices.Min(ingest), slices.Max(ingest))
+	if m := median(health); m > maxColdStart {
+		t.Errorf("median cold start %v, want under %v", m, maxColdStart)
+	}
+}
+
+func testDispatchHTTP(t *testing.T, b *lambdatest.Builder) {
+	st := newStack(t)
+	st.seedDispatch(t, "/ok")
+	f := lambdatest.Start(t, b.MustBuild(t, dispatchPkg, lambdatest.Host()), st.env(true))
+	body := fluxEvent("Deployment/apps/podinfo configured")
+
+	// A signed event: accepted, one job queued with the combined metadata.
+	st.ddb.Reset()
+	resp := invokeHTTP(t, f, st.ingestEvent(t, body, true).json(t))
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("signed event: status %d %s, want 202", resp.StatusCode, resp.Body)
+	}
+	cold := st.ddb.Counts()
+	batches := st.sqs.CallsOf("SendMessageBatch")
+	if len(batches) != 1 || batches[0].QueueURL != st.queueURL || len(batches[0].Entries) != 1 {
+		t.Fatalf("SendMessageBatch calls %+v, want one with one entry on %s", batches, st.queueURL)
+	}
+	var job delivery.Job
+	if err := json.Unmarshal([]byte(batches[0].Entries[0].Body), &job); err != nil {
+		t.Fatalf("queued body is not a delivery.Job: %v\n%s", err, batches[0].Entries[0].Body)
+	}
+	wantMeta := map[string]string{"revision": revision, "deploymentID": "d-42", "env": "lambda", "cluster": cluster}
+	if !maps.Equal(job.Event.Metadata, wantMeta) {
+		t.Errorf("job metadata %v, want %v", job.Event.Metadata, wantMeta)
+	}
+	if len(job.ID) != 64 || job.Provider != (delivery.ProviderRef{Namespace: ns, Name: "webhook"}) ||
+		job.ProviderType != "generic" || job.Alert != ns+"/kustomizations" || job.Attempt != 0 ||
+		job.Event.InvolvedObject.Kind != "Kustomization" || job.Event.InvolvedObject.Name != "podinfo" ||
+		job.Event.Message != "Deployment/apps/podinfo configured" || job.Event.Reason != "ReconciliationSucceeded" {
+		t.Errorf("job %+v", job)
+	}
+
+	// Unsigned: 401 with a JSON error, nothing queued.
+	resp = invokeHTTP(t, f, st.ingestEvent(t, body, false).json(t))
+	var errBody struct{ Error string }
+	if resp.StatusCode != http.StatusUnauthorized || header(resp, "Content-Type") != "application/json" ||
+		json.Unmarshal([]byte(resp.Body), &errBody) != nil || errBody.Error == "" {
+		t.Errorf("unsigned event: %d %v %s, want 401 with a JSON error", resp.StatusCode, resp.Headers, resp.Body)
+	}
+
+	// The same event again: a duplicate.
+	st.ddb.Reset()
+	resp = invokeHTTP(t, f, st.ingestEvent(t, body, true).json(t))
+	if resp.StatusCode != http.StatusTooManyRequests || header(resp, "Retry-After") == "" {
+		t.Errorf("duplicate event: %d %v %s, want 429 with Retry-After", resp.StatusCode, resp.Headers, resp.Body)
+	}
+	duplicate := st.ddb.Counts()
+	if n := len(st.sqs.CallsOf("SendMessageBatch")); n != 1 {
+		t.Errorf("%d SendMessageBatch calls after the duplicate, want still 1", n)
+	}
+
+	// Another event on the warm function: the steady-state cost.
+	st.ddb.Reset()
+	resp = invokeHTTP(t, f, st.ingestEvent(t, fluxEvent("Deployment/apps/podinfo unchanged"), true).json(t))
+	if resp.StatusCode != http.StatusAccepted {
+		t.Errorf("second event: %d %s, want 202", resp.StatusCode, resp.Body)
+	}
+	warm := st.ddb.Counts()
+	t.Logf("DynamoDB requests per ingested event: first (cold, loads the config) %v; warm %v; duplicate %v",
+		cold, warm, duplicate)
+
+	// A payload of another trigger is an invocation error, and the
+	// function serves on.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := f.Invoke(ctx, []byte(`{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put"}]}`))
+	var fe *lambdatest.FunctionError
+	if !errors.As(err, &fe) || fe.Message != lambdamux.ErrUnknownEvent.Error() {
+		t.Errorf("S3 event: err = %v, want the function error %q", err, lambdamux.ErrUnknownEvent)
+	}
+	if resp := invokeHTTP(t, f, httpEvent(t, "http-api-v2-healthz.json").json(t)); resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /healthz after the error: %d %s", resp.StatusCode, resp.Body)
+	}
+}
+
+// testInitFailure starts dispatch without its queue URLs: it must exit
+// during init, saying why, before taking an invocation.
+func testInitFailure(t *testing.T, b *lambdatest.Builder) {
+	st := newStack(t)
+	var env []string
+	for _, kv := range st.env(true) {
+		if !strings.HasPrefix(kv, "HERALD_QUEUE_URL=") {
+			env = append(env, kv)
+		}
+	}
+	f := lambdatest.Start(t, b.MustBuild(t, dispatchPkg, lambdatest.Host()), env)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := f.Invoke(ctx, httpEvent(t, "http-api-v2-healthz.json").json(t))
+	if !errors.Is(err, lambdatest.ErrExited) || !strings.Contains(f.Output(), "HERALD_QUEUE_URL and HERALD_DLQ_URL are required") {
+		t.Errorf("without HERALD_QUEUE_URL: err = %v; output:\n%s", err, f.Output())
+	}
+}
+
+func testDispatchSQS(t *testing.T, b *lambdatest.Builder) {
+	st := newStack(t)
+	for name, path := range map[string]string{"ok": "/ok", "busy": "/busy", "bad": "/bad"} {
+		st.putProvider(t, name, path)
+	}
+	f := lambdatest.Start(t, b.MustBuild(t, dispatchPkg, lambdatest.Host()), st.env(true))
+	okJob, busyJob, badJob := st.job("ok"), st.job("busy"), st.job("bad")
+
+	// A batch of two: one delivered, one retried in 2 s.
+	okMsg := st.sqs.Inject(st.queueURL, jobBody(t, okJob), 1)
+	busyMsg := st.sqs.Inject(st.queueURL, jobBody(t, busyJob), 1)
+	out := invokeSQS(t, f, st.sqsEvent(t, okMsg, busyMsg))
+	if got := failedIDs(out); !slices.Equal(got, []string{busyMsg.ID}) {
+		t.Errorf("batchItemFailures %v, want exactly [%s]", got, busyMsg.ID)
+	}
+	vis := st.sqs.CallsOf("ChangeMessageVisibility")
+	if len(vis) != 1 || vis[0].ReceiptHandle != busyMsg.ReceiptHandle || vis[0].QueueURL != st.queueURL ||
+		vis[0].VisibilityTimeout == nil || *vis[0].VisibilityTimeout != 2 {
+		t.Errorf("ChangeMessageVisibility calls %+v, want one of 2 s for %s", vis, busyMsg.ReceiptHandle)
+	}
+	wantBody, err := json.Marshal(okJob.Event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	okPosts := st.posts("/ok")
+	if len(okPosts) != 1 || string(okPosts[0].Body) != string(wantBody) ||
+		okPosts[0].Header.Get("Content-Type") != "application/json" ||
+		okPosts[0].Header.Get("Gotk-Component") != okJob.Event.ReportingController {
+		t.Errorf("the ok provider got %d POSTs, want one with the generic body\n got: %s\nwant: %s", len(okPosts), first(okPosts), wantBody)
+	}
+	if n := len(st.posts("/busy")); n != 1 {
+		t.Errorf("the busy provider got %d POSTs, want 1", n)
+	}
+	if state := st.item(t, "delivery#"+okJob.ID, "delivery")["state"]; state != "done" {
+		t.Errorf("idempotency record of the delivered job: state %q, want done", state)
+	}
+
+	// The delivered message again, as SQS redelivers it: acknowledged unsent.
+	again := st.sqs.Inject(st.queueURL, jobBody(t, okJob), 2)
+	out = invokeSQS(t, f, st.sqsEvent(t, again))
+	if len(out.BatchItemFailures) != 0 {
+		t.Errorf("redelivery: batchItemFailures %v, want none", failedIDs(out))
+	}
+	if n := len(st.posts("/ok")); n != 1 {
+		t.Errorf("redelivery posted again: %d POSTs in all, want 1", n)
+	}
+
+	// A permanent failure: dead-lettered at once, not a batch failure.
+	badMsg := st.sqs.Inject(st.queueURL, jobBody(t, badJob), 1)
+	out = invokeSQS(t, f, st.sqsEvent(t, badMsg))
+	if len(out.BatchItemFailures) != 0 {
+		t.Errorf("400: batchItemFailures %v, want none", failedIDs(out))
+	}
+	var dlq []awstest.SQSCall
+	for _, c := range st.sqs.CallsOf("SendMessage") {
+		if c.QueueURL == st.dlqURL {
+			dlq = append(dlq, c)
+		}
+	}
+	if len(dlq) != 1 || dlq[0].Entries[0].Body != jobBody(t, badJob) {
+		t.Fatalf("SendMessage to the DLQ: %+v, want one with the job", dlq)
+	}
+	attrs := dlq[0].Entries[0].Attributes
+	if reason := attrs["herald-failure-reason"]; reason.DataType != "String" || !strings.HasPrefix(reason.String(), delivery.ReasonPermanent) {
+		t.Errorf("herald-failure-reason %+v (%q), want a String starting %q", reason, reason.String(), delivery.ReasonPermanent)
+	}
+	if p := attrs["herald-provider"].String(); p != ns+"/bad" {
+		t.Errorf("herald-provider %q, want %s/bad", p, ns)
+	}
+	if n := len(st.posts("/bad")); n != 1 {
+		t.Errorf("the bad provider got %d POSTs, want 1", n)
+	}
+}
+
+func testReceiver(t *testing.T, b *lambdatest.Builder) {
+	st := newStack(t)
+	rcv := api.Receiver{
+		TypeMeta: api.TypeMeta{APIVersion: api.NotificationGroup + "/v1", Kind: api.KindReceiver},
+		Metadata: api.ObjectMeta{Name: "github-push", Namespace: ns, Labels: map[string]string{api.ClusterLabel: cluster}},
+		Spec: api.ReceiverSpec{
+			Type:      "github",
+			Events:    []string{"push"},
+			SecretRef: &api.LocalObjectReference{Name: "github-token"},
+			Resources: []api.ReceiverResource{{CrossNamespaceObjectReference: api.CrossNamespaceObjectReference{Kind: "GitRepository", Name: "podinfo"}}},
+		},
+	}
+	digest := receiver.Digest([]byte(githubToken), rcv.Metadata.Name, ns)
+	if _, err := st.store.PutReceiver(context.Background(), rcv, digest); err != nil {
+		t.Fatal(err)
+	}
+	st.sm.Set("herald/"+ns+"/github-token", `{"token":"`+githubToken+`"}`)
+	f := lambdatest.Start(t, b.MustBuild(t, receiverPkg, lambdatest.Host()), st.env(false))
+	payload, err := os.ReadFile("testdata/github-push.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A push signed with the Receiver's token: one reconcile request.
+	resp := invokeHTTP(t, f, githubPush(t, digest, payload, githubToken).json(t))
+	if resp.StatusCode != http.StatusOK || resp.Body != `{"reconcileRequests":1}`+"\n" {
+		t.Fatalf("signed push: %d %q, want 200 {\"reconcileRequests\":1}", resp.StatusCode, resp.Body)
+	}
+	stored := st.query(t, "reconcile#"+cluster)
+	if len(stored) != 1 || stored[0]["kind"] != "GitRepository" || stored[0]["name"] != "podinfo" ||
+		stored[0]["namespace"] != ns || stored[0]["receiver"] != ns+"/github-push" {
+		t.Errorf("reconcile items in DynamoDB: %v", stored)
+	}
+
+	// The forwarder's signed poll sees it.
+	poll := httpEvent(t, "http-api-v2-poll.json")
+	poll.sign(cluster, clusterToken, nil)
+	resp = invokeHTTP(t, f, poll.json(t))
+	var polled server.PollResponse
+	if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(resp.Body), &polled) != nil {
+		t.Fatalf("poll: %d %s", resp.StatusCode, resp.Body)
+	}
+	if len(polled.Requests) != 1 || polled.Cursor != polled.Requests[0].ID {
+		t.Fatalf("poll: %s, want one request and its cursor", resp.Body)
+	}
+	r := polled.Requests[0]
+	if r.Kind != "GitRepository" || r.Name != "podinfo" || r.Namespace != ns || r.APIVersion != "source.toolkit.fluxcd.io/v1" ||
+		r.Receiver != ns+"/github-push" || time.Since(r.RequestedAt) > time.Minute {
+		t.Errorf("polled request %+v", r)
+	}
+
+	// A wrong signature and an unknown digest record nothing.
+	resp = invokeHTTP(t, f, githubPush(t, digest, payload, "not-the-token").json(t))
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("bad signature: %d %s, want 400", resp.StatusCode, resp.Body)
+	}
+	unknown := receiver.Digest([]byte("another-token"), rcv.Metadata.Name, ns)
+	resp = invokeHTTP(t, f, githubPush(t, unknown, payload, githubToken).json(t))
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown digest: %d %s, want 404", resp.StatusCode, resp.Body)
+	}
+	if n := len(st.query(t, "reconcile#"+cluster)); n != 1 {
+		t.Errorf("%d reconcile items after the refused calls, want 1", n)
+	}
+}
+
+// stack is what a function talks to: a fresh table in DynamoDB Local
+// behind a counting proxy, the SQS and Secrets Manager doubles, and a
+// provider endpoint.
+type stack struct {
+	table            string
+	client           *dynamodb.Client // direct, for seeding and reading
+	store            *dynamo.Store
+	ddb              *countingProxy // the functions' DynamoDB endpoint
+	sqs              *awstest.SQS
+	queueURL, dlqURL string
+	sm               *awstest.SecretsManager
+	sink             *notifytest.Sink
+	noAWSFile        string
+}
+
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	srv := dynamotest.Shared(t)
+	st := &stack{table: dynamotest.TableName(t), client: srv.Client()}
+	if err := dynamo.CreateTable(context.Background(), st.client, st.table); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = st.client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(st.table)})
+	})
+	st.store = dynamo.New(st.client, st.table, dynamo.Options{})
+	st.ddb = newCountingProxy(t, srv.Endpoint)
+	st.sqs = awstest.NewSQS(t)
+	st.queueURL = st.sqs.Queue("herald-deliveries")
+	st.dlqURL = st.sqs.Queue("herald-deliveries-dlq")
+	st.sm = awstest.NewSecretsManager(t)
+	st.sm.Set("herald/clusters/"+cluster, `{"token":"`+clusterToken+`"}`)
+	st.sink = notifytest.NewSink(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/busy":
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+		case "/bad":
+			http.Error(w, "invalid payload", http.StatusBadRequest)
+		}
+	})
+	st.noAWSFile = filepath.Join(t.TempDir(), "no-such-file")
+	return st
+}
+
+// env is the function's whole environment: what Lambda sets, credentials
+// (DynamoDB Local keeps one database per access key: dynamotest's), the
+// endpoints, and docs/aws.md's variables.
+func (st *stack) env(dispatch bool) []string {
+	name := "herald-receiver"
+	if dispatch {
+		name = "herald-dispatch"
+	}
+	env := append(lambdatest.BaseEnv(name),
+		"AWS_ACCESS_KEY_ID=herald",
+		"AWS_SECRET_ACCESS_KEY=herald",
+		"AWS_CONFIG_FILE="+st.noAWSFile,
+		"AWS_SHARED_CREDENTIALS_FILE="+st.noAWSFile,
+		"AWS_ENDPOINT_URL_DYNAMODB="+st.ddb.URL,
+		"AWS_ENDPOINT_URL_SQS="+st.sqs.URL,
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER="+st.sm.URL,
+		"HERALD_TABLE="+st.table,
+		"HERALD_SECRET_PREFIX=herald/",
+	)
+	if dispatch {
+		env = append(env, "HERALD_QUEUE_URL="+st.queueURL, "HERALD_DLQ_URL="+st.dlqURL)
+	}
+	return env
+}
+
+func (st *stack) putProvider(t *testing.T, name, path string) {
+	t.Helper()
+	p := api.Provider{
+		TypeMeta: api.TypeMeta{APIVersion: api.NotificationGroup + "/v1beta3", Kind: api.KindProvider},
+		Metadata: api.ObjectMeta{Name: name, Namespace: ns},
+		Spec:     api.ProviderSpec{Type: "generic", Address: st.sink.URL + path},
+	}
+	if _, err := st.store.PutObject(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// seedDispatch stores a generic Provider "webhook" posting to path and an
+// Alert sending it every Kustomization event of the namespace.
+func (st *stack) seedDispatch(t *testing.T, path string) {
+	t.Helper()
+	st.putProvider(t, "webhook", path)
+	a := api.Alert{
+		TypeMeta: api.TypeMeta{APIVersion: api.NotificationGroup + "/v1beta3", Kind: api.KindAlert},
+		Metadata: api.ObjectMeta{Name: "kustomizations", Namespace: ns},
+		Spec: api.AlertSpec{
+			ProviderRef:   api.LocalObjectReference{Name: "webhook"},
+			EventSources:  []api.CrossNamespaceObjectReference{{Kind: "Kustomization", Name: "*"}},
+			EventMetadata: map[string]string{"env": "lambda"},
+		},
+	}
+	if _, err := st.store.PutObject(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fluxEvent is a kustomize-controller event as Flux's recorder posts it:
+// controller metadata under the object's group (the token and digest are
+// dropped by ingest) and an event annotation.
+func fluxEvent(message string) []byte {
+	ev := map[string]any{
+		"involvedObject": map[string]string{
+			"kind": "Kustomization", "namespace": ns, "name": "podinfo",
+			"uid": "7d0cdc51-ddcf-4743-b223-83ca5c699632", "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "resourceVersion": "56921",
+		},
+		"severity":  "info",
+		"timestamp": time.Now().UTC().Format(time.RFC3339),
+		"message":   message,
+		"reason":    "ReconciliationSucceeded",
+		"metadata": map[string]string{
+			"kustomize.toolkit.fluxcd.io/revision": revision,
+			"kustomize.toolkit.fluxcd.io/token":    "8b2f0d61",
+			"kustomize.toolkit.fluxcd.io/digest":   "sha256:3f2a7c",
+			"event.toolkit.fluxcd.io/deploymentID": "d-42",
+		},
+		"reportingController": "kustomize-controller",
+		"reportingInstance":   "kustomize-controller-7f5d8b9c6d-x2x9q",
+	}
+	b, _ := json.Marshal(ev)
+	return b
+}
+
+// ingestEvent is the HTTP API event of the forwarder posting body,
+// signed with the cluster's token or not.
+func (st *stack) ingestEvent(t *testing.T, body []byte, signed bool) apiEvent {
+	e := httpEvent(t, "http-api-v2-ingest.json")
+	e.setBody(body)
+	if signed {
+		e.sign(cluster, clusterToken, body)
+	}
+	return e
+}
+
+// githubPush is the HTTP API event of GitHub posting payload to
+// /hook/<digest>, signed with token as GitHub does (SHA-1 and SHA-256).
+func githubPush(t *testing.T, digest string, payload []byte, token string) apiEvent {
+	e := httpEvent(t, "http-api-v2-github-push.json")
+	e["rawPath"] = receiver.HookPrefix + digest
+	e["pathParameters"] = map[string]any{"digest": digest}
+	e["requestContext"].(map[string]any)["http"].(map[string]any)["path"] = receiver.HookPrefix + digest
+	e.setBody(payload)
+	e.header("x-hub-signature", "sha1="+hmacHex(sha1.New, token, payload))
+	e.header("x-hub-signature-256", "sha256="+hmacHex(sha256.New, token, payload))
+	return e
+}
+
+// job is a delivery for the Provider name, as ingest queues it.
+func (st *stack) job(provider string) delivery.Job {
+	ev := event.Event{
+		InvolvedObject:      event.ObjectReference{Kind: "Kustomization", Namespace: ns, Name: "podinfo", UID: "7d0cdc51-ddcf-4743-b223-83ca5c699632", APIVersion: "kustomize.toolkit.fluxcd.io/v1"},
+		Severity:            event.SeverityInfo,
+		Timestamp:           event.NewTime(time.Now().Truncate(time.Second)),
+		Message:             "Deployment/apps/podinfo configured",
+		Reason:              "ReconciliationSucceeded",
+		Metadata:            map[string]string{"revision": revision, "cluster": cluster},
+		ReportingController: "kustomize-controller",
+		ReportingInstance:   "kustomize-controller-7f5d8b9c6d-x2x9q",
+	}
+	ref := delivery.ProviderRef{Namespace: ns, Name: provider}
+	return delivery.Job{
+		ID:           delivery.JobID(cluster+"/"+provider, ev.Timestamp, "alert-uid", ref),
+		Event:        ev,
+		Provider:     ref,
+		ProviderType: "generic",
+		Alert:        ns + "/all",
+	}
+}
+
+func jobBody(t *testing.T, j delivery.Job) string {
+	t.Helper()
+	b, err := json.Marshal(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// sqsEvent is the SQS event the Lambda service sends for msgs, received
+// from the delivery queue of the double.
+func (st *stack) sqsEvent(t *testing.T, msgs ...awstest.Message) []byte {
+	t.Helper()
+	var tmpl struct{ Records []map[string]any }
+	readJSON(t, "testdata/sqs-deliveries.json", &tmpl)
+	var records []map[string]any
+	for _, m := range msgs {
+		var rec map[string]any
+		b, _ := json.Marshal(tmpl.Records[0])
+		_ = json.Unmarshal(b, &rec)
+		sum := md5.Sum([]byte(m.Body))
+		rec["messageId"] = m.ID
+		rec["receiptHandle"] = m.ReceiptHandle
+		rec["body"] = m.Body
+		rec["md5OfBody"] = hex.EncodeToString(sum[:])
+		rec["attributes"].(map[string]any)["ApproximateReceiveCount"] = strconv.Itoa(m.ReceiveCount)
+		records = append(records, rec)
+	}
+	b, err := json.Marshal(map[string]any{"Records": records})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (st *stack) posts(path string) []notifytest.Request {
+	var out []notifytest.Request
+	for _, r := range st.sink.Requests() {
+		if r.Method == http.MethodPost && r.URI == path {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// item reads one item's string attributes.
+func (st *stack) item(t *testing.T, pk, sk string) map[string]string {
+	t.Helper()
+	out, err := st.client.GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName:      aws.String(st.table),
+		Key:            map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: pk}, "sk": &types.AttributeValueMemberS{Value: sk}},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stringAttrs(out.Item)
+}
+
+// query reads the string attributes of a partition's items.
+func (st *stack) query(t *testing.T, pk string) []map[string]string {
+	t.Helper()
+	out, err := st.client.Query(context.Background(), &dynamodb.QueryInput{
+		TableName:                 aws.String(st.table),
+		KeyConditionExpression:    aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}},
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []map[string]string
+	for _, it := range out.Items {
+		items = append(items, stringAttrs(it))
+	}
+	return items
+}
+
+func stringAttrs(item map[string]types.AttributeValue) map[string]string {
+	m := map[string]string{}
+	for k, v := range item {
+		if s, ok := v.(*types.AttributeValueMemberS); ok {
+			m[k] = s.Value
+		}
+	}
+	return m
+}
+
+// apiEvent is an API Gateway HTTP API (payload 2.0) event, kept as a map so
+// that it marshals with exactly the fixture's fields.
+type apiEvent map[string]any
+
+func httpEvent(t *testing.T, fixture string) apiEvent {
+	t.Helper()
+	var e apiEvent
+	readJSON(t, filepath.Join("testdata", fixture), &e)
+	return e
+}
+
+func (e apiEvent) header(name, value string) { e["headers"].(map[string]any)[name] = value }
+
+func (e apiEvent) setBody(b []byte) {
+	e["body"] = string(b)
+	e["isBase64Encoded"] = false
+	e.header("content-length", strconv.Itoa(len(b)))
+}
+
+// sign adds the forwarder's signature headers, lower-cased as API Gateway
+// passes them.
+func (e apiEvent) sign(cluster, token string, body []byte) {
+	h := http.Header{}
+	server.Sign(h, cluster, []byte(token), body, time.Now())
+	for k := range h {
+		e.header(strings.ToLower(k), h.Get(k))
+	}
+}
+
+func (e apiEvent) json(t *testing.T) []byte {
+	t.Helper()
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func readJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+func invoke(t *testing.T, f *lambdatest.Function, payload []byte) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := f.Invoke(ctx, payload)
+	if err != nil {
+		t.Fatalf("invoke: %v", err)
+	}
+	return out
+}
+
+// httpResponse is the function's answer to an HTTP API event, body decoded.
+type httpResponse struct {
+	events.APIGatewayV2HTTPResponse
+}
+
+func invokeHTTP(t *testing.T, f *lambdatest.Function, payload []byte) httpResponse {
+	t.Helper()
+	out := invoke(t, f, payload)
+	var resp httpResponse
+	if err := json.Unmarshal(out, &resp.APIGatewayV2HTTPResponse); err != nil {
+		t.Fatalf("response is not an HTTP API response: %v\n%s", err, out)
+	}
+	if resp.IsBase64Encoded {
+		b, err := base64.StdEncoding.DecodeString(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body, resp.IsBase64Encoded = string(b), false
+	}
+	return resp
+}
+
+func invokeSQS(t *testing.T, f *lambdatest.Function, payload []byte) events.SQSEventResponse {
+	t.Helper()
+	out := invoke(t, f, payload)
+	var resp events.SQSEventResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		t.Fatalf("response is not an SQS batch response: %v\n%s", err, out)
+	}
+	return resp
+}
+
+func header(resp httpResponse, name string) string {
+	for k, v := range resp.Headers {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	for k, v := range resp.MultiValueHeaders {
+		if strings.EqualFold(k, name) && len(v) > 0 {
+			return v[0]
+		}
+	}
+	return ""
+}
+
+func failedIDs(resp events.SQSEventResponse) []string {
+	var ids []string
+	for _, f := range resp.BatchItemFailures {
+		ids = append(ids, f.ItemIdentifier)
+	}
+	return ids
+}
+
+func first(reqs []notifytest.Request) string {
+	if len(reqs) == 0 {
+		return "(none)"
+	}
+	return string(reqs[0].Body)
+}
+
+func hmacHex(h func() hash.Hash, key string, body []byte) string {
+	mac := hmac.New(h, []byte(key))
+	mac.Write(body)
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if n := len(s); n%2 == 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+	return s[len(s)/2]
+}
+
+// countingProxy forwards to DynamoDB Local and counts requests by
+// operation (X-Amz-Target without the service prefix), retries included:
+// what DynamoDB would bill. dynamotest.Counter does the same inside an SDK
+// client; the binaries' clients are out of reach.
+type countingProxy struct {
+	URL    string
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func newCountingProxy(t *testing.T, target string) *countingProxy {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	p := &countingProxy{counts: map[string]int{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		op := r.Header.Get("X-Amz-Target")
+		if i := strings.LastIndexByte(op, '.'); i >= 0 {
+			op = op[i+1:]
+		}
+		p.mu.Lock()
+		p.counts[op]++
+		p.mu.Unlock()
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	p.URL = srv.URL
+	return p
+}
+
+// Counts returns the requests so far by operation, with their total.
+func (p *countingProxy) Counts() map[string]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m := maps.Clone(p.counts)
+	total := 0
+	for _, n := range m {
+		total += n
+	}
+	m["total"] = total
+	return m
+}
+
+func (p *countingProxy) Reset() {
+	p.mu.Lock()
+	clear(p.counts)
+	p.mu.Unlock()
+}
