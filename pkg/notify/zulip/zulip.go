@@ -38,13 +38,14 @@ var _ notify.Notifier = (*Notifier)(nil)
 func New(cfg notify.Config) (notify.Notifier, error) {
 	raw, err := notify.ParseAddress(cfg.Address)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("invalid Zulip endpoint URL: %w", err)
 	}
+	// Flux parses with url.Parse. ParseAddress's ParseRequestURI also
+	// accepts "/path" and "scheme:opaque", which name no server: refuse
+	// them here rather than fail every delivery, as Flux would.
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		// ParseRequestURI accepts "/path" and "scheme:opaque", which name
-		// no server; Flux would fail on every event instead.
-		return nil, errors.New("invalid address: the Zulip server URL needs a scheme and a host")
+		return nil, errors.New("invalid Zulip endpoint URL: it needs a scheme and a host")
 	}
 	u.Path, u.RawPath = MessagesPath, ""
 

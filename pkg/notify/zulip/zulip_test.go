@@ -144,11 +144,13 @@ func TestNewErrors(t *testing.T) {
 			want: "invalid Zulip channel format, expected <channel>/<topic>, got ''"},
 		// Flux's control-character case; the reason never quotes the address.
 		{name: "control character", address: "\x7f" + notifytest.LeakPathToken, channel: "a/b",
-			want: "invalid address: net/url: invalid control character in URL"},
+			want: "invalid Zulip endpoint URL: invalid address: net/url: invalid control character in URL"},
 		{name: "no scheme", address: "zulip.example.com/" + notifytest.LeakPathToken, channel: "a/b",
-			want: "invalid address: invalid URI for request"},
+			want: "invalid Zulip endpoint URL: invalid address: invalid URI for request"},
+		{name: "opaque", address: "mailto:" + notifytest.LeakPathToken, channel: "a/b",
+			want: "invalid Zulip endpoint URL: it needs a scheme and a host"},
 		{name: "no host", address: "/" + notifytest.LeakPathToken, channel: "a/b",
-			want: "invalid address: the Zulip server URL needs a scheme and a host"},
+			want: "invalid Zulip endpoint URL: it needs a scheme and a host"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
