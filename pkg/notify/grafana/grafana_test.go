@@ -1,0 +1,123 @@
+package grafana_test
+
+import (
+	"context"
+	"encoding/base64"
+	"testing"
+
+	"github.com/heraldhq/herald/pkg/event"
+	"github.com/heraldhq/herald/pkg/notify"
+	"github.com/heraldhq/herald/pkg/notify/grafana"
+	"github.com/heraldhq/herald/pkg/notify/notifytest"
+)
+
+func notifyOnce(t *testing.T, cfg notify.Config, ev event.Event) notifytest.Request {
+	t.Helper()
+	sink := notifytest.NewSink(t, nil)
+	cfg.Address = notify.Secret(sink.URL + "/api/annotations/graphite")
+	n, err := grafana.New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if retry, err := n.Notify(context.Background(), ev); err != nil {
+		t.Fatalf("Notify: retry=%v err=%v", retry, err)
+	}
+	return sink.Last(t)
+}
+
+func TestGolden(t *testing.T) {
+	tests := []struct {
+		name     string
+		severity string
+		metadata bool
+		cfg      notify.Config
+	}{
+		{name: "info", severity: event.SeverityInfo, metadata: true},
+		{name: "info-no-metadata", severity: event.SeverityInfo},
+		{name: "error", severity: event.SeverityError, metadata: true},
+		{name: "error-no-metadata", severity: event.SeverityError},
+		{name: "token", severity: event.SeverityInfo, metadata: true, cfg: notify.Config{Token: "glsa_token", Username: "admin", Password: "pw"}},
+		{name: "basic", severity: event.SeverityInfo, metadata: true, cfg: notify.Config{Username: "admin", Password: "pw"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			notifytest.AssertGolden(t, tc.name, notifyOnce(t, tc.cfg, notifytest.ReferenceEvent(tc.severity, tc.metadata)))
+		})
+	}
+}
+
+// The §4.2 body for the reference event, independently of the golden files.
+func TestReferenceBody(t *testing.T) {
+	req := notifyOnce(t, notify.Config{}, notifytest.ReferenceEvent(event.SeverityInfo, true))
+	const want = `{"when":1714979289,"text":"kustomization/podinfo.flux-system","tags":["flux","kustomize-controller","revision: main@sha1|a1afe267b54f38b46b487f6e938a6fd508278c07","kind: Kustomization","name: podinfo","namespace: flux-system"]}`
+	if string(req.Body) != want {
+		t.Errorf("body:\n got %s\nwant %s", req.Body, want)
+	}
+}
+
+// Flux's grafana_test.go: the tag order; metadata tags come sorted by key.
+func TestPayload(t *testing.T) {
+	ev := notifytest.FluxTestEvent()
+	ev.Metadata["a:b"] = "c:d"
+	p := grafana.NewPayload(ev)
+	want := []string{"flux", "source-controller", "a|b: c|d", "test: metadata", "kind: GitRepository", "name: webapp", "namespace: gitops-system"}
+	if len(p.Tags) != len(want) {
+		t.Fatalf("tags = %q", p.Tags)
+	}
+	for i := range want {
+		if p.Tags[i] != want[i] {
+			t.Errorf("tags[%d] = %q, want %q", i, p.Tags[i], want[i])
+		}
+	}
+	if p.Text != "gitrepository/webapp.gitops-system" || p.When != 1664520029 {
+		t.Errorf("text = %q, when = %d", p.Text, p.When)
+	}
+}
+
+// A token wins over basic auth; basic auth needs both username and password.
+func TestAuth(t *testing.T) {
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:pw"))
+	tests := []struct {
+		name string
+		cfg  notify.Config
+		want string
+	}{
+		{"none", notify.Config{}, ""},
+		{"token", notify.Config{Token: "t"}, "Bearer t"},
+		{"token over basic", notify.Config{Token: "t", Username: "admin", Password: "pw"}, "Bearer t"},
+		{"basic", notify.Config{Username: "admin", Password: "pw"}, basic},
+		{"username alone", notify.Config{Username: "admin"}, ""},
+		{"password alone", notify.Config{Password: "pw"}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := notifyOnce(t, tc.cfg, notifytest.FluxTestEvent()).Header
+			if got := h.Values("Authorization"); len(got) > 1 || h.Get("Authorization") != tc.want {
+				t.Errorf("Authorization = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestNewError(t *testing.T) {
+	_, err := grafana.New(notify.Config{Address: "grafana/" + notifytest.LeakPathToken})
+	if err == nil || err.Error() != "invalid address: invalid URI for request" {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestRetry(t *testing.T) {
+	notifytest.RunRetryTests(t, func(t *testing.T, address string) notify.Notifier {
+		n, err := grafana.New(notify.Config{Address: notify.Secret(address), Token: "t"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	})
+}
+
+func TestNoSecretLeak(t *testing.T) {
+	notifytest.AssertNoSecretLeak(t, grafana.New)
+	// Without a token the basic credentials are sent, and must not leak.
+	notifytest.AssertNoSecretLeak(t, grafana.New, func(cfg *notify.Config) { cfg.Token = "" })
+}
