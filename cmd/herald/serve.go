@@ -18,7 +18,7 @@ import (
 
 	"github.com/heraldhq/herald/pkg/api"
 	"github.com/heraldhq/herald/pkg/delivery"
-	"github.com/heraldhq/herald/pkg/metrics"
+	"github.com/heraldhq/herald/pkg/metrics/prom"
 	"github.com/heraldhq/herald/pkg/notify/registry"
 	"github.com/heraldhq/herald/pkg/server"
 	"github.com/heraldhq/herald/pkg/store/embedded"
@@ -88,7 +88,7 @@ func serve(f serveFlags, logger *slog.Logger) error {
 		}
 	}()
 
-	m := metrics.New()
+	m := prom.New()
 	deliverer := &delivery.Deliverer{
 		// Jobs resolve their Provider in the config current when they are tried.
 		Targets:     func(ref delivery.ProviderRef) (delivery.Target, error) { return config.Snapshot().Target(ref) },
@@ -132,7 +132,7 @@ func serve(f serveFlags, logger *slog.Logger) error {
 		Inbox:  inbox,
 		Config: config,
 	}
-	srv := server.NewHTTPServer(f.addr, server.Routes(handlers, m))
+	srv := server.NewHTTPServer(f.addr, server.Routes(handlers, m.Handler()))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	logger.Info("herald serving", "addr", ln.Addr().String(), "config", f.config, "auth", ingest.Auth != nil)

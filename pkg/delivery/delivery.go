@@ -128,7 +128,7 @@ const (
 type Deliverer struct {
 	Targets     TargetFunc
 	MaxAttempts int
-	Metrics     *metrics.Metrics
+	Metrics     metrics.Recorder
 	Logger      *slog.Logger
 }
 
@@ -145,7 +145,7 @@ func (d *Deliverer) Attempt(ctx context.Context, job *Job) Result {
 		return d.finish(job, Result{Decision: GiveUp, Err: err, Reason: ReasonNoProvider}, 0)
 	}
 	if target.Notifier == nil {
-		d.Metrics.Deliveries.WithLabelValues(job.ProviderType, metrics.OutcomeSkipped).Inc()
+		d.Metrics.DeliveryOutcome(job.ProviderType, metrics.OutcomeSkipped)
 		d.Logger.Info("delivery skipped", d.attrs(job, "reason", "provider suspended")...)
 		return Result{Decision: Done}
 	}
@@ -158,7 +158,7 @@ func (d *Deliverer) Attempt(ctx context.Context, job *Job) Result {
 	retry, err := target.Notifier.Notify(attemptCtx, job.Event)
 	cancel()
 	elapsed := time.Since(start)
-	d.Metrics.DeliveryDuration.WithLabelValues(job.ProviderType).Observe(elapsed.Seconds())
+	d.Metrics.DeliveryAttempt(job.ProviderType, elapsed)
 
 	switch {
 	case err == nil:
@@ -186,13 +186,13 @@ func (d *Deliverer) finish(job *Job, r Result, elapsed time.Duration) Result {
 	attrs := d.attrs(job, "duration_ms", elapsed.Milliseconds())
 	switch r.Decision {
 	case Done:
-		d.Metrics.Deliveries.WithLabelValues(job.ProviderType, metrics.OutcomeDelivered).Inc()
+		d.Metrics.DeliveryOutcome(job.ProviderType, metrics.OutcomeDelivered)
 		d.Logger.Info("delivered", attrs...)
 	case RetryLater:
-		d.Metrics.Deliveries.WithLabelValues(job.ProviderType, metrics.OutcomeRetry).Inc()
+		d.Metrics.DeliveryOutcome(job.ProviderType, metrics.OutcomeRetry)
 		d.Logger.Warn("delivery failed, will retry", append(attrs, "error", r.Err.Error(), "retry_in", r.Delay.String())...)
 	case GiveUp:
-		d.Metrics.Deliveries.WithLabelValues(job.ProviderType, metrics.OutcomeFailed).Inc()
+		d.Metrics.DeliveryOutcome(job.ProviderType, metrics.OutcomeFailed)
 		d.Logger.Error("delivery failed, giving up", append(attrs, "error", r.Err.Error(), "reason", r.Reason)...)
 	}
 	return r

@@ -15,6 +15,7 @@ import (
 
 	"github.com/heraldhq/herald/pkg/event"
 	"github.com/heraldhq/herald/pkg/metrics"
+	"github.com/heraldhq/herald/pkg/metrics/prom"
 	"github.com/heraldhq/herald/pkg/notify"
 )
 
@@ -62,7 +63,7 @@ func newDeliverer(n notify.Notifier, logs *bytes.Buffer) *Deliverer {
 			return Target{Notifier: n, Timeout: time.Second}, nil
 		},
 		MaxAttempts: 3,
-		Metrics:     metrics.New(),
+		Metrics:     prom.New(),
 		Logger:      slog.New(slog.NewJSONHandler(logs, nil)),
 	}
 }
@@ -105,7 +106,7 @@ func TestAttemptDecisions(t *testing.T) {
 			if job.Attempt != tc.attempt+1 {
 				t.Fatalf("attempt = %d, want %d", job.Attempt, tc.attempt+1)
 			}
-			if got := testutil.ToFloat64(d.Metrics.Deliveries.WithLabelValues("generic", tc.outcome)); got != 1 {
+			if got := testutil.ToFloat64(d.Metrics.(*prom.Metrics).Deliveries.WithLabelValues("generic", tc.outcome)); got != 1 {
 				t.Fatalf("deliveries{outcome=%s} = %v, want 1", tc.outcome, got)
 			}
 			// One JSON log line per outcome, naming the reason when given up.
@@ -141,7 +142,7 @@ func TestMemoryQueueRetriesUntilDelivered(t *testing.T) {
 	if n.count() != 3 {
 		t.Fatalf("%d attempts, want 3", n.count())
 	}
-	if got := testutil.ToFloat64(d.Metrics.QueueDepth); got != 0 {
+	if got := testutil.ToFloat64(d.Metrics.(*prom.Metrics).QueueDepth); got != 0 {
 		t.Fatalf("queue depth %v after close, want 0", got)
 	}
 	if err := q.Enqueue(context.Background(), Job{}); !errors.Is(err, ErrClosed) {

@@ -57,7 +57,7 @@ func (q *MemoryQueue) Enqueue(ctx context.Context, jobs ...Job) error {
 	}
 	q.pending += len(jobs)
 	q.mu.Unlock()
-	q.deliverer.Metrics.QueueDepth.Add(float64(len(jobs)))
+	q.deliverer.Metrics.QueueDepthChange(len(jobs))
 	for i := range jobs {
 		job := jobs[i]
 		select {
@@ -105,7 +105,7 @@ func (q *MemoryQueue) deliver(job *Job) {
 
 // done marks n jobs as finished.
 func (q *MemoryQueue) done(n int) {
-	q.deliverer.Metrics.QueueDepth.Sub(float64(n))
+	q.deliverer.Metrics.QueueDepthChange(-n)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.pending -= n

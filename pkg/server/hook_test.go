@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/pkg/api"
-	"github.com/heraldhq/herald/pkg/metrics"
 	"github.com/heraldhq/herald/pkg/receiver"
 	"github.com/heraldhq/herald/pkg/store"
 	"github.com/heraldhq/herald/pkg/store/memory"
@@ -56,7 +55,7 @@ func hookServer(t *testing.T) (http.Handler, *memory.ReconcileRequests) {
 		Poll:   &Poll{Auth: auth, Requests: requests, Logger: logger},
 		Config: staticConfig{snap},
 	}
-	return Routes(h, metrics.New()), requests
+	return Routes(h, nil), requests
 }
 
 func githubCall(path, body, key, eventType string) *http.Request {

@@ -29,7 +29,7 @@ type Ingest struct {
 	Config  store.ConfigSource
 	Dedup   store.Deduper
 	Queue   delivery.Queue
-	Metrics *metrics.Metrics
+	Metrics metrics.Recorder
 	Logger  *slog.Logger
 	// Auth verifies the forwarder's signature; nil turns authentication off.
 	Auth *Authenticator
@@ -66,7 +66,7 @@ func (h *Ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reject(w, http.StatusBadRequest, "invalid", err.Error())
 		return
 	}
-	h.Metrics.EventsReceived.Inc()
+	h.Metrics.EventReceived()
 	ev.CleanMetadata()
 	snap := h.Config.Snapshot()
 	if snap == nil {
@@ -90,7 +90,7 @@ func (h *Ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	setRateLimitHeaders(w.Header(), reset)
 	if !ok {
-		h.Metrics.EventsDuplicate.Inc()
+		h.Metrics.EventDuplicate()
 		w.Header().Set("Retry-After", reset.UTC().Format(http.TimeFormat))
 		writeError(w, http.StatusTooManyRequests, "duplicate event: the same event was accepted within the rate-limit interval")
 		return
@@ -165,7 +165,7 @@ func (h *Ingest) plan(snap *store.Snapshot, ev *event.Event, cluster, key string
 }
 
 func (h *Ingest) reject(w http.ResponseWriter, status int, reason, msg string) {
-	h.Metrics.EventsRejected.WithLabelValues(reason).Inc()
+	h.Metrics.EventRejected(reason)
 	writeError(w, status, msg)
 }
 

@@ -18,7 +18,7 @@ import (
 	"github.com/heraldhq/herald/pkg/api"
 	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/event"
-	"github.com/heraldhq/herald/pkg/metrics"
+	"github.com/heraldhq/herald/pkg/metrics/prom"
 	"github.com/heraldhq/herald/pkg/notify"
 	"github.com/heraldhq/herald/pkg/store"
 	"github.com/heraldhq/herald/pkg/store/memory"
@@ -76,7 +76,7 @@ func newIngest(t testing.TB, cfg *api.Config) (*Ingest, *recordingQueue) {
 		Config:  staticConfig{snap},
 		Dedup:   memory.NewDeduper(5 * time.Minute),
 		Queue:   q,
-		Metrics: metrics.New(),
+		Metrics: prom.New(),
 		Logger:  slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Now:     func() time.Time { return time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC) },
 	}, q
@@ -282,7 +282,7 @@ func TestIngestAuthentication(t *testing.T) {
 
 func TestRoutes(t *testing.T) {
 	h, _ := newIngest(t, defaultConfig())
-	mux := Routes(Handlers{Ingest: h, Config: h.Config, Inbox: NewInbox(10)}, h.Metrics)
+	mux := Routes(Handlers{Ingest: h, Config: h.Config, Inbox: NewInbox(10)}, h.Metrics.(*prom.Metrics).Handler())
 	post(mux, fluxEvent, nil)
 	post(mux, fluxEvent, nil)
 	for path, want := range map[string]string{

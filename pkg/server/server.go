@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/heraldhq/herald/pkg/metrics"
 	"github.com/heraldhq/herald/pkg/receiver"
 	"github.com/heraldhq/herald/pkg/store"
 )
@@ -23,10 +22,10 @@ type Handlers struct {
 	Config store.ConfigSource
 }
 
-// Routes mounts the handlers (and /metrics when m is not nil): health and metrics, webhooks on /hook/, the
+// Routes mounts the handlers (and metricsHandler on /metrics when given): health and metrics, webhooks on /hook/, the
 // forwarder's poll, the inbox, and event ingest on every other path and
 // method, as Flux's event server accepts events on any path.
-func Routes(h Handlers, m *metrics.Metrics) http.Handler {
+func Routes(h Handlers, metricsHandler http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -41,8 +40,8 @@ func Routes(h Handlers, m *metrics.Metrics) http.Handler {
 			writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "objects": snap.Counts})
 		})
 	}
-	if m != nil {
-		mux.Handle("GET /metrics", m.Handler())
+	if metricsHandler != nil {
+		mux.Handle("GET /metrics", metricsHandler)
 	}
 	if h.Hooks != nil {
 		mux.Handle(receiver.HookPrefix, h.Hooks)

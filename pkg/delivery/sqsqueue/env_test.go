@@ -127,7 +127,7 @@ func newEnv(t *testing.T) *env {
 				return delivery.Target{}, delivery.ErrProviderMissing
 			},
 			MaxAttempts: delivery.DefaultMaxAttempts,
-			Metrics:     metrics.New(),
+			Metrics:     metrics.Nop{},
 			Logger:      slog.New(slog.NewJSONHandler(e.logs, nil)),
 		},
 		Idempotency: sqsqueue.DynamoIdempotency{Store: e.store},

@@ -1,21 +1,18 @@
-// Package metrics holds Herald's Prometheus metrics, shared by the ingest
-// handler and the delivery workers.
-package metrics
+// Package prom records Herald's metrics with the Prometheus client and
+// serves them on /metrics, for herald serve. The Lambda functions leave it
+// out: nothing scrapes a Lambda, and the client with its protobuf
+// dependency is a third of a function's binary.
+package prom
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-)
 
-// Delivery outcomes, the values of the outcome label.
-const (
-	OutcomeDelivered = "delivered"
-	OutcomeRetry     = "retry"
-	OutcomeFailed    = "failed"
-	OutcomeSkipped   = "skipped"
+	"github.com/heraldhq/herald/pkg/metrics"
 )
 
 // Metrics are the collectors of one Herald process.
@@ -80,3 +77,27 @@ func (m *Metrics) Handler() http.Handler {
 
 // Gatherer exposes the registry, for tests.
 func (m *Metrics) Gatherer() prometheus.Gatherer { return m.registry }
+
+var _ metrics.Recorder = (*Metrics)(nil)
+
+// EventReceived implements metrics.Recorder.
+func (m *Metrics) EventReceived() { m.EventsReceived.Inc() }
+
+// EventDuplicate implements metrics.Recorder.
+func (m *Metrics) EventDuplicate() { m.EventsDuplicate.Inc() }
+
+// EventRejected implements metrics.Recorder.
+func (m *Metrics) EventRejected(reason string) { m.EventsRejected.WithLabelValues(reason).Inc() }
+
+// DeliveryOutcome implements metrics.Recorder.
+func (m *Metrics) DeliveryOutcome(providerType, outcome string) {
+	m.Deliveries.WithLabelValues(providerType, outcome).Inc()
+}
+
+// DeliveryAttempt implements metrics.Recorder.
+func (m *Metrics) DeliveryAttempt(providerType string, d time.Duration) {
+	m.DeliveryDuration.WithLabelValues(providerType).Observe(d.Seconds())
+}
+
+// QueueDepthChange implements metrics.Recorder.
+func (m *Metrics) QueueDepthChange(delta int) { m.QueueDepth.Add(float64(delta)) }

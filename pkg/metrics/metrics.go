@@ -1,0 +1,43 @@
+// Package metrics names what Herald measures. The ingest handler and the
+// delivery workers record through Recorder; herald serve exports the
+// measurements in the Prometheus format (package prom), and the Lambda
+// functions, which nothing scrapes, discard them (Nop).
+package metrics
+
+import "time"
+
+// Delivery outcomes.
+const (
+	OutcomeDelivered = "delivered"
+	OutcomeRetry     = "retry"
+	OutcomeFailed    = "failed"
+	OutcomeSkipped   = "skipped"
+)
+
+// Recorder receives Herald's measurements.
+type Recorder interface {
+	// EventReceived counts a valid event, duplicates included.
+	EventReceived()
+	// EventDuplicate counts an event refused as a duplicate.
+	EventDuplicate()
+	// EventRejected counts a request refused before decoding, by reason.
+	EventRejected(reason string)
+	// DeliveryOutcome counts a delivery attempt's outcome.
+	DeliveryOutcome(providerType, outcome string)
+	// DeliveryAttempt records how long a delivery attempt took.
+	DeliveryAttempt(providerType string, d time.Duration)
+	// QueueDepthChange adds delta to the deliveries queued or waiting.
+	QueueDepthChange(delta int)
+}
+
+// Nop discards every measurement.
+type Nop struct{}
+
+func (Nop) EventReceived()                        {}
+func (Nop) EventDuplicate()                       {}
+func (Nop) EventRejected(string)                  {}
+func (Nop) DeliveryOutcome(string, string)        {}
+func (Nop) DeliveryAttempt(string, time.Duration) {}
+func (Nop) QueueDepthChange(int)                  {}
+
+var _ Recorder = Nop{}
