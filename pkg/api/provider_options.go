@@ -28,9 +28,17 @@ var (
 	noChannel = []string{"discord"}
 )
 
+// IgnoresProxy reports whether Flux's provider of this type never uses a
+// proxy; Herald's does not either.
+func IgnoresProxy(providerType string) bool { return slices.Contains(noProxy, providerType) }
+
+// IgnoresTLS reports whether Flux's provider of this type never uses the
+// certSecretRef settings; Herald's does not either.
+func IgnoresTLS(providerType string) bool { return slices.Contains(noTLS, providerType) }
+
 // ignoredOptions warns about options that have no effect for the type.
 func (r report) ignoredOptions(s *ProviderSpec) {
-	if slices.Contains(noProxy, s.Type) {
+	if IgnoresProxy(s.Type) {
 		if s.Proxy != "" {
 			r.warnf("spec.proxy", "ignored: %s providers do not use a proxy", s.Type)
 		}
@@ -38,7 +46,7 @@ func (r report) ignoredOptions(s *ProviderSpec) {
 			r.warnf("spec.proxySecretRef", "ignored: %s providers do not use a proxy", s.Type)
 		}
 	}
-	if s.CertSecretRef != nil && slices.Contains(noTLS, s.Type) {
+	if s.CertSecretRef != nil && IgnoresTLS(s.Type) {
 		r.warnf("spec.certSecretRef", "ignored: %s providers do not use custom TLS settings", s.Type)
 	}
 	if s.Address != "" {

@@ -109,6 +109,15 @@ func (r Resolver) Resolve(p api.Provider) (Config, error) {
 		}
 	}
 
+	// Like Flux, read and check every setting, then leave out those the
+	// type's notifier never uses: a CA meant for a self-hosted endpoint must
+	// not replace the system roots on a call to discord.com.
+	if api.IgnoresTLS(spec.Type) {
+		settings.CA, settings.Cert, settings.Key = nil, nil, nil
+	}
+	if api.IgnoresProxy(spec.Type) {
+		settings.Proxy = nil
+	}
 	if settings.Proxy != nil {
 		cfg.Proxy = Secret(settings.Proxy.String())
 	}

@@ -302,3 +302,37 @@ func TestResolveSharesTransports(t *testing.T) {
 		t.Errorf("transport tuning: %+v", tr)
 	}
 }
+
+// Like Flux, a type whose notifier ignores certSecretRef or the proxy gets
+// neither, though the secrets are still read and checked.
+func TestResolveLeavesOutSettingsTheTypeIgnores(t *testing.T) {
+	s := secrets{
+		"ca":    {"ca.crt": []byte("not a certificate")},
+		"proxy": {"address": []byte("http://proxy:3128")},
+	}
+	spec := api.ProviderSpec{Type: "discord", CertSecretRef: ref("ca")}
+	if _, err := resolve(t, provider(spec), s); err == nil || !strings.Contains(err.Error(), "failed to parse CA certificate") {
+		t.Fatalf("a bad CA on discord: err = %v, want it checked as Flux does", err)
+	}
+	s["ca"] = nil
+	pool := notify.NewTransportPool()
+	r := notify.Resolver{Lookup: s.lookup, Transports: pool}
+	lark, err := r.Resolve(provider(api.ProviderSpec{Type: "lark", ProxySecretRef: ref("proxy")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := r.Resolve(provider(api.ProviderSpec{Type: "lark"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lark.HTTPClient != plain.HTTPClient || lark.Proxy != "" {
+		t.Error("lark got a proxy; Flux's lark notifier has none")
+	}
+	slackCfg, err := r.Resolve(provider(api.ProviderSpec{Type: "slack", ProxySecretRef: ref("proxy")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slackCfg.HTTPClient == plain.HTTPClient || slackCfg.Proxy == "" {
+		t.Error("slack lost its proxy")
+	}
+}
