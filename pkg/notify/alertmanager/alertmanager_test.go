@@ -1,0 +1,140 @@
+package alertmanager_test
+
+import (
+	"context"
+	"encoding/base64"
+	"testing"
+
+	"github.com/heraldhq/herald/pkg/event"
+	"github.com/heraldhq/herald/pkg/notify"
+	"github.com/heraldhq/herald/pkg/notify/alertmanager"
+	"github.com/heraldhq/herald/pkg/notify/notifytest"
+)
+
+func notifyOnce(t *testing.T, cfg notify.Config, ev event.Event) notifytest.Request {
+	t.Helper()
+	sink := notifytest.NewSink(t, nil)
+	cfg.Address = notify.Secret(sink.URL + "/api/v2/alerts")
+	n, err := alertmanager.New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if retry, err := n.Notify(context.Background(), ev); err != nil {
+		t.Fatalf("Notify: retry=%v err=%v", retry, err)
+	}
+	return sink.Last(t)
+}
+
+func TestGolden(t *testing.T) {
+	tests := []struct {
+		name     string
+		severity string
+		metadata bool
+		cfg      notify.Config
+	}{
+		{name: "info", severity: event.SeverityInfo, metadata: true},
+		{name: "info-no-metadata", severity: event.SeverityInfo},
+		{name: "error", severity: event.SeverityError, metadata: true},
+		{name: "error-no-metadata", severity: event.SeverityError},
+		{name: "token", severity: event.SeverityError, metadata: true, cfg: notify.Config{Token: "am-token"}},
+		{name: "basic-over-token", severity: event.SeverityError, metadata: true, cfg: notify.Config{Token: "am-token", Username: "admin", Password: "pw"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			notifytest.AssertGolden(t, tc.name, notifyOnce(t, tc.cfg, notifytest.ReferenceEvent(tc.severity, tc.metadata)))
+		})
+	}
+}
+
+// The §4.2 body for the reference event, independently of the golden
+// files: always firing, endsAt the zero time, the TitleCase alertname.
+func TestReferenceBody(t *testing.T) {
+	req := notifyOnce(t, notify.Config{}, notifytest.ReferenceEvent(event.SeverityInfo, true))
+	const want = `[{"status":"firing","labels":{"alertname":"FluxKustomizationReconciliationsucceeded","kind":"Kustomization","name":"podinfo","namespace":"flux-system","reason":"ReconciliationSucceeded","reportingcontroller":"kustomize-controller","revision":"main@sha1:a1afe267b54f38b46b487f6e938a6fd508278c07","severity":"info"},"annotations":{"message":"Applied revision: main@sha1:a1afe267b54f38b46b487f6e938a6fd508278c07"},"startsAt":"2024-05-06T07:08:09Z","endsAt":"0001-01-01T00:00:00Z"}]`
+	if string(req.Body) != want {
+		t.Errorf("body:\n got %s\nwant %s", req.Body, want)
+	}
+}
+
+// summary moves from the labels to the annotations, fixed labels win over
+// metadata, and the event's own metadata is left alone.
+func TestAlert(t *testing.T) {
+	ev := notifytest.ReferenceEvent(event.SeverityError, true)
+	ev.Metadata = map[string]string{"summary": "cluster-1", "severity": "spoofed", "env": "prod"}
+	a := alertmanager.NewAlert(ev)
+	if a.Annotations["summary"] != "cluster-1" || len(a.Annotations) != 2 {
+		t.Errorf("annotations = %v", a.Annotations)
+	}
+	if _, ok := a.Labels["summary"]; ok || a.Labels["severity"] != "error" || a.Labels["env"] != "prod" {
+		t.Errorf("labels = %v", a.Labels)
+	}
+	if len(ev.Metadata) != 3 || ev.Metadata["summary"] != "cluster-1" {
+		t.Errorf("the event's metadata was changed: %v", ev.Metadata)
+	}
+}
+
+// x/text's title caser, as Flux uses it, including its word breaks.
+func TestAlertName(t *testing.T) {
+	for reason, want := range map[string]string{
+		"ReconciliationSucceeded": "FluxKustomizationReconciliationsucceeded",
+		"HealthCheckFailed":       "FluxKustomizationHealthcheckfailed",
+		"update sucesful":         "FluxKustomizationUpdate Sucesful",
+		"dependency-not-ready":    "FluxKustomizationDependency-Not-Ready",
+		"ARTIFACT_FAILED":         "FluxKustomizationArtifact_failed",
+		"":                        "FluxKustomization",
+	} {
+		ev := notifytest.ReferenceEvent(event.SeverityError, false)
+		ev.Reason = reason
+		if got := alertmanager.AlertName(ev); got != want {
+			t.Errorf("AlertName(%q) = %q, want %q", reason, got, want)
+		}
+	}
+}
+
+// Basic auth needs both username and password and then replaces the token.
+func TestAuth(t *testing.T) {
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:pw"))
+	tests := []struct {
+		name string
+		cfg  notify.Config
+		want string
+	}{
+		{"none", notify.Config{}, ""},
+		{"token", notify.Config{Token: "t"}, "Bearer t"},
+		{"basic over token", notify.Config{Token: "t", Username: "admin", Password: "pw"}, basic},
+		{"basic", notify.Config{Username: "admin", Password: "pw"}, basic},
+		{"username alone", notify.Config{Token: "t", Username: "admin"}, "Bearer t"},
+		{"password alone", notify.Config{Password: "pw"}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := notifyOnce(t, tc.cfg, notifytest.FluxTestEvent()).Header
+			if got := h.Values("Authorization"); len(got) > 1 || h.Get("Authorization") != tc.want {
+				t.Errorf("Authorization = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestNewError(t *testing.T) {
+	_, err := alertmanager.New(notify.Config{Address: "alertmanager/api/v2/alerts/" + notifytest.LeakPathToken})
+	if err == nil || err.Error() != "invalid address: invalid URI for request" {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestRetry(t *testing.T) {
+	notifytest.RunRetryTests(t, func(t *testing.T, address string) notify.Notifier {
+		n, err := alertmanager.New(notify.Config{Address: notify.Secret(address), Token: "t"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	})
+}
+
+func TestNoSecretLeak(t *testing.T) {
+	// With username and password planted, basic auth is what is sent.
+	notifytest.AssertNoSecretLeak(t, alertmanager.New)
+	notifytest.AssertNoSecretLeak(t, alertmanager.New, func(cfg *notify.Config) { cfg.Username, cfg.Password = "", "" })
+}
