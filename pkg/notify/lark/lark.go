@@ -23,10 +23,9 @@ type Notifier struct {
 
 var _ notify.Notifier = (*Notifier)(nil)
 
-// New builds a Lark notifier for the webhook cfg.Address.
-//
-// Flux ignores both proxy and certSecretRef for lark (behaviour reference
-// §6); Herald sends through cfg.HTTPClient, so both are honoured.
+// New builds a Lark notifier for the webhook cfg.Address. Flux uses neither
+// a proxy nor certSecretRef for lark (behaviour reference §6); notify.Resolve
+// leaves both out of cfg.HTTPClient for this type, so Herald does the same.
 func New(cfg notify.Config) (notify.Notifier, error) {
 	address, err := notify.ParseAddress(cfg.Address)
 	if err != nil {

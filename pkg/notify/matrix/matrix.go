@@ -34,10 +34,9 @@ type Notifier struct {
 var _ notify.Notifier = (*Notifier)(nil)
 
 // New builds a Matrix notifier: cfg.Address is the homeserver URL, cfg.Channel
-// the room id and cfg.Token the access token.
-//
-// Flux ignores a proxy for matrix (behaviour reference §6); Herald sends
-// through cfg.HTTPClient, so a configured proxy is honoured.
+// the room id and cfg.Token the access token. Flux uses certSecretRef but no
+// proxy for matrix (behaviour reference §6); notify.Resolve leaves the proxy
+// out of cfg.HTTPClient for this type, so Herald does the same.
 func New(cfg notify.Config) (notify.Notifier, error) {
 	address, err := notify.ParseAddress(cfg.Address)
 	if err != nil {
