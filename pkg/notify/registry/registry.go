@@ -3,22 +3,41 @@
 package registry
 
 import (
-	"time"
-
 	"fmt"
-	"github.com/heraldhq/herald/pkg/api"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/heraldhq/herald/pkg/api"
 	"github.com/heraldhq/herald/pkg/notify"
+	"github.com/heraldhq/herald/pkg/notify/discord"
 	"github.com/heraldhq/herald/pkg/notify/generic"
+	"github.com/heraldhq/herald/pkg/notify/githubdispatch"
+	"github.com/heraldhq/herald/pkg/notify/googlechat"
+	"github.com/heraldhq/herald/pkg/notify/incidentio"
+	"github.com/heraldhq/herald/pkg/notify/msteams"
+	"github.com/heraldhq/herald/pkg/notify/rocket"
 	"github.com/heraldhq/herald/pkg/notify/slack"
+	"github.com/heraldhq/herald/pkg/notify/telegram"
+	"github.com/heraldhq/herald/pkg/notify/webex"
+	"github.com/heraldhq/herald/pkg/notify/zoom"
+	"github.com/heraldhq/herald/pkg/notify/zulip"
 )
 
 var factories = map[string]notify.Factory{
-	"generic":      generic.New,
-	"generic-hmac": generic.NewHMAC,
-	"slack":        slack.New,
+	"discord":        discord.New,
+	"generic":        generic.New,
+	"generic-hmac":   generic.NewHMAC,
+	"githubdispatch": githubdispatch.New,
+	"googlechat":     googlechat.New,
+	"incident.io":    incidentio.New,
+	"msteams":        msteams.New,
+	"rocket":         rocket.New,
+	"slack":          slack.New,
+	"telegram":       telegram.New,
+	"webex":          webex.New,
+	"zoom":           zoom.New,
+	"zulip":          zulip.New,
 }
 
 // New builds the notifier for cfg.Type.
