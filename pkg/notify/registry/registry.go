@@ -10,12 +10,19 @@ import (
 
 	"github.com/heraldhq/herald/pkg/api"
 	"github.com/heraldhq/herald/pkg/notify"
+	"github.com/heraldhq/herald/pkg/notify/alertmanager"
+	"github.com/heraldhq/herald/pkg/notify/datadog"
 	"github.com/heraldhq/herald/pkg/notify/discord"
 	"github.com/heraldhq/herald/pkg/notify/generic"
 	"github.com/heraldhq/herald/pkg/notify/githubdispatch"
 	"github.com/heraldhq/herald/pkg/notify/googlechat"
+	"github.com/heraldhq/herald/pkg/notify/grafana"
 	"github.com/heraldhq/herald/pkg/notify/incidentio"
+	"github.com/heraldhq/herald/pkg/notify/lark"
+	"github.com/heraldhq/herald/pkg/notify/matrix"
 	"github.com/heraldhq/herald/pkg/notify/msteams"
+	"github.com/heraldhq/herald/pkg/notify/opsgenie"
+	"github.com/heraldhq/herald/pkg/notify/pagerduty"
 	"github.com/heraldhq/herald/pkg/notify/rocket"
 	"github.com/heraldhq/herald/pkg/notify/slack"
 	"github.com/heraldhq/herald/pkg/notify/telegram"
@@ -25,13 +32,20 @@ import (
 )
 
 var factories = map[string]notify.Factory{
+	"alertmanager":   alertmanager.New,
+	"datadog":        datadog.New,
 	"discord":        discord.New,
 	"generic":        generic.New,
 	"generic-hmac":   generic.NewHMAC,
 	"githubdispatch": githubdispatch.New,
 	"googlechat":     googlechat.New,
+	"grafana":        grafana.New,
 	"incident.io":    incidentio.New,
+	"lark":           lark.New,
+	"matrix":         matrix.New,
 	"msteams":        msteams.New,
+	"opsgenie":       opsgenie.New,
+	"pagerduty":      pagerduty.New,
 	"rocket":         rocket.New,
 	"slack":          slack.New,
 	"telegram":       telegram.New,

@@ -38,6 +38,13 @@ func TestUnknownTypeListsTheSupportedOnes(t *testing.T) {
 // token. Every registered type must be listed, so that no provider escapes
 // the shared leak test below.
 var leakConfig = map[string]func(*notify.Config){
+	"alertmanager": nil,
+	"datadog":      nil,
+	"grafana":      nil,
+	"lark":         nil,
+	"matrix":       func(cfg *notify.Config) { cfg.Channel = "!room:example.org" },
+	"opsgenie":     nil,
+	"pagerduty":    func(cfg *notify.Config) { cfg.Channel = "routing-key" },
 	"discord":      nil,
 	"generic":      nil,
 	"generic-hmac": nil,
