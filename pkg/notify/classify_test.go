@@ -131,3 +131,17 @@ func TestOutcome(t *testing.T) {
 		t.Error("retryable not retried")
 	}
 }
+
+func TestMaskErrorHidesSecretsAndKeepsOnlyContext(t *testing.T) {
+	inner := fmt.Errorf("dial nats://user:hunter2-long-password@10.0.0.1:4222: %w", context.DeadlineExceeded)
+	err := notify.MaskError(inner, true, "hunter2", "hunter2-long-password")
+	if got := err.Error(); got != "dial nats://user:*****@10.0.0.1:4222: context deadline exceeded" {
+		t.Fatalf("Error() = %q: the longer secret must be masked whole", got)
+	}
+	if !err.Retryable || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %#v: want retryable, unwrapping to the deadline", err)
+	}
+	if errors.Is(err, inner) {
+		t.Fatal("the masked error unwraps to the original, which holds the secret")
+	}
+}

@@ -1,7 +1,11 @@
 package notify
 
 import (
+	"cmp"
+	"context"
+	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 )
 
@@ -28,14 +32,41 @@ func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
 
 // Mask replaces every occurrence of each non-empty secret value in text with
 // "*****", as Flux masks its token in surfaced errors. Values are trimmed
-// first, as Flux trims the token.
+// first, as Flux trims the token, and the longest is masked first, so that a
+// secret containing a shorter one is masked whole.
 func Mask(text string, secrets ...Secret) string {
+	values := make([]string, 0, len(secrets))
 	for _, s := range secrets {
-		v := strings.TrimSpace(string(s))
-		if v == "" {
-			continue
+		if v := strings.TrimSpace(string(s)); v != "" {
+			values = append(values, v)
 		}
+	}
+	slices.SortFunc(values, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
+	for _, v := range values {
 		text = strings.ReplaceAll(text, v, "*****")
 	}
 	return text
 }
+
+// MaskError classifies err and masks every secret out of its text, for
+// providers whose SDK reports errors the shared poster never saw. The result
+// unwraps only to a context error, never to err, whose fields may hold the
+// server's URL and credentials.
+func MaskError(err error, retry bool, secrets ...Secret) *Error {
+	var cause error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		cause = context.DeadlineExceeded
+	case errors.Is(err, context.Canceled):
+		cause = context.Canceled
+	}
+	return &Error{Retryable: retry, Err: &maskedError{msg: Mask(err.Error(), secrets...), cause: cause}}
+}
+
+type maskedError struct {
+	msg   string
+	cause error
+}
+
+func (e *maskedError) Error() string { return e.msg }
+func (e *maskedError) Unwrap() error { return e.cause }
