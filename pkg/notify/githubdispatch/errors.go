@@ -1,13 +1,10 @@
 package githubdispatch
 
 import (
-	"cmp"
-	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
-	"strings"
 
 	"github.com/google/go-github/v92/github"
 
@@ -54,7 +51,9 @@ func (n *Notifier) classify(err error) error {
 			e.Retryable = notify.IsRetryable(notify.Classify(http.MethodPost, nil, nil, err, now))
 		}
 	}
-	e.Err = n.mask(err)
+	// Flux's text with the secrets masked, unwrapping only to a context
+	// error, never to go-github's, whose fields hold the request.
+	e.Err = notify.MaskError(fmt.Errorf("%s%w", errorPrefix, err), false, n.secrets...).Err
 	return e
 }
 
@@ -90,31 +89,5 @@ func maskList(cfg notify.Config) []notify.Secret {
 			secrets = append(secrets, notify.Secret(p))
 		}
 	}
-	// Longest first, so that a secret is masked whole before any shorter
-	// secret inside it is.
-	slices.SortFunc(secrets, func(a, b notify.Secret) int {
-		return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(string(a), string(b)))
-	})
-	return slices.Compact(secrets)
+	return secrets
 }
-
-// mask gives Flux's text with the secrets masked. The result unwraps only
-// to a context error, never to go-github's, whose fields hold the request.
-func (n *Notifier) mask(err error) error {
-	m := &maskedError{msg: notify.Mask(errorPrefix+err.Error(), n.secrets...)}
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		m.cause = context.DeadlineExceeded
-	case errors.Is(err, context.Canceled):
-		m.cause = context.Canceled
-	}
-	return m
-}
-
-type maskedError struct {
-	msg   string
-	cause error
-}
-
-func (e *maskedError) Error() string { return e.msg }
-func (e *maskedError) Unwrap() error { return e.cause }
