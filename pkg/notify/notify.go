@@ -61,6 +61,15 @@ type Config struct {
 	HTTPClient *http.Client
 }
 
+// Client is the HTTP client to send with: HTTPClient, or the shared default
+// when a caller built the Config by hand.
+func (c Config) Client() *http.Client {
+	if c.HTTPClient != nil {
+		return c.HTTPClient
+	}
+	return DefaultClient()
+}
+
 // Error is a failed attempt, classified.
 type Error struct {
 	// Retryable reports whether a later attempt could succeed.

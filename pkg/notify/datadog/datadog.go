@@ -63,10 +63,7 @@ func New(cfg notify.Config) (notify.Notifier, error) {
 	if u.Scheme != "" {
 		base.Scheme = u.Scheme
 	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = notify.DefaultClient()
-	}
+	client := cfg.Client()
 	return &Notifier{
 		BaseURL: base.String(),
 		client:  client,

@@ -56,10 +56,7 @@ func newNotifier(cfg notify.Config, key []byte) (*Notifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = notify.DefaultClient()
-	}
+	client := cfg.Client()
 	return &Notifier{
 		address: address,
 		client:  client,

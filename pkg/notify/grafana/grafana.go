@@ -35,10 +35,7 @@ func New(cfg notify.Config) (notify.Notifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = notify.DefaultClient()
-	}
+	client := cfg.Client()
 	return &Notifier{
 		address:  address,
 		client:   client,

@@ -45,10 +45,7 @@ func New(cfg notify.Config) (notify.Notifier, error) {
 	if cfg.Token == "" {
 		return nil, errors.New("empty incident.io API token")
 	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = notify.DefaultClient()
-	}
+	client := cfg.Client()
 	return &Notifier{address: address, client: client, token: cfg.Token, secrets: cfg.SecretValues()}, nil
 }
 

@@ -37,10 +37,7 @@ func New(cfg notify.Config) (notify.Notifier, error) {
 	if cfg.Token == "" {
 		return nil, errors.New("empty Opsgenie apikey/token")
 	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = notify.DefaultClient()
-	}
+	client := cfg.Client()
 	return &Notifier{
 		address:     address,
 		client:      client,

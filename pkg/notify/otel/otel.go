@@ -69,10 +69,7 @@ func New(cfg notify.Config) (notify.Notifier, error) {
 	}
 	// The exporter keeps only the scheme, host and path of the endpoint.
 	endpoint := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
-	client := cfg.HTTPClient
-	if client == nil {
-		client = notify.DefaultClient()
-	}
+	client := cfg.Client()
 	return &Notifier{
 		Now:      time.Now,
 		endpoint: endpoint,

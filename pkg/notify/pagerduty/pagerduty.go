@@ -43,10 +43,7 @@ func New(cfg notify.Config) (notify.Notifier, error) {
 		return nil, err
 	}
 	u, _ := url.ParseRequestURI(address) // cannot fail: ParseAddress accepted it
-	client := cfg.HTTPClient
-	if client == nil {
-		client = notify.DefaultClient()
-	}
+	client := cfg.Client()
 	return &Notifier{
 		BaseURL:    u.Scheme + "://" + u.Host,
 		routingKey: cfg.Channel,

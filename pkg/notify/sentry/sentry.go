@@ -62,10 +62,7 @@ func New(cfg notify.Config) (notify.Notifier, error) {
 		}
 		return nil, errors.New("invalid DSN")
 	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = notify.DefaultClient()
-	}
+	client := cfg.Client()
 	n := &Notifier{dsn: dsn, http: client, secrets: cfg.SecretValues()}
 	n.client, err = sentry.NewClient(sentry.ClientOptions{
 		Dsn:              cfg.Address.Reveal(),

@@ -51,10 +51,7 @@ func New(cfg notify.Config) (notify.Notifier, error) {
 	if _, err := sendMessageURL(DefaultAPIURL, cfg.Token); err != nil {
 		return nil, err
 	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = notify.DefaultClient()
-	}
+	client := cfg.Client()
 	chatID, threadID, hasThread := strings.Cut(cfg.Channel, ":")
 	return &Notifier{
 		APIURL:    DefaultAPIURL,

@@ -33,10 +33,7 @@ func New(cfg notify.Config) (notify.Notifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = notify.DefaultClient()
-	}
+	client := cfg.Client()
 	// Flux sends the header even without a token; Go trims the value on
 	// the wire, so it arrives as "Bearer". With a token it is a secret
 	// header, masked out of errors however a server echoes it; without

@@ -48,10 +48,7 @@ func New(cfg notify.Config) (notify.Notifier, error) {
 		q.Set("format", "full")
 		u.RawQuery = q.Encode()
 	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = notify.DefaultClient()
-	}
+	client := cfg.Client()
 	return &Notifier{
 		address: u.String(),
 		client:  client,

@@ -55,10 +55,7 @@ func New(cfg notify.Config) (notify.Notifier, error) {
 		return nil, fmt.Errorf("invalid Zulip channel format, expected <channel>/<topic>, got '%s'", cfg.Channel)
 	}
 
-	client := cfg.HTTPClient
-	if client == nil {
-		client = notify.DefaultClient()
-	}
+	client := cfg.Client()
 	return &Notifier{
 		endpoint: u.String(),
 		client:   client,
