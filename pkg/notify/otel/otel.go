@@ -1,9 +1,11 @@
 // Package otel exports each Flux event as one OpenTelemetry span, OTLP/HTTP
 // protobuf, to the collector URL in the address (Flux's
 // internal/notifier/otel.go). Flux drives the OpenTelemetry SDK's
-// otlptracehttp exporter; Herald encodes the same request with the OTLP
-// protobuf types and posts it with notify.Post: the SDK and exporter would
-// add 3.8 MB to the Lambda binary, the protobuf types about 80 kB.
+// otlptracehttp exporter; Herald encodes the same request itself and posts
+// it with notify.Post. Measured on the stripped arm64 dispatch binary, the
+// SDK and exporter would add 3.8 MB or more, the generated OTLP types with
+// the protobuf runtime 9.7 MB, and the hand encoder (encode.go) nothing
+// measurable.
 //
 // Two inputs of Flux are not available to a Herald notifier. Flux names the
 // resource after the Alert and seeds the trace ID with the Alert's UID;
@@ -17,7 +19,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -117,10 +118,7 @@ func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err 
 	if !ok {
 		alert = n.provider
 	}
-	body, err := Marshal(Request(alert, ev, n.Now()))
-	if err != nil {
-		return false, notify.Permanent(fmt.Errorf("marshalling the OTLP request failed: %w", err))
-	}
+	body := NewTrace(alert, ev, n.Now()).Marshal()
 	// The secret's headers may replace the User-Agent but, as with the
 	// exporter, not the Content-Type.
 	return notify.Outcome(notify.Post(ctx, n.client, http.MethodPost, n.endpoint, body,

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
@@ -175,7 +177,7 @@ func TestSpan(t *testing.T) {
 // Non-error events have an OK status without a message: the SDK drops the
 // description of any status but Error.
 func TestOKStatus(t *testing.T) {
-	r := otel.Request(otel.Alert{}, notifytest.ReferenceEvent(event.SeverityInfo, true), end)
+	r := decode(t, otel.NewTrace(otel.Alert{}, notifytest.ReferenceEvent(event.SeverityInfo, true), end).Marshal())
 	st := r.ResourceSpans[0].ScopeSpans[0].Spans[0].Status
 	if st.Code != tracepb.Status_STATUS_CODE_OK || st.Message != "" {
 		t.Errorf("status %v", st)
@@ -227,10 +229,9 @@ func TestRevision(t *testing.T) {
 func TestDuplicateAttribute(t *testing.T) {
 	ev := notifytest.ReferenceEvent(event.SeverityInfo, false)
 	ev.Metadata = map[string]string{"object.kind": "Other", "a": "1"}
-	attrs := otel.Request(otel.Alert{}, ev, end).ResourceSpans[0].ScopeSpans[0].Spans[0].Attributes
 	var got []string
-	for _, a := range attrs {
-		got = append(got, a.Key+"="+a.Value.GetStringValue())
+	for _, a := range otel.NewTrace(otel.Alert{}, ev, end).Attributes {
+		got = append(got, a.Key+"="+a.Value)
 	}
 	if want := "[object.uid=7d0cdc51-ddcf-4743-b223-83ca5c699632 object.kind=Other object.name=podinfo object.namespace=flux-system a=1]"; fmt.Sprint(got) != want {
 		t.Errorf("attributes %v", got)
@@ -315,4 +316,71 @@ func TestRetry(t *testing.T) {
 
 func TestNoSecretLeak(t *testing.T) {
 	notifytest.AssertNoSecretLeak(t, otel.New)
+}
+
+// The hand encoder gives exactly the bytes proto.Marshal gives for the
+// generated types, which is what Flux's exporter sends.
+func TestMarshalMatchesProto(t *testing.T) {
+	many := notifytest.ReferenceEvent(event.SeverityInfo, true)
+	for i := range 130 {
+		many.Metadata[fmt.Sprintf("k%03d", i)] = ""
+	}
+	empty := notifytest.ReferenceEvent(event.SeverityError, false)
+	empty.InvolvedObject = event.ObjectReference{}
+	for name, ev := range map[string]event.Event{
+		"info":         notifytest.ReferenceEvent(event.SeverityInfo, true),
+		"error":        notifytest.ReferenceEvent(event.SeverityError, true),
+		"dropped":      many,
+		"empty object": empty,
+		"escapes & utf-8": func() event.Event {
+			e := notifytest.ReferenceEvent(event.SeverityError, true)
+			e.Message = "<b>déploiement</b> 💣\n"
+			return e
+		}(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			tr := otel.NewTrace(otel.Alert{Name: "a", Namespace: "ns", UID: "u"}, ev, end)
+			want, err := proto.Marshal(generated(tr))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tr.Marshal(); string(got) != string(want) {
+				t.Errorf("encoding differs from proto.Marshal:\n got %x\nwant %x", got, want)
+			}
+		})
+	}
+}
+
+// generated is tr in the generated OTLP types.
+func generated(tr otel.Trace) *coltracepb.ExportTraceServiceRequest {
+	kv := func(attrs []otel.Attribute) []*commonpb.KeyValue {
+		var out []*commonpb.KeyValue
+		for _, a := range attrs {
+			out = append(out, &commonpb.KeyValue{Key: a.Key, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: a.Value}}})
+		}
+		return out
+	}
+	status := &tracepb.Status{Code: tracepb.Status_STATUS_CODE_OK}
+	if tr.Error {
+		status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR, Message: tr.Message}
+	}
+	return &coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{
+		Resource:  &resourcepb.Resource{Attributes: kv(tr.Resource)},
+		SchemaUrl: otel.SchemaURL,
+		ScopeSpans: []*tracepb.ScopeSpans{{
+			Scope: &commonpb.InstrumentationScope{Name: otel.ScopeName},
+			Spans: []*tracepb.Span{{
+				TraceId:                tr.TraceID[:],
+				SpanId:                 tr.SpanID[:],
+				Flags:                  otel.Flags,
+				Name:                   tr.Name,
+				Kind:                   tracepb.Span_SPAN_KIND_INTERNAL,
+				StartTimeUnixNano:      uint64(tr.Start.UnixNano()),
+				EndTimeUnixNano:        uint64(tr.End.UnixNano()),
+				Attributes:             kv(tr.Attributes),
+				DroppedAttributesCount: tr.DroppedAttributes,
+				Status:                 status,
+			}},
+		}},
+	}}}
 }

@@ -5,11 +5,6 @@ import (
 	"slices"
 	"time"
 
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
-	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
-	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/proto"
-
 	"github.com/heraldhq/herald/pkg/event"
 )
 
@@ -24,66 +19,72 @@ const (
 	maxAttributes = 128
 )
 
-// flags are the span flags the SDK's exporter sets for a sampled span whose
-// parent is known not to be remote.
-const flags = uint32(0x01) | uint32(tracepb.SpanFlags_SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK)
+// Span flags and enums of the OTLP protocol (opentelemetry/proto/trace/v1).
+const (
+	// Flags is what the SDK's exporter sets for a sampled span whose parent
+	// is known not to be remote: W3C sampled, plus CONTEXT_HAS_IS_REMOTE.
+	Flags        uint32 = 0x01 | 0x100
+	kindInternal        = 1
+	statusOK            = 1
+	statusError         = 2
+)
 
-// Request is the export request the exporter would send for ev: one
-// resource naming alert, one scope, one span. It is a TracesData, whose
-// wire form is that of collector/trace/v1.ExportTraceServiceRequest; using
-// it spares the binary the gRPC code of the collector package.
-func Request(alert Alert, ev event.Event, end time.Time) *tracepb.TracesData {
-	rev := Revision(ev)
-	obj := ev.InvolvedObject
-	var status *tracepb.Status
-	if ev.Severity == event.SeverityError {
-		status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR, Message: ev.Message}
-	} else {
-		// The SDK drops the description of a non-error status.
-		status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_OK}
-	}
-	attrs, dropped := spanAttributes(ev)
-	span := &tracepb.Span{
-		TraceId:                id(alert.UID, rev, 16),
-		SpanId:                 id(obj.UID, rev, 8),
-		Flags:                  flags,
-		Name:                   obj.Kind + ": " + obj.Namespace + "/" + obj.Name,
-		Kind:                   tracepb.Span_SPAN_KIND_INTERNAL,
-		StartTimeUnixNano:      uint64(ev.Timestamp.UnixNano()),
-		EndTimeUnixNano:        uint64(end.UnixNano()),
-		Attributes:             attrs,
-		DroppedAttributesCount: dropped,
-		Status:                 status,
-	}
-	// Sorted by key, as the SDK's attribute set is.
-	resource := &resourcepb.Resource{Attributes: []*commonpb.KeyValue{
-		str("service.instance.id", alert.UID),
-		str("service.name", alert.Namespace+"/"+alert.Name),
-		str("service.namespace", alert.Namespace),
-	}}
-	return &tracepb.TracesData{ResourceSpans: []*tracepb.ResourceSpans{{
-		Resource:   resource,
-		SchemaUrl:  SchemaURL,
-		ScopeSpans: []*tracepb.ScopeSpans{{Scope: &commonpb.InstrumentationScope{Name: ScopeName}, Spans: []*tracepb.Span{span}}},
-	}}}
+// Attribute is a string attribute, the only kind Flux sets.
+type Attribute struct{ Key, Value string }
+
+// Trace is the one resource and span that the exporter would send for an
+// event: Flux's tracer provider, with the SDK's defaults, ends one span.
+type Trace struct {
+	// Resource is sorted by key, as the SDK's attribute set is.
+	Resource   []Attribute
+	TraceID    [16]byte
+	SpanID     [8]byte
+	Name       string
+	Start, End time.Time
+	Attributes []Attribute
+	// DroppedAttributes counts attributes beyond the SDK's limit.
+	DroppedAttributes uint32
+	// Error is the status: Error(Message) or, when false, Ok without a
+	// message, since the SDK drops the description of a non-error status.
+	Error   bool
+	Message string
 }
 
-// Marshal encodes r deterministically, so the same event gives the same bytes.
-func Marshal(r *tracepb.TracesData) ([]byte, error) {
-	return proto.MarshalOptions{Deterministic: true}.Marshal(r)
+// NewTrace builds the span for ev, sent for alert and ended at end.
+func NewTrace(alert Alert, ev event.Event, end time.Time) Trace {
+	rev := Revision(ev)
+	obj := ev.InvolvedObject
+	t := Trace{
+		Resource: []Attribute{
+			{"service.instance.id", alert.UID},
+			{"service.name", alert.Namespace + "/" + alert.Name},
+			{"service.namespace", alert.Namespace},
+		},
+		Name:  obj.Kind + ": " + obj.Namespace + "/" + obj.Name,
+		Start: ev.Timestamp.Time,
+		End:   end,
+		Error: ev.Severity == event.SeverityError,
+	}
+	copy(t.TraceID[:], id(alert.UID, rev))
+	copy(t.SpanID[:], id(obj.UID, rev))
+	if t.Error {
+		t.Message = ev.Message
+	}
+	t.Attributes, t.DroppedAttributes = spanAttributes(ev)
+	return t
 }
 
 // spanAttributes are the object's, then the metadata's. Flux ranges over
 // the metadata map, so its order is unspecified; Herald sorts by key. A key
 // given twice keeps its first place and its last value, and attributes
 // beyond the SDK's limit are dropped and counted, as the SDK does.
-func spanAttributes(ev event.Event) ([]*commonpb.KeyValue, uint32) {
+func spanAttributes(ev event.Event) ([]Attribute, uint32) {
 	obj := ev.InvolvedObject
-	attrs := []*commonpb.KeyValue{
-		str("object.uid", string(obj.UID)),
-		str("object.kind", obj.Kind),
-		str("object.name", obj.Name),
-		str("object.namespace", obj.Namespace),
+	attrs := []Attribute{
+		{"object.uid", obj.UID},
+		{"object.kind", obj.Kind},
+		{"object.name", obj.Name},
+		{"object.namespace", obj.Namespace},
 	}
 	keys := make([]string, 0, len(ev.Metadata))
 	for k := range ev.Metadata {
@@ -92,15 +93,15 @@ func spanAttributes(ev event.Event) ([]*commonpb.KeyValue, uint32) {
 	slices.Sort(keys)
 	var dropped uint32
 	for _, k := range keys {
-		if i := slices.IndexFunc(attrs, func(a *commonpb.KeyValue) bool { return a.Key == k }); i >= 0 {
-			attrs[i] = str(k, ev.Metadata[k])
+		if i := slices.IndexFunc(attrs, func(a Attribute) bool { return a.Key == k }); i >= 0 {
+			attrs[i].Value = ev.Metadata[k]
 			continue
 		}
 		if len(attrs) == maxAttributes {
 			dropped++
 			continue
 		}
-		attrs = append(attrs, str(k, ev.Metadata[k]))
+		attrs = append(attrs, Attribute{k, ev.Metadata[k]})
 	}
 	return attrs, dropped
 }
@@ -123,12 +124,9 @@ func Revision(ev event.Event) string {
 	return rev
 }
 
-// id is the first n bytes of sha256("<uid>:<revision>"), Flux's generateID.
-func id(uid, rev string, n int) []byte {
+// id is sha256("<uid>:<revision>"), Flux's generateID; trace IDs take its
+// first 16 bytes, span IDs its first 8.
+func id(uid, rev string) []byte {
 	sum := sha256.Sum256([]byte(uid + ":" + rev))
-	return sum[:n]
-}
-
-func str(k, v string) *commonpb.KeyValue {
-	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: v}}}
+	return sum[:]
 }
