@@ -1,6 +1,9 @@
 package api
 
-import "slices"
+import (
+	"net/url"
+	"slices"
+)
 
 // Options Flux accepts on a Provider but ignores for some types (behaviour
 // reference §6 and §4.2). Herald ignores them the same way, and says so.
@@ -52,11 +55,25 @@ func (r report) ignoredOptions(s *ProviderSpec) {
 	if s.Address != "" {
 		if why, ok := noAddress[s.Type]; ok {
 			r.warnf("spec.address", "ignored: %s", why)
-		} else if why, ok := partialAddress[s.Type]; ok {
+		} else if why, ok := partialAddress[s.Type]; ok && hasIgnoredPart(s.Type, s.Address) {
 			r.warnf("spec.address", "partly ignored: %s", why)
 		}
 	}
 	if s.Channel != "" && slices.Contains(noChannel, s.Type) {
 		r.warnf("spec.channel", "ignored: %s providers post to the channel of their webhook", s.Type)
 	}
+}
+
+// hasIgnoredPart reports whether address has a part its type ignores: a
+// path or query for the types that keep only scheme and host, a host other
+// than Bitbucket's for bitbucket.
+func hasIgnoredPart(providerType, address string) bool {
+	u, err := url.Parse(address)
+	if err != nil {
+		return false
+	}
+	if providerType == "bitbucket" {
+		return u.Host != "" && u.Host != "bitbucket.org"
+	}
+	return (u.Path != "" && u.Path != "/") || u.RawQuery != "" && providerType != "zulip"
 }

@@ -23,6 +23,10 @@ func TestIgnoredProviderOptionsWarn(t *testing.T) {
 			"Provider/ns/p: spec.address: ignored: telegram always posts to https://api.telegram.org"},
 		{"pagerduty path", doc("pagerduty", "  address: https://events.pagerduty.com/v2/x\n  channel: key\n"),
 			"Provider/ns/p: spec.address: partly ignored: pagerduty uses only the scheme and host"},
+		{"pagerduty without a path", doc("pagerduty", "  address: https://events.pagerduty.com\n  channel: key\n"), ""},
+		{"datadog without a path", doc("datadog", "  address: https://api.datadoghq.com/\n"), ""},
+		{"zulip path", doc("zulip", "  address: https://my-org.zulipchat.com/api\n  channel: a/b\n"),
+			"Provider/ns/p: spec.address: partly ignored: zulip replaces the path"},
 		{"slack proxy is used", doc("slack", "  address: https://hooks.slack.com/x\n  proxy: http://proxy:8080\n"), ""},
 		{"generic cert is used", doc("generic", "  address: https://example.com\n  certSecretRef: {name: ca}\n"), ""},
 	}
