@@ -58,7 +58,7 @@ func New(cfg notify.Config) (notify.Notifier, error) {
 			}
 		}
 	}
-	return &Notifier{producer: producer, secrets: sortedSecrets(secrets)}, nil
+	return &Notifier{producer: producer, secrets: secrets}, nil
 }
 
 func newProducer(cfg notify.Config, authorityHost string) (*azeventhubs.ProducerClient, error) {

@@ -1,7 +1,6 @@
 package azureeventhub
 
 import (
-	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -72,33 +71,5 @@ func (n *Notifier) classify(err error) error {
 	case errors.As(err, &aerr):
 		retry = !slices.Contains(permanentConditions, aerr.Condition)
 	}
-	return masked(err, retry, n.secrets)
-}
-
-// masked is err classified, with every secret masked out of its text. It
-// unwraps only to a context error, never to the original.
-func masked(err error, retry bool, secrets []notify.Secret) error {
-	var cause error
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		cause = context.DeadlineExceeded
-	case errors.Is(err, context.Canceled):
-		cause = context.Canceled
-	}
-	return &notify.Error{Retryable: retry, Err: &maskedError{notify.Mask(err.Error(), secrets...), cause}}
-}
-
-type maskedError struct {
-	msg   string
-	cause error
-}
-
-func (e *maskedError) Error() string { return e.msg }
-func (e *maskedError) Unwrap() error { return e.cause }
-
-// sortedSecrets puts longer values first, so that a secret containing a
-// shorter one is masked whole.
-func sortedSecrets(s []notify.Secret) []notify.Secret {
-	slices.SortFunc(s, func(a, b notify.Secret) int { return cmp.Compare(len(b), len(a)) })
-	return s
+	return notify.MaskError(err, retry, n.secrets...)
 }

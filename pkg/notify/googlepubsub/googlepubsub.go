@@ -68,7 +68,7 @@ func New(cfg notify.Config) (notify.Notifier, error) {
 		topic:   "projects/" + cfg.Address.Reveal() + "/topics/" + cfg.Channel,
 		attrs:   attrs,
 		auth:    auth,
-		secrets: sortedSecrets(cfg.SecretValues()),
+		secrets: cfg.SecretValues(),
 	}, nil
 }
 

@@ -58,7 +58,7 @@ func New(cfg notify.Config) (notify.Notifier, error) {
 		server:  cfg.Address.Reveal(),
 		subject: cfg.Channel,
 		auth:    auth,
-		secrets: sortedSecrets(cfg.SecretValues()),
+		secrets: cfg.SecretValues(),
 	}, nil
 }
 
