@@ -22,6 +22,10 @@ import (
 // MaxEventBytes is the largest event body accepted, as in Flux (3 MiB).
 const MaxEventBytes = 3 << 20
 
+// enqueueTimeout bounds queueing an event's deliveries: a full in-process
+// queue or a slow SQS answer then gets the sender a 503 to retry.
+const enqueueTimeout = 5 * time.Second
+
 // Ingest receives Flux events: it authenticates, decodes and cleans them,
 // refuses duplicates, matches Alerts and queues one delivery per Alert and
 // Provider. It answers before anything is delivered.
@@ -99,7 +103,12 @@ func (h *Ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	jobs := h.plan(snap, &ev, cluster, key)
 	if len(jobs) > 0 {
-		if err := h.Queue.Enqueue(r.Context(), jobs...); err != nil {
+		// A sender that hangs up must not leave half of an event's
+		// deliveries queued: enqueue on a context of its own.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), enqueueTimeout)
+		err := h.Queue.Enqueue(ctx, jobs...)
+		cancel()
+		if err != nil {
 			// Give the key back so that the sender's retry is not a duplicate.
 			if ferr := h.Dedup.Forget(context.WithoutCancel(r.Context()), key); ferr != nil {
 				h.Logger.Error("releasing the de-duplication key failed", "error", ferr.Error())
