@@ -2,81 +2,165 @@ package googlepubsub
 
 import (
 	"context"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
-	"slices"
+	"net/http"
+	"net/url"
+	"strings"
 
-	"cloud.google.com/go/auth"
-	"cloud.google.com/go/auth/credentials"
-	pubsub "cloud.google.com/go/pubsub/v2/apiv1"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/jwt"
 
 	"github.com/heraldhq/herald/pkg/notify"
 )
 
-// authOptions reads the secret's token as JSON credentials, as Flux's
-// option.WithCredentialsJSON does, of the type the JSON declares. Tokens
-// are fetched through cfg.HTTPClient, so a proxy applies to them as in
-// Flux. Without a token the client finds the application default
-// credentials (GOOGLE_APPLICATION_CREDENTIALS, e.g. workload identity
-// federation from AWS), Herald's stand-in for Flux's workload identity.
-func authOptions(cfg notify.Config) ([]option.ClientOption, error) {
-	if cfg.Token == "" {
-		return nil, nil
-	}
-	data := []byte(cfg.Token.Reveal())
-	var file struct {
-		Type string `json:"type"`
-	}
-	if err := json.Unmarshal(data, &file); err != nil || file.Type == "" {
-		return nil, errors.New("invalid GCP credentials in secret token: not a JSON credentials file")
-	}
-	if !slices.Contains(credTypes, credentials.CredType(file.Type)) {
-		// Not quoted: the value is part of the secret.
-		return nil, errors.New("invalid GCP credentials in secret token: unsupported type")
-	}
-	creds, err := credentials.NewCredentialsFromJSON(credentials.CredType(file.Type), data, &credentials.DetectOptions{
-		Scopes: pubsub.DefaultAuthScopes(),
-		Client: cfg.HTTPClient,
-	})
-	if err != nil {
-		// The auth library's errors name the field that is wrong, not its value.
-		return nil, fmt.Errorf("invalid GCP credentials in secret token: %w", err)
-	}
-	return []option.ClientOption{option.WithAuthCredentials(creds)}, nil
+const (
+	// Scope is the OAuth scope of the Pub/Sub API
+	// (https://developers.google.com/identity/protocols/oauth2/scopes#pubsub).
+	Scope = "https://www.googleapis.com/auth/pubsub"
+	// DefaultTokenURI is Google's token endpoint, for key files without
+	// token_uri.
+	DefaultTokenURI = "https://oauth2.googleapis.com/token"
+)
+
+// serviceAccount holds the fields of a service-account key file that the
+// JWT-bearer flow needs (https://google.aip.dev/auth/4112).
+type serviceAccount struct {
+	Type         string `json:"type"`
+	ClientEmail  string `json:"client_email"`
+	PrivateKey   string `json:"private_key"`
+	PrivateKeyID string `json:"private_key_id"`
+	TokenURI     string `json:"token_uri"`
 }
 
-// credTypes are the JSON credentials the auth library reads.
-var credTypes = []credentials.CredType{
-	credentials.ServiceAccount, credentials.AuthorizedUser, credentials.ExternalAccount,
-	credentials.ImpersonatedServiceAccount, credentials.GDCHServiceAccount, credentials.ExternalAccountAuthorizedUser,
-}
-
-// retryable are the gRPC codes on which the SDK retries Publish
-// (defaultTopicAdminCallOptions in cloud.google.com/go/pubsub/v2/apiv1) and
-// so deems transient. Every other code (InvalidArgument, NotFound for a
-// missing topic, PermissionDenied, Unauthenticated, …) is permanent.
-var retryable = []codes.Code{
-	codes.Aborted, codes.Canceled, codes.Internal, codes.ResourceExhausted,
-	codes.Unknown, codes.Unavailable, codes.DeadlineExceeded,
-}
-
-// classify decides whether err is worth another attempt and masks it.
-// A token endpoint's reply (auth.Error) is judged by its HTTP status.
-func (n *Notifier) classify(err error) error {
-	retry := true
-	var aerr *auth.Error
+// parseServiceAccount reads the secret's token as Flux's
+// option.WithCredentialsJSON would, for service-account keys only. Errors
+// name the field that is wrong, never its value, nor the JSON decoder's
+// reason, which quotes the text around the fault.
+func parseServiceAccount(token notify.Secret) (serviceAccount, error) {
+	var sa serviceAccount
+	invalid := func(reason string) (serviceAccount, error) {
+		return serviceAccount{}, errors.New("googlepubsub: invalid GCP credentials in the secret's token: " + reason)
+	}
+	if err := json.Unmarshal([]byte(token.Reveal()), &sa); err != nil {
+		return invalid("not a JSON key file")
+	}
 	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-	case errors.As(err, &aerr) && aerr.Response != nil:
-		retry = notify.RetryableStatus(aerr.Response.StatusCode)
-	default:
-		if s, ok := status.FromError(err); ok {
-			retry = slices.Contains(retryable, s.Code())
+	case sa.Type != "service_account":
+		return invalid(`only "type": "service_account" keys are supported`)
+	case sa.ClientEmail == "":
+		return invalid("client_email is missing")
+	case sa.PrivateKey == "":
+		return invalid("private_key is missing")
+	}
+	if !isRSAKey([]byte(sa.PrivateKey)) {
+		return invalid("private_key is not an RSA key in PEM-encoded PKCS #8 or PKCS #1")
+	}
+	if sa.TokenURI == "" {
+		sa.TokenURI = DefaultTokenURI
+	}
+	if u, err := url.ParseRequestURI(sa.TokenURI); err != nil || u.Host == "" {
+		return invalid("token_uri is not an absolute URL")
+	}
+	return sa, nil
+}
+
+// isRSAKey accepts the keys golang.org/x/oauth2/jwt signs with (its
+// internal.ParseKey), so that a bad key fails in New, not on every event.
+func isRSAKey(key []byte) bool {
+	if block, _ := pem.Decode(key); block != nil {
+		key = block.Bytes
+	}
+	if k, err := x509.ParsePKCS8PrivateKey(key); err == nil {
+		_, ok := k.(*rsa.PrivateKey)
+		return ok
+	}
+	_, err := x509.ParsePKCS1PrivateKey(key)
+	return err == nil
+}
+
+// tokenSource signs a JWT with the key and trades it for an access token
+// at token_uri (RFC 7523). jwt.Config.TokenSource already wraps the source
+// in oauth2.ReuseTokenSource, so a token is reused until 10 s before it
+// expires. Tokens are fetched with client, which carries the proxy; its
+// Timeout bounds a fetch that Notify stopped waiting for.
+func tokenSource(sa serviceAccount, client *http.Client) oauth2.TokenSource {
+	conf := &jwt.Config{
+		Email:        sa.ClientEmail,
+		PrivateKey:   []byte(sa.PrivateKey),
+		PrivateKeyID: sa.PrivateKeyID,
+		Scopes:       []string{Scope},
+		TokenURL:     sa.TokenURI,
+	}
+	return conf.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, client))
+}
+
+// token returns a valid access token, waiting no longer than ctx allows:
+// oauth2.TokenSource takes no context, so a slow fetch goes on in the
+// background, bounded by the token client's Timeout, and a token it gets
+// is cached for the next attempt.
+func (n *Notifier) token(ctx context.Context) (*oauth2.Token, error) {
+	type result struct {
+		tok *oauth2.Token
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		tok, err := n.tokens.Token()
+		done <- result{tok, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			return nil, n.tokenError(r.err)
+		}
+		if r.tok.AccessToken == "" {
+			return nil, notify.Retryable(errors.New("fetching a GCP access token failed: the reply holds no access_token"))
+		}
+		return r.tok, nil
+	case <-ctx.Done():
+		return nil, notify.Retryable(fmt.Errorf("fetching a GCP access token failed: %w", ctx.Err()))
+	}
+}
+
+// tokenError classifies a failed fetch by the token endpoint's status as
+// the shared classifier does (429 and 5xx retry; 400 invalid_grant, 401
+// and 403 do not). Errors without a reply (network, proxy) are retried.
+// Of a reply only RFC 6749 §5.2's error and error_description are kept:
+// an endpoint that echoes the request would put the signed assertion,
+// itself good for an hour of tokens, into the body.
+func (n *Notifier) tokenError(err error) error {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.Response == nil {
+		return notify.MaskError(fmt.Errorf("fetching a GCP access token failed: %w", err), true, n.secrets...)
+	}
+	code := re.Response.StatusCode
+	msg := fmt.Sprintf("fetching a GCP access token failed with status code %d", code)
+	var reply struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if json.Unmarshal(re.Body, &reply) == nil && reply.Error != "" {
+		msg += ": " + clip(reply.Error)
+		if reply.Description != "" {
+			msg += ": " + clip(reply.Description)
 		}
 	}
-	return notify.MaskError(err, retry, n.secrets...)
+	e := notify.MaskError(errors.New(msg), notify.RetryableStatus(code), n.secrets...)
+	e.StatusCode = code
+	return e
+}
+
+// clip bounds a server-chosen string in an error.
+func clip(s string) string {
+	const limit = 256
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) > limit {
+		s = strings.ToValidUTF8(s[:limit], "") + "…"
+	}
+	return s
 }

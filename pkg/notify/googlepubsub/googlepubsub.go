@@ -3,10 +3,12 @@
 // The address is the project ID and the channel the topic ID; the message
 // data is the event JSON and its attributes are the secret's headers.
 //
-// Flux goes through the SDK's batching Publisher, which retries for up to
-// 60 s on a context of its own. Herald makes the one Publish RPC of the
-// SDK's generated client itself, with the SDK's retries off and the
-// attempt's context, so the queue's back-off governs retries.
+// Flux goes through the SDK's gRPC client and batching Publisher, which
+// retries for up to 60 s. Herald makes the one call of the REST API's
+// projects.topics.publish
+// (https://cloud.google.com/pubsub/docs/reference/rest/v1/projects.topics/publish)
+// through the shared poster, so the queue's back-off governs retries, and
+// the gRPC stack (16 MB of the Lambda binary) is not linked in.
 package googlepubsub
 
 import (
@@ -14,38 +16,37 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
-	"sync"
+	"net/http"
+	"net/url"
+	"strings"
 
-	pubsub "cloud.google.com/go/pubsub/v2/apiv1"
-	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"github.com/googleapis/gax-go/v2"
-	"google.golang.org/api/option"
+	"golang.org/x/oauth2"
 
 	"github.com/heraldhq/herald/pkg/event"
 	"github.com/heraldhq/herald/pkg/notify"
 )
 
-// Notifier publishes to one topic with a client built on the first Notify.
-type Notifier struct {
-	// ClientOptions are added after Herald's own when the client is built;
-	// tests point the client at a local fake server with them.
-	ClientOptions []option.ClientOption
+// DefaultEndpoint is the Pub/Sub API's base URL.
+const DefaultEndpoint = "https://pubsub.googleapis.com"
 
+// Notifier publishes to one topic.
+type Notifier struct {
+	// Endpoint is the API's base URL (scheme and host, optionally a path).
+	// New sets DefaultEndpoint; tests point it at their server.
+	Endpoint string
+
+	path    string
 	topic   string
 	attrs   map[string]string
-	auth    []option.ClientOption
+	client  *http.Client
+	tokens  oauth2.TokenSource
 	secrets []notify.Secret
-
-	mu     sync.Mutex
-	client *pubsub.TopicAdminClient
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
 
-// New checks the project, topic and credentials. The gRPC client is built
-// on the first Notify: without a token, finding the default credentials
-// may probe the GCE metadata server, which has no place in loading config.
+// New checks the project, topic and credentials, and builds the token
+// source once, so that an access token serves events until it expires.
 func New(cfg notify.Config) (notify.Notifier, error) {
 	if cfg.Address == "" {
 		return nil, errors.New("GCP project ID cannot be empty")
@@ -53,7 +54,12 @@ func New(cfg notify.Config) (notify.Notifier, error) {
 	if cfg.Channel == "" {
 		return nil, errors.New("GCP Pub/Sub topic ID cannot be empty")
 	}
-	auth, err := authOptions(cfg)
+	if cfg.Token == "" {
+		// Flux falls back to GKE workload identity, which Herald, running
+		// on AWS, does not have.
+		return nil, errors.New("googlepubsub: the secret's token must hold service-account JSON credentials; workload identity is not available outside GKE")
+	}
+	sa, err := parseServiceAccount(cfg.Token)
 	if err != nil {
 		return nil, err
 	}
@@ -64,45 +70,56 @@ func New(cfg notify.Config) (notify.Notifier, error) {
 			attrs[k] = v.Reveal()
 		}
 	}
+	// Tokens are fetched through the same transport (and proxy) but with a
+	// Timeout, since the fetch runs on no attempt's context (see token).
+	client := cfg.Client()
+	tokenClient := *client
+	tokenClient.Timeout = cfg.Timeout
+	if tokenClient.Timeout <= 0 {
+		tokenClient.Timeout = notify.DefaultTimeout
+	}
 	return &Notifier{
-		topic:   "projects/" + cfg.Address.Reveal() + "/topics/" + cfg.Channel,
-		attrs:   attrs,
-		auth:    auth,
-		secrets: cfg.SecretValues(),
+		Endpoint: DefaultEndpoint,
+		path:     "/v1/projects/" + url.PathEscape(cfg.Address.Reveal()) + "/topics/" + url.PathEscape(cfg.Channel) + ":publish",
+		topic:    cfg.Channel,
+		attrs:    attrs,
+		client:   client,
+		tokens:   tokenSource(sa, &tokenClient),
+		secrets:  append(cfg.SecretValues(), notify.Secret(sa.PrivateKey), notify.Secret(sa.PrivateKeyID)),
 	}, nil
 }
 
-// Notify publishes the event JSON, the generic provider's body, in one RPC.
+// PublishRequest is the body of projects.topics.publish.
+type PublishRequest struct {
+	Messages []Message `json:"messages"`
+}
+
+// Message is a PubsubMessage. encoding/json writes Data in standard
+// base64, as the API's bytes fields require, and leaves out empty
+// attributes, as Flux sends none when the secret has no headers.
+type Message struct {
+	Data       []byte            `json:"data"`
+	Attributes map[string]string `json:"attributes,omitempty"`
+}
+
+// Notify publishes the event JSON, the generic provider's body, as one
+// message: one token fetch when no cached token is valid, then one POST.
 func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err error) {
 	data, err := json.Marshal(ev)
 	if err != nil {
 		return false, notify.Permanent(fmt.Errorf("error json-marshaling event: %w", err))
 	}
-	client, err := n.getClient(ctx)
+	tok, err := n.token(ctx)
 	if err != nil {
-		return notify.Outcome(n.classify(err))
+		return notify.Outcome(err)
 	}
-	_, err = client.Publish(ctx, &pubsubpb.PublishRequest{
-		Topic:    n.topic,
-		Messages: []*pubsubpb.PubsubMessage{{Data: data, Attributes: maps.Clone(n.attrs)}},
-	}, gax.WithRetry(func() gax.Retryer { return nil }))
+	body := PublishRequest{Messages: []Message{{Data: data, Attributes: n.attrs}}}
+	err = notify.PostJSON(ctx, n.client, strings.TrimSuffix(n.Endpoint, "/")+n.path, body,
+		notify.WithBearer(notify.Secret(tok.AccessToken)), notify.WithMask(n.secrets...))
 	if err != nil {
-		return notify.Outcome(n.classify(fmt.Errorf("error publishing to GCP Pub/Sub topic %s: %w", n.topic, err)))
+		// The project is the address, which stays out of errors; the
+		// wrapped error is already classified and masked.
+		err = fmt.Errorf("error publishing to GCP Pub/Sub topic %s: %w", n.topic, err)
 	}
-	return false, nil
-}
-
-func (n *Notifier) getClient(ctx context.Context) (*pubsub.TopicAdminClient, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.client != nil {
-		return n.client, nil
-	}
-	opts := append(append([]option.ClientOption{}, n.auth...), n.ClientOptions...)
-	client, err := pubsub.NewTopicAdminClient(ctx, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("error creating the GCP Pub/Sub client: %w", err)
-	}
-	n.client = client
-	return client, nil
+	return notify.Outcome(err)
 }

@@ -2,21 +2,17 @@ package googlepubsub_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
+	"errors"
 	"fmt"
+	"maps"
+	"net/http"
+	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
-
-	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"cloud.google.com/go/pubsub/v2/pstest"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
+	"time"
 
 	"github.com/heraldhq/herald/pkg/event"
 	"github.com/heraldhq/herald/pkg/notify"
@@ -28,23 +24,9 @@ import (
 // §4.2, which Pub/Sub carries as the message data.
 const referenceBody = `{"involvedObject":{"kind":"Kustomization","namespace":"flux-system","name":"podinfo","uid":"7d0cdc51-ddcf-4743-b223-83ca5c699632","apiVersion":"kustomize.toolkit.fluxcd.io/v1"},"severity":"info","timestamp":"2024-05-06T07:08:09Z","message":"Applied revision: main@sha1:a1afe267b54f38b46b487f6e938a6fd508278c07","reason":"ReconciliationSucceeded","metadata":{"revision":"main@sha1:a1afe267b54f38b46b487f6e938a6fd508278c07"},"reportingController":"kustomize-controller","reportingInstance":"kustomize-controller-7c7b47f5f-8bhrp"}`
 
-const (
-	project = "my-project"
-	topic   = "flux-events"
-)
-
-// fake starts Google's in-memory Pub/Sub server (pstest) with the topic.
-func fake(t *testing.T, opts ...pstest.ServerReactorOption) *pstest.Server {
-	t.Helper()
-	srv := pstest.NewServer(opts...)
-	t.Cleanup(func() { _ = srv.Close() })
-	if _, err := srv.GServer.CreateTopic(context.Background(), &pubsubpb.Topic{Name: "projects/" + project + "/topics/" + topic}); err != nil {
-		t.Fatal(err)
-	}
-	return srv
-}
-
-func newNotifier(t *testing.T, addr string, cfg notify.Config) notify.Notifier {
+// newNotifier builds a notifier for cfg, with the project, topic and
+// credentials of f where cfg has none, publishing to f.
+func newNotifier(t *testing.T, f *fakeGCP, cfg notify.Config) *googlepubsub.Notifier {
 	t.Helper()
 	if cfg.Address == "" {
 		cfg.Address = project
@@ -52,174 +34,360 @@ func newNotifier(t *testing.T, addr string, cfg notify.Config) notify.Notifier {
 	if cfg.Channel == "" {
 		cfg.Channel = topic
 	}
+	if cfg.Token == "" {
+		cfg.Token = notify.Secret(f.credentials())
+	}
 	n, err := googlepubsub.New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	n.(*googlepubsub.Notifier).ClientOptions = []option.ClientOption{
-		option.WithEndpoint(addr),
-		option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-	}
-	return n
+	n.(*googlepubsub.Notifier).Endpoint = f.URL
+	return n.(*googlepubsub.Notifier)
 }
 
-func TestPublish(t *testing.T) {
-	for _, tc := range []struct {
+func TestGolden(t *testing.T) {
+	tests := []struct {
+		name     string
 		severity string
 		metadata bool
+		channel  string
 		headers  map[string]notify.Secret
 	}{
-		{event.SeverityInfo, true, nil},
-		{event.SeverityError, false, nil},
-		{event.SeverityInfo, true, map[string]notify.Secret{"team": "platform", "env": "prod"}},
-	} {
-		t.Run(fmt.Sprintf("%s-%v-%d", tc.severity, tc.metadata, len(tc.headers)), func(t *testing.T) {
-			srv := fake(t)
-			n := newNotifier(t, srv.Addr, notify.Config{Headers: tc.headers})
+		{name: "info", severity: event.SeverityInfo, metadata: true},
+		{name: "info-no-metadata", severity: event.SeverityInfo},
+		{name: "error", severity: event.SeverityError, metadata: true},
+		{name: "error-no-metadata", severity: event.SeverityError},
+		// Headers become attributes, keys sorted, values HTML-escaped as
+		// encoding/json does in Flux's SDK request too.
+		{name: "attributes", severity: event.SeverityInfo, metadata: true, headers: map[string]notify.Secret{"team": "platform", "env": "prod", "note": "a<b&c"}},
+		// The topic is one path segment, so '/' and ' ' are escaped.
+		{name: "escaped-topic", severity: event.SeverityInfo, metadata: true, channel: "flux events/prod"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeGCP(t, nil)
+			n := newNotifier(t, f, notify.Config{Channel: tc.channel, Headers: tc.headers})
 			ev := notifytest.ReferenceEvent(tc.severity, tc.metadata)
 			if _, err := n.Notify(context.Background(), ev); err != nil {
 				t.Fatal(err)
 			}
-			msgs := srv.Messages()
-			if len(msgs) != 1 {
-				t.Fatalf("%d messages", len(msgs))
+			reqs := f.publishes()
+			if len(reqs) != 1 {
+				t.Fatalf("%d publish requests", len(reqs))
 			}
-			m := msgs[0]
-			want, _ := json.Marshal(ev)
-			if string(m.Data) != string(want) {
-				t.Errorf("data:\n got %s\nwant %s", m.Data, want)
+			req := reqs[0]
+			notifytest.AssertGolden(t, tc.name, req)
+
+			if got := req.Header.Get("Authorization"); got != "Bearer "+accessToken {
+				t.Errorf("Authorization = %q", got)
 			}
-			if tc.severity == event.SeverityInfo && tc.metadata && string(m.Data) != referenceBody {
-				t.Errorf("data is not the reference body: %s", m.Data)
+			var body struct {
+				Messages []struct {
+					Data       string            `json:"data"`
+					Attributes map[string]string `json:"attributes"`
+				} `json:"messages"`
 			}
-			if m.Topic != "projects/my-project/topics/flux-events" {
-				t.Errorf("topic %s", m.Topic)
+			if err := json.Unmarshal(req.Body, &body); err != nil || len(body.Messages) != 1 {
+				t.Fatalf("body %s: %v", req.Body, err)
 			}
-			if len(m.Attributes) != len(tc.headers) {
-				t.Errorf("attributes %v, want %v", m.Attributes, tc.headers)
+			m := body.Messages[0]
+			data, err := base64.StdEncoding.DecodeString(m.Data)
+			if err != nil {
+				t.Fatalf("data is not standard base64: %v", err)
 			}
+			if want, _ := json.Marshal(ev); string(data) != string(want) {
+				t.Errorf("data:\n got %s\nwant %s", data, want)
+			}
+			want := map[string]string{}
 			for k, v := range tc.headers {
-				if m.Attributes[k] != v.Reveal() {
-					t.Errorf("attribute %s = %q", k, m.Attributes[k])
+				want[k] = v.Reveal()
+			}
+			if !maps.Equal(m.Attributes, want) {
+				t.Errorf("attributes = %v, want %v", m.Attributes, want)
+			}
+		})
+	}
+}
+
+// The request of §4.2's example, spelt out rather than recorded.
+func TestReferenceRequest(t *testing.T) {
+	f := newFakeGCP(t, nil)
+	n := newNotifier(t, f, notify.Config{})
+	if _, err := n.Notify(context.Background(), notifytest.ReferenceEvent(event.SeverityInfo, true)); err != nil {
+		t.Fatal(err)
+	}
+	req := f.publishes()[0]
+	if req.Method != http.MethodPost || req.URI != "/v1/projects/my-project/topics/flux-events:publish" {
+		t.Errorf("request %s %s", req.Method, req.URI)
+	}
+	if ct := req.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q", ct)
+	}
+	want := `{"messages":[{"data":"` + base64.StdEncoding.EncodeToString([]byte(referenceBody)) + `"}]}`
+	if string(req.Body) != want {
+		t.Errorf("body:\n got %s\nwant %s", req.Body, want)
+	}
+}
+
+func TestDefaultEndpoint(t *testing.T) {
+	n, err := googlepubsub.New(notify.Config{Address: project, Channel: topic, Token: notify.Secret(credentials(""))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := n.(*googlepubsub.Notifier).Endpoint; got != "https://pubsub.googleapis.com" {
+		t.Errorf("Endpoint = %s", got)
+	}
+}
+
+// The token source is built once: a token serves events until it is
+// within 10 s of expiring, and then a new one is fetched.
+func TestTokenCached(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		expiresIn   int
+		wantFetches int32
+	}{
+		{"valid for an hour", 3599, 1},
+		{"expiring", 5, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeGCP(t, nil)
+			f.tokens.expires = tc.expiresIn
+			n := newNotifier(t, f, notify.Config{})
+			for range 2 {
+				if _, err := n.Notify(context.Background(), notifytest.ReferenceEvent(event.SeverityInfo, true)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := f.tokens.fetches.Load(); got != tc.wantFetches {
+				t.Errorf("%d token fetches, want %d", got, tc.wantFetches)
+			}
+			for _, r := range f.publishes() {
+				if got := r.Header.Get("Authorization"); got != "Bearer "+accessToken {
+					t.Errorf("Authorization = %q", got)
 				}
 			}
 		})
 	}
 }
 
-// The client is built once and serves later events.
-func TestClientReused(t *testing.T) {
-	srv := fake(t)
-	n := newNotifier(t, srv.Addr, notify.Config{})
-	for range 3 {
-		if _, err := n.Notify(context.Background(), notifytest.ReferenceEvent(event.SeverityInfo, true)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got := len(srv.Messages()); got != 3 {
-		t.Errorf("%d messages", got)
-	}
-}
-
-func TestRetry(t *testing.T) {
+// A failed token fetch is classified by the token endpoint's status and
+// keeps only the OAuth error fields of its reply; nothing is published.
+func TestTokenErrors(t *testing.T) {
+	const reply = `{"error":"invalid_grant","error_description":"Invalid JWT Signature.","echo":"assertion=eyJhbGciOi"}`
 	tests := []struct {
-		name      string
-		inject    codes.Code
-		topic     string
+		status    int
+		body      string
+		wantErr   string
 		wantRetry bool
 	}{
-		{name: "unavailable", inject: codes.Unavailable, wantRetry: true},
-		{name: "resource exhausted", inject: codes.ResourceExhausted, wantRetry: true},
-		{name: "internal", inject: codes.Internal, wantRetry: true},
-		{name: "permission denied", inject: codes.PermissionDenied},
-		{name: "unauthenticated", inject: codes.Unauthenticated},
-		{name: "invalid argument", inject: codes.InvalidArgument},
-		{name: "topic not found", topic: "missing"},
+		{503, `Service Unavailable`, "fetching a GCP access token failed with status code 503", true},
+		{500, `{"error":"internal_failure"}`, "fetching a GCP access token failed with status code 500: internal_failure", true},
+		{429, `{"error":"rate_limit_exceeded"}`, "fetching a GCP access token failed with status code 429: rate_limit_exceeded", true},
+		{400, reply, "fetching a GCP access token failed with status code 400: invalid_grant: Invalid JWT Signature.", false},
+		{401, `{"error":"invalid_client"}`, "fetching a GCP access token failed with status code 401: invalid_client", false},
+		{403, `{"error":"access_denied","error_description":"Account disabled"}`, "fetching a GCP access token failed with status code 403: access_denied: Account disabled", false},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var opts []pstest.ServerReactorOption
-			if tc.inject != codes.OK {
-				opts = append(opts, pstest.WithErrorInjection("Publish", tc.inject, "injected"))
-			}
-			srv := fake(t, opts...)
-			n := newNotifier(t, srv.Addr, notify.Config{Channel: tc.topic})
+		t.Run(http.StatusText(tc.status), func(t *testing.T) {
+			tokens := notifytest.NewSink(t, notifytest.Status(tc.status, tc.body, "Content-Type", "application/json"))
+			api := newFakeGCP(t, nil)
+			n := newNotifier(t, api, notify.Config{Token: notify.Secret(credentials(tokens.URL + tokenPath))})
 			retry, err := n.Notify(context.Background(), notifytest.ReferenceEvent(event.SeverityInfo, true))
-			if err == nil || retry != tc.wantRetry {
-				t.Fatalf("retry=%v err=%v, want retry %v", retry, err, tc.wantRetry)
+			if err == nil || err.Error() != tc.wantErr || retry != tc.wantRetry {
+				t.Fatalf("retry = %v, err = %v; want %v, %q", retry, err, tc.wantRetry, tc.wantErr)
+			}
+			var e *notify.Error
+			if !errors.As(err, &e) || e.StatusCode != tc.status {
+				t.Errorf("err %#v does not carry status %d", err, tc.status)
+			}
+			if len(tokens.Requests()) != 1 || len(api.Requests()) != 0 {
+				t.Errorf("%d token fetches, %d publishes", len(tokens.Requests()), len(api.Requests()))
 			}
 		})
 	}
-	t.Run("server down", func(t *testing.T) {
-		srv := fake(t)
-		addr := srv.Addr
-		_ = srv.Close()
-		retry, err := newNotifier(t, addr, notify.Config{}).Notify(context.Background(), notifytest.ReferenceEvent(event.SeverityInfo, true))
-		if err == nil || !retry {
-			t.Fatalf("retry=%v err=%v, want retryable", retry, err)
+
+	t.Run("token endpoint down", func(t *testing.T) {
+		n := newNotifier(t, newFakeGCP(t, nil), notify.Config{Token: notify.Secret(credentials(notifytest.ClosedAddress(t) + tokenPath))})
+		if retry, err := n.Notify(context.Background(), notifytest.ReferenceEvent(event.SeverityInfo, true)); err == nil || !retry {
+			t.Fatalf("retry = %v, err = %v; want a retryable error", retry, err)
+		}
+	})
+
+	// A stalled token endpoint cannot hold Notify past its context.
+	t.Run("token endpoint stalls", func(t *testing.T) {
+		release := make(chan struct{})
+		tokens := notifytest.NewSink(t, func(http.ResponseWriter, *http.Request) { <-release })
+		defer close(release)
+		n := newNotifier(t, newFakeGCP(t, nil), notify.Config{Token: notify.Secret(credentials(tokens.URL + tokenPath))})
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		retry, err := n.Notify(ctx, notifytest.ReferenceEvent(event.SeverityInfo, true))
+		if err == nil || !retry || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("retry = %v, err = %v; want a retryable deadline error", retry, err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("Notify returned after %v", d)
 		}
 	})
 }
 
-// serviceAccountJSON is a service-account key file with a fresh key.
-func serviceAccountJSON(t *testing.T) string {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, _ := x509.MarshalPKCS8PrivateKey(key)
-	b, _ := json.Marshal(map[string]string{
-		"type":           "service_account",
-		"project_id":     project,
-		"private_key_id": "s3cr3t-key-id",
-		"private_key":    string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
-		"client_email":   "flux@my-project.iam.gserviceaccount.com",
-		"client_id":      "1",
-		"token_uri":      "https://oauth2.googleapis.com/token",
+// The shared status table, for the publish call; tokens come from a
+// working token endpoint.
+func TestRetry(t *testing.T) {
+	notifytest.RunRetryTests(t, func(t *testing.T, address string) notify.Notifier {
+		n := newNotifier(t, newFakeGCP(t, nil), notify.Config{})
+		n.Endpoint = address
+		return n
 	})
-	return string(b)
-}
-
-// The token is read as credentials in New, so a malformed one fails at
-// load time without quoting it. (pstest serves plain gRPC, over which
-// gRPC refuses to send credentials, so the RPCs above run unauthenticated.)
-func TestCredentials(t *testing.T) {
-	if _, err := googlepubsub.New(notify.Config{Address: project, Channel: topic, Token: notify.Secret(serviceAccountJSON(t))}); err != nil {
-		t.Errorf("service account: %v", err)
-	}
-	for _, token := range []string{"s3cr3t-not-json", `{"type":"s3cr3t-type"}`, `{"type":"service_account","private_key":"s3cr3t"}`} {
-		_, err := googlepubsub.New(notify.Config{Address: project, Channel: topic, Token: notify.Secret(token)})
-		if err == nil || !strings.HasPrefix(err.Error(), "invalid GCP credentials in secret token") {
-			t.Errorf("%s: err = %v", token, err)
-		}
-		if err != nil && strings.Contains(err.Error(), "s3cr3t") {
-			t.Errorf("err leaks the token: %v", err)
-		}
-	}
 }
 
 func TestNewErrors(t *testing.T) {
-	for _, tc := range []struct {
+	const invalid = "googlepubsub: invalid GCP credentials in the secret's token: "
+	key := privateKeyPEM()
+	sa := func(fields map[string]string) string {
+		m := map[string]string{"type": "service_account", "client_email": clientEmail, "private_key": key}
+		for k, v := range fields {
+			if v == "" {
+				delete(m, k)
+			} else {
+				m[k] = v
+			}
+		}
+		b, _ := json.Marshal(m)
+		return string(b)
+	}
+	tests := []struct {
+		name string
 		cfg  notify.Config
 		want string
 	}{
-		{notify.Config{Channel: topic}, "GCP project ID cannot be empty"},
-		{notify.Config{Address: project}, "GCP Pub/Sub topic ID cannot be empty"},
-	} {
-		if _, err := googlepubsub.New(tc.cfg); err == nil || err.Error() != tc.want {
-			t.Errorf("err = %v, want %q", err, tc.want)
+		{"no project", notify.Config{Channel: topic, Token: "x"}, "GCP project ID cannot be empty"},
+		{"no topic", notify.Config{Address: project, Token: "x"}, "GCP Pub/Sub topic ID cannot be empty"},
+		{"no token", notify.Config{Address: project, Channel: topic},
+			"googlepubsub: the secret's token must hold service-account JSON credentials; workload identity is not available outside GKE"},
+		{"not JSON", notify.Config{Token: "s3cr3t-not-json"}, invalid + "not a JSON key file"},
+		{"truncated JSON", notify.Config{Token: notify.Secret(sa(nil)[:40])}, invalid + "not a JSON key file"},
+		{"other type", notify.Config{Token: `{"type":"authorized_user","refresh_token":"s3cr3t"}`}, invalid + `only "type": "service_account" keys are supported`},
+		{"no type", notify.Config{Token: notify.Secret(sa(map[string]string{"type": ""}))}, invalid + `only "type": "service_account" keys are supported`},
+		{"no client_email", notify.Config{Token: notify.Secret(sa(map[string]string{"client_email": ""}))}, invalid + "client_email is missing"},
+		{"no private_key", notify.Config{Token: notify.Secret(sa(map[string]string{"private_key": ""}))}, invalid + "private_key is missing"},
+		{"private_key not a key", notify.Config{Token: notify.Secret(sa(map[string]string{"private_key": "s3cr3t-not-a-key"}))},
+			invalid + "private_key is not an RSA key in PEM-encoded PKCS #8 or PKCS #1"},
+		{"token_uri relative", notify.Config{Token: notify.Secret(sa(map[string]string{"token_uri": "s3cr3t/token"}))},
+			invalid + "token_uri is not an absolute URL"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			if cfg.Address == "" && tc.name != "no project" {
+				cfg.Address = project
+			}
+			if cfg.Channel == "" && tc.name != "no topic" {
+				cfg.Channel = topic
+			}
+			_, err := googlepubsub.New(cfg)
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// Key files as Google issues them (PKCS #8) and older PKCS #1 keys are
+// accepted; token_uri defaults to Google's endpoint.
+func TestNewAccepts(t *testing.T) {
+	for _, token := range []string{credentials(""), credentials("https://oauth2.googleapis.com/token"), pkcs1Credentials()} {
+		if _, err := googlepubsub.New(notify.Config{Address: project, Channel: topic, Token: notify.Secret(token)}); err != nil {
+			t.Errorf("New: %v", err)
 		}
 	}
 }
 
-// Header values (message attributes) never reach an error.
 func TestNoSecretLeak(t *testing.T) {
-	srv := fake(t, pstest.WithErrorInjection("Publish", codes.InvalidArgument, "rejected "+notifytest.LeakHeader))
-	n := newNotifier(t, srv.Addr, notify.Config{Headers: map[string]notify.Secret{"key": notifytest.LeakHeader}})
-	_, err := n.Notify(context.Background(), notifytest.ReferenceEvent(event.SeverityInfo, true))
-	if err == nil || strings.Contains(err.Error(), notifytest.LeakHeader) || strings.Contains(fmt.Sprintf("%#v", err), notifytest.LeakHeader) {
-		t.Errorf("err = %v", err)
+	// The token endpoint hands out the planted token, which the API
+	// endpoints below echo back in their Authorization header.
+	f := newFakeGCP(t, nil)
+	f.tokens.token = notifytest.LeakToken
+	closed := notifytest.ClosedAddress(t)
+	notifytest.AssertNoSecretLeak(t, func(cfg notify.Config) (notify.Notifier, error) {
+		n, err := googlepubsub.New(cfg)
+		if err != nil {
+			return nil, err
+		}
+		// The address is the project ID; the API is the server that the
+		// check planted it for, or a closed port when it does not parse.
+		endpoint := closed
+		if u, err := url.Parse(cfg.Address.Reveal()); err == nil && u.Host != "" {
+			endpoint = u.Scheme + "://" + u.Host
+		}
+		n.(*googlepubsub.Notifier).Endpoint = endpoint
+		return n, nil
+	}, func(cfg *notify.Config) {
+		cfg.Channel = topic
+		cfg.Token = notify.Secret(f.credentials())
+	})
+}
+
+// Neither the private key, the signed assertion (good for an hour of
+// tokens) nor the access token reaches an error when a token endpoint or
+// the API echoes the request.
+func TestNoCredentialLeak(t *testing.T) {
+	var assertion atomic.Value
+	recordAssertion := func(next http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if err := r.ParseForm(); err == nil {
+				assertion.Store(r.PostForm.Get("assertion"))
+			}
+			next(w, r)
+		}
+	}
+	jsonEcho := func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": "invalid_grant", "request": r.PostForm.Encode()})
+	}
+	tests := []struct {
+		name           string
+		token, publish http.HandlerFunc
+	}{
+		{"token endpoint echoes 400", notifytest.Echo(400), nil},
+		{"token endpoint echoes 503", notifytest.Echo(503), nil},
+		{"token endpoint echoes in JSON", jsonEcho, nil},
+		{"API echoes 500", nil, notifytest.Echo(500)},
+		{"API echoes 403", nil, notifytest.Echo(403)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			api := newFakeGCP(t, tc.publish)
+			tokenURL := api.URL + tokenPath
+			if tc.token != nil {
+				tokenURL = notifytest.NewSink(t, recordAssertion(tc.token)).URL + tokenPath
+			}
+			n := newNotifier(t, api, notify.Config{Token: notify.Secret(credentials(tokenURL))})
+			_, err := n.Notify(context.Background(), notifytest.ReferenceEvent(event.SeverityInfo, true))
+			if err == nil {
+				t.Fatal("Notify succeeded")
+			}
+			t.Logf("error: %v", err)
+			secrets := []string{accessToken, keyID}
+			for _, line := range strings.Split(privateKeyPEM(), "\n") {
+				if len(line) > 16 && !strings.HasPrefix(line, "-----") {
+					secrets = append(secrets, line)
+				}
+			}
+			if a, _ := assertion.Load().(string); a != "" {
+				secrets = append(secrets, a, strings.Split(a, ".")[2])
+			}
+			for e := err; e != nil; e = errors.Unwrap(e) {
+				for _, text := range []string{e.Error(), fmt.Sprintf("%+v", e), fmt.Sprintf("%#v", e)} {
+					for _, s := range secrets {
+						if strings.Contains(text, s) {
+							t.Errorf("error leaks %q: %s", s, text)
+						}
+					}
+				}
+			}
+		})
 	}
 }
