@@ -51,10 +51,10 @@ var httpProviders = map[string]providerSetup{
 var notHTTP = map[string]string{
 	"telegram":      "always posts to api.telegram.org, whatever the address",
 	"nats":          "NATS protocol; tested against nats-server",
-	"googlepubsub":  "gRPC",
+	"googlepubsub":  "posts to pubsub.googleapis.com and the key's token_uri, whatever the address",
 	"azureeventhub": "AMQP",
-	"sentry":        "Sentry SDK envelope",
-	"otel":          "OTLP protobuf",
+	"sentry":        "the envelope carries a random event ID and the send time; its package decodes it",
+	"otel":          "the span ends at the send time; its package decodes the OTLP protobuf",
 }
 
 // TestEveryHTTPProvider posts one Flux event through herald serve to one

@@ -11,19 +11,24 @@ import (
 	"github.com/heraldhq/herald/pkg/api"
 	"github.com/heraldhq/herald/pkg/notify"
 	"github.com/heraldhq/herald/pkg/notify/alertmanager"
+	"github.com/heraldhq/herald/pkg/notify/azureeventhub"
 	"github.com/heraldhq/herald/pkg/notify/datadog"
 	"github.com/heraldhq/herald/pkg/notify/discord"
 	"github.com/heraldhq/herald/pkg/notify/generic"
 	"github.com/heraldhq/herald/pkg/notify/githubdispatch"
 	"github.com/heraldhq/herald/pkg/notify/googlechat"
+	"github.com/heraldhq/herald/pkg/notify/googlepubsub"
 	"github.com/heraldhq/herald/pkg/notify/grafana"
 	"github.com/heraldhq/herald/pkg/notify/incidentio"
 	"github.com/heraldhq/herald/pkg/notify/lark"
 	"github.com/heraldhq/herald/pkg/notify/matrix"
 	"github.com/heraldhq/herald/pkg/notify/msteams"
+	"github.com/heraldhq/herald/pkg/notify/nats"
 	"github.com/heraldhq/herald/pkg/notify/opsgenie"
+	"github.com/heraldhq/herald/pkg/notify/otel"
 	"github.com/heraldhq/herald/pkg/notify/pagerduty"
 	"github.com/heraldhq/herald/pkg/notify/rocket"
+	"github.com/heraldhq/herald/pkg/notify/sentry"
 	"github.com/heraldhq/herald/pkg/notify/slack"
 	"github.com/heraldhq/herald/pkg/notify/telegram"
 	"github.com/heraldhq/herald/pkg/notify/webex"
@@ -33,20 +38,25 @@ import (
 
 var factories = map[string]notify.Factory{
 	"alertmanager":   alertmanager.New,
+	"azureeventhub":  azureeventhub.New,
 	"datadog":        datadog.New,
 	"discord":        discord.New,
 	"generic":        generic.New,
 	"generic-hmac":   generic.NewHMAC,
 	"githubdispatch": githubdispatch.New,
 	"googlechat":     googlechat.New,
+	"googlepubsub":   googlepubsub.New,
 	"grafana":        grafana.New,
 	"incident.io":    incidentio.New,
 	"lark":           lark.New,
 	"matrix":         matrix.New,
 	"msteams":        msteams.New,
+	"nats":           nats.New,
 	"opsgenie":       opsgenie.New,
+	"otel":           otel.New,
 	"pagerduty":      pagerduty.New,
 	"rocket":         rocket.New,
+	"sentry":         sentry.New,
 	"slack":          slack.New,
 	"telegram":       telegram.New,
 	"webex":          webex.New,
