@@ -119,12 +119,11 @@ func TestEveryHTTPProvider(t *testing.T) {
 	for _, typ := range types {
 		t.Run(typ, func(t *testing.T) {
 			want := reference(t, providers[typ], httpProviders[typ].path, secrets, combined)
-			got, err := sinks[typ].WaitFor(len(want), deliveryMax)
-			if err != nil {
+			if _, err := sinks[typ].WaitFor(len(want), deliveryMax); err != nil {
 				t.Fatal(err)
 			}
 			time.Sleep(100 * time.Millisecond) // nothing more may arrive
-			got = sinks[typ].Requests()
+			got := sinks[typ].Requests()
 			if len(got) != len(want) {
 				t.Fatalf("herald sent %d requests, the provider sends %d", len(got), len(want))
 			}
