@@ -78,7 +78,7 @@ func serve(f serveFlags, logger *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	config, err := embedded.Open(f.config, loadConfig, registry.Build, logger)
+	config, err := embedded.Open(f.config, configLoader(logger), registry.Build, logger)
 	if err != nil {
 		return fmt.Errorf("loading %s: %w", f.config, err)
 	}
@@ -151,16 +151,23 @@ func serve(f serveFlags, logger *slog.Logger) error {
 	return queue.Close(shutdownCtx)
 }
 
-// loadConfig reads and validates a folder; any error keeps it from loading.
-func loadConfig(dir string) (*api.Config, error) {
-	cfg, err := api.LoadPaths(dir)
-	if err != nil {
-		return nil, err
+// configLoader reads and validates a folder: any error keeps it from
+// loading, and each warning is logged on every load, as validate prints it.
+func configLoader(logger *slog.Logger) embedded.Loader {
+	return func(dir string) (*api.Config, error) {
+		cfg, err := api.LoadPaths(dir)
+		if err != nil {
+			return nil, err
+		}
+		res := api.Validate(cfg, api.ValidateOptions{ProviderTypes: registry.Types()})
+		if len(res.Errors) > 0 {
+			return nil, errors.Join(res.Errors...)
+		}
+		for _, w := range res.Warnings {
+			logger.Warn("config warning", "warning", w.Error())
+		}
+		return cfg, nil
 	}
-	if errs := api.Validate(cfg, api.ValidateOptions{ProviderTypes: registry.Types()}).Errors; len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return cfg, nil
 }
 
 func readClusterTokens(path string) (map[string]string, error) {

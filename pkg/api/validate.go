@@ -45,8 +45,9 @@ var (
 
 // ValidateOptions adapts validation to the caller.
 type ValidateOptions struct {
-	// ProviderTypes are the provider types to accept, such as what the
-	// notifier registry implements. Empty means FluxProviderTypes.
+	// ProviderTypes are the provider types Herald delivers to, such as
+	// what the notifier registry implements; any other type of
+	// FluxProviderTypes gets a warning. Empty means FluxProviderTypes.
 	ProviderTypes []string
 	// ExternalSecrets says Secrets live outside the set being validated
 	// (Secrets Manager), so a secretRef need not resolve within it. Secrets
@@ -60,7 +61,8 @@ type Result struct {
 	// Errors make the config unusable: Flux's API server or controller
 	// would reject it, or a reference does not resolve.
 	Errors []error
-	// Warnings are for config that works but is deprecated.
+	// Warnings are for config that loads but is deprecated, or has no
+	// effect (an ignored option, a type Herald does not deliver to yet).
 	Warnings []error
 }
 
@@ -156,8 +158,14 @@ func (v *validator) provider(p *Provider) {
 	switch {
 	case s.Type == "":
 		r.errorf("spec.type", "required")
+	case !slices.Contains(FluxProviderTypes, s.Type):
+		r.errorf("spec.type", "unsupported value %q: must be one of %s", s.Type, strings.Join(FluxProviderTypes, ", "))
 	case !slices.Contains(v.providerTypes, s.Type):
-		r.errorf("spec.type", "unsupported value %q: must be one of %s", s.Type, strings.Join(v.providerTypes, ", "))
+		// Flux's own manifests must load unchanged, so a type Flux knows
+		// is not an error; its deliveries fail with this reason and wait
+		// in the dead-letter queue for a Herald that supports the type.
+		r.warnf("spec.type", "Herald does not deliver to %q yet: events for this Provider fail and are dead-lettered (delivered types: %s)",
+			s.Type, strings.Join(v.providerTypes, ", "))
 	}
 	// Address and proxy are not quoted: they often carry a webhook token
 	// or proxy credentials.

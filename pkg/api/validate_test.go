@@ -73,10 +73,15 @@ apiVersion: notification.toolkit.fluxcd.io/v1beta2
 kind: Provider
 metadata: {name: q, namespace: ns}
 spec: {type: generic, timeout: 1h, interval: 1d}
+---
+apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Provider
+metadata: {name: r, namespace: ns}
+spec: {type: gitlab, address: "https://gitlab.com/org/app"}
 `,
 		opts: ValidateOptions{ProviderTypes: []string{"slack", "generic"}},
 		errs: []string{
-			`f.yaml: document 0: Provider/ns/p: spec.type: unsupported value "slak": must be one of generic, slack`,
+			`f.yaml: document 0: Provider/ns/p: spec.type: unsupported value "slak": must be one of ` + strings.Join(FluxProviderTypes, ", "),
 			`f.yaml: document 0: Provider/ns/p: spec.channel: must be at most 2048 characters, has 2049`,
 			`f.yaml: document 0: Provider/ns/p: spec.proxy: must match ^(http|https)://.*$`,
 			`f.yaml: document 0: Provider/ns/p: spec.timeout: invalid value "15": must match ^([0-9]+(\.[0-9]+)?(ms|s|m))+$`,
@@ -88,6 +93,7 @@ spec: {type: generic, timeout: 1h, interval: 1d}
 			`f.yaml: document 0: Provider/ns/p: spec.proxy: deprecated: use spec.proxySecretRef`,
 			`f.yaml: document 1: Provider/ns/q: apiVersion: notification.toolkit.fluxcd.io/v1beta2 is served by Flux ≤1.8; Herald reads it as v1beta3`,
 			`f.yaml: document 1: Provider/ns/q: spec.interval: deprecated and unused`,
+			`f.yaml: document 2: Provider/ns/r: spec.type: Herald does not deliver to "gitlab" yet: events for this Provider fail and are dead-lettered (delivered types: generic, slack)`,
 		},
 	}, {
 		name: "flux provider types by default",

@@ -26,6 +26,10 @@ type Notifier interface {
 // builds its clients once, and never puts a secret into its error.
 type Factory func(cfg Config) (Notifier, error)
 
+// ErrUnsupportedType is returned for a provider type that Flux knows and
+// Herald does not deliver to yet. Such a Provider loads; its deliveries fail.
+var ErrUnsupportedType = errors.New("provider type not supported by Herald yet")
+
 // DefaultTimeout bounds one attempt when the Provider sets no timeout.
 const DefaultTimeout = 15 * time.Second
 

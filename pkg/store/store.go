@@ -5,6 +5,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -139,7 +140,10 @@ func NewSnapshot(cfg *api.Config, build NotifierBuilder, opts SnapshotOptions) (
 			build:   func() (notify.Notifier, time.Duration, error) { return build(p, lookup) },
 		}
 		if opts.Eager {
-			if _, err := entry.Target(); err != nil {
+			// A type Herald does not deliver to yet still loads, as
+			// validation only warns about it; its deliveries fail with
+			// the reason and are dead-lettered.
+			if _, err := entry.Target(); err != nil && !errors.Is(err, notify.ErrUnsupportedType) {
 				return nil, fmt.Errorf("%s: %s: %w", p.Source, api.Ref(api.KindProvider, p.Metadata), err)
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"strconv"
@@ -515,5 +516,58 @@ func TestMaxAttempts(t *testing.T) {
 	time.Sleep(5 * time.Second)
 	if n := len(down.Requests()); n != 2 {
 		t.Errorf("provider answering 503 received %d requests with --max-attempts 2, want 2", n)
+	}
+}
+
+// TestTypeNotDeliveredYet checks that a Provider of a type Flux knows and
+// Herald does not deliver to yet loads with the rest of the config, and that
+// its delivery fails loudly with the reason instead of vanishing.
+func TestTypeNotDeliveredYet(t *testing.T) {
+	t.Parallel()
+	generic := sink(t, nil)
+	cfg := oneProvider(generic.URL() + "/hook")
+	cfg.Secrets = append(cfg.Secrets, harness.Secret{Name: "github-token", Namespace: ns, StringData: map[string]string{"token": "ghp-not-delivered"}})
+	cfg.Providers = append(cfg.Providers, harness.Provider{Name: "status", Namespace: ns, Type: "github", Address: "https://github.com/org/app", SecretRef: "github-token"})
+	cfg.Alerts = append(cfg.Alerts, harness.Alert{Name: "status", Namespace: ns, ProviderRef: "status", EventSources: allKustomizations})
+	herald := serve(t, cfg)
+	rec := newRecorder(t, herald.URL)
+
+	// An error event passes Flux's commit-status gate without a commit key.
+	ex := rec.send(t, fluxObject(kustomizationGVK, ns, "app", nil), nil, corev1.EventTypeWarning, "BuildFailed", "kustomize build failed")
+	if ex.Status != http.StatusAccepted {
+		t.Fatalf("herald answered %d %q, want 202", ex.Status, ex.Reply)
+	}
+	if _, err := generic.WaitFor(1, deliveryMax); err != nil {
+		t.Fatalf("the generic Provider beside the github one: %v", err)
+	}
+	deadline := time.Now().Add(deliveryMax)
+	var failure map[string]any
+	warned := false
+	for failure == nil && time.Now().Before(deadline) {
+		for line := range strings.Lines(herald.Stderr()) {
+			var entry map[string]any
+			if json.Unmarshal([]byte(line), &entry) != nil {
+				continue
+			}
+			if entry["msg"] == "delivery failed, giving up" && entry["provider_type"] == "github" {
+				failure = entry
+			}
+			if entry["msg"] == "config warning" && strings.Contains(fmt.Sprint(entry["warning"]), `Provider/flux-system/status: spec.type: Herald does not deliver to "github" yet`) {
+				warned = true
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !warned {
+		t.Error("herald serve did not log a warning about the github Provider when it loaded the config")
+	}
+	if failure == nil {
+		t.Fatal("no log line says the github delivery failed")
+	}
+	if failure["reason"] != "provider unavailable" || !strings.HasPrefix(fmt.Sprint(failure["error"]), "provider type not supported by Herald yet: github") {
+		t.Errorf("failure logged as %v, want reason \"provider unavailable\" and the unsupported type in the error", failure)
+	}
+	if strings.Contains(herald.Stderr(), "ghp-not-delivered") {
+		t.Error("herald's logs contain the github token")
 	}
 }

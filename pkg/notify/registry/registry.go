@@ -68,7 +68,7 @@ var factories = map[string]notify.Factory{
 func New(cfg notify.Config) (notify.Notifier, error) {
 	factory, ok := factories[cfg.Type]
 	if !ok {
-		return nil, fmt.Errorf("provider %s not supported (supported: %s)", cfg.Type, strings.Join(Types(), ", "))
+		return nil, fmt.Errorf("%w: %s (supported: %s)", notify.ErrUnsupportedType, cfg.Type, strings.Join(Types(), ", "))
 	}
 	return factory(cfg)
 }

@@ -1,6 +1,7 @@
 package registry_test
 
 import (
+	"errors"
 	"net/url"
 	"slices"
 	"strings"
@@ -27,10 +28,10 @@ func TestTypesAreFluxTypes(t *testing.T) {
 }
 
 func TestUnknownTypeListsTheSupportedOnes(t *testing.T) {
-	_, err := registry.New(notify.Config{Type: "pigeon"})
-	want := "provider pigeon not supported (supported: " + strings.Join(registry.Types(), ", ") + ")"
-	if err == nil || err.Error() != want {
-		t.Fatalf("err = %v, want %q", err, want)
+	_, err := registry.New(notify.Config{Type: "github"})
+	want := "provider type not supported by Herald yet: github (supported: " + strings.Join(registry.Types(), ", ") + ")"
+	if err == nil || err.Error() != want || !errors.Is(err, notify.ErrUnsupportedType) {
+		t.Fatalf("err = %v, want %q wrapping notify.ErrUnsupportedType", err, want)
 	}
 }
 
