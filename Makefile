@@ -36,6 +36,7 @@ lint:
 	$(GO) vet $(PKGS)
 	cd tests && $(GO) vet ./...
 	staticcheck $(PKGS)
+	cd tests && staticcheck ./...
 
 # Short fuzz runs of the parsers; FUZZTIME=5m for a longer one.
 FUZZTIME ?= 20s
