@@ -23,9 +23,9 @@ var fluxDocsTypes = []string{
 	"generic", "slack", "discord", "rocket", "msteams", "googlechat", "webex", "telegram",
 	"matrix", "lark", "opsgenie", "alertmanager", "grafana", "pagerduty", "datadog", "zulip", "zoom",
 	"incident.io", "githubdispatch", "nats", "sentry", "otel", "googlepubsub", "azureeventhub",
-	// Herald does not deliver to these yet: they load with a warning.
-	"github", "gitlab", "gitea", "bitbucketserver", "bitbucket", "azuredevops",
-	"githubpullrequestcomment", "gitlabmergerequestcomment", "giteapullrequestcomment",
+	// Herald does not deliver to github yet: it loads with a warning. The
+	// docs show no manifest for the other git types, only their Secrets.
+	"github",
 }
 
 var (
