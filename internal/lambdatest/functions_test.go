@@ -652,10 +652,16 @@ func (e apiEvent) setBody(b []byte) {
 }
 
 // sign adds the forwarder's signature headers, lower-cased as API Gateway
-// passes them.
+// passes them, over the event's method, path and query as the forwarder sent
+// them.
 func (e apiEvent) sign(cluster, token string, body []byte) {
+	method := e["requestContext"].(map[string]any)["http"].(map[string]any)["method"].(string)
+	target := e["rawPath"].(string)
+	if q, _ := e["rawQueryString"].(string); q != "" {
+		target += "?" + q
+	}
 	h := http.Header{}
-	server.Sign(h, cluster, []byte(token), body, time.Now())
+	server.Sign(h, cluster, []byte(token), method, target, body, time.Now())
 	for k := range h {
 		e.header(strings.ToLower(k), h.Get(k))
 	}

@@ -56,7 +56,7 @@ func (h *Ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	cluster := ""
 	if h.Auth != nil {
-		if cluster, err = h.Auth.Verify(r.Context(), r.Header, body, now); err != nil {
+		if cluster, err = h.Auth.Verify(r.Context(), r, body, now); err != nil {
 			h.reject(w, http.StatusUnauthorized, "unauthenticated", err.Error())
 			return
 		}
@@ -95,6 +95,9 @@ func (h *Ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	setRateLimitHeaders(w.Header(), reset)
 	if !ok {
 		h.Metrics.EventDuplicate()
+		// Tells the forwarder this 429 means "already have it", unlike API
+		// Gateway's throttling 429, which it must retry.
+		w.Header().Set(HeaderDuplicate, "true")
 		w.Header().Set("Retry-After", reset.UTC().Format(http.TimeFormat))
 		writeError(w, http.StatusTooManyRequests, "duplicate event: the same event was accepted within the rate-limit interval")
 		return

@@ -166,6 +166,10 @@ func TestIngestDuplicate(t *testing.T) {
 	if got := rec.Header().Get("Retry-After"); got != "Sun, 22 Nov 2026 03:05:00 GMT" {
 		t.Fatalf("Retry-After %q", got)
 	}
+	// The forwarder tells this 429 from API Gateway's throttling by it.
+	if got := rec.Header().Get(HeaderDuplicate); got != "true" {
+		t.Fatalf("%s = %q, want true", HeaderDuplicate, got)
+	}
 	if !strings.Contains(errorOf(t, rec), "duplicate event") {
 		t.Fatalf("body %s", rec.Body.String())
 	}
@@ -248,7 +252,7 @@ func TestIngestAuthentication(t *testing.T) {
 
 	signed := func(cluster, tok, body string, at time.Time) http.Header {
 		hdr := http.Header{}
-		Sign(hdr, cluster, []byte(tok), []byte(body), at)
+		Sign(hdr, cluster, []byte(tok), http.MethodPost, "/", []byte(body), at)
 		return hdr
 	}
 	for name, hdr := range map[string]http.Header{

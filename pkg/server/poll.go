@@ -46,7 +46,7 @@ func (p *Poll) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	cluster := ""
 	if p.Auth != nil {
-		if cluster, err = p.Auth.Verify(r.Context(), r.Header, body, now); err != nil {
+		if cluster, err = p.Auth.Verify(r.Context(), r, body, now); err != nil {
 			writeError(w, http.StatusUnauthorized, err.Error())
 			return
 		}
