@@ -57,7 +57,7 @@ type env struct {
 //	throttle 429 with Retry-After: 7
 //	bad      400
 //	leaky    400, at secretPath
-//	slow     200 after 50 ms, counting concurrent requests
+//	slow     200 once slowGate has seen its bound in flight at once
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	// The clock stands still at the start of the test, so that the lease
@@ -88,15 +88,7 @@ func newEnv(t *testing.T) *env {
 		case "/bad", secretPath:
 			http.Error(w, "invalid payload", http.StatusBadRequest)
 		case "/slow":
-			n := slowInFlight.Add(1)
-			for {
-				m := slowMax.Load()
-				if n <= m || slowMax.CompareAndSwap(m, n) {
-					break
-				}
-			}
-			time.Sleep(50 * time.Millisecond)
-			slowInFlight.Add(-1)
+			slowGate.Load().pass()
 		}
 	})
 
@@ -140,7 +132,46 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-var slowInFlight, slowMax atomic.Int32
+// slowGate holds each request to /slow until bound requests are in flight
+// at once, so a test proves concurrency by counting, not by timing. If
+// the bound is never reached, requests give up after a while and the gate
+// records that it timed out.
+var slowGate atomic.Pointer[gate]
+
+type gate struct {
+	bound       int32
+	inFlight    atomic.Int32
+	max         atomic.Int32
+	timedOut    atomic.Bool
+	open        chan struct{}
+	openOnce    sync.Once
+	giveUpAfter time.Duration
+}
+
+func newGate(bound int32) *gate {
+	return &gate{bound: bound, open: make(chan struct{}), giveUpAfter: 5 * time.Second}
+}
+
+func (g *gate) pass() {
+	n := g.inFlight.Add(1)
+	defer g.inFlight.Add(-1)
+	for {
+		m := g.max.Load()
+		if n <= m || g.max.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	if n >= g.bound {
+		g.openOnce.Do(func() { close(g.open) })
+	}
+	select {
+	case <-g.open:
+	case <-time.After(g.giveUpAfter):
+		g.timedOut.Store(true)
+	}
+}
+
+func init() { slowGate.Store(newGate(1)) }
 
 func job(id, provider string) delivery.Job {
 	return delivery.Job{
