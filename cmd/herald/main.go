@@ -12,6 +12,7 @@ const usage = `herald: a notification controller for Flux, serverless on AWS.
 Usage:
   herald serve    [--config DIR] [--addr HOST:PORT] [flags]   run dispatch and receiver locally on a folder of Flux YAML
   herald validate -f PATH [-f PATH ...]                      check Provider, Alert, Receiver and Secret manifests
+  herald cluster add NAME [--cluster-tokens FILE]            register a cluster: create its forwarder token, print its Secret
 
 Against a deployment on AWS (--table or HERALD_TABLE; the standard AWS config chain):
   herald apply    -f PATH [-f PATH ...]                      validate, then write objects to DynamoDB and Secrets to Secrets Manager
@@ -45,6 +46,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runDelete(args[1:], stdout, stderr)
 	case "hook-url":
 		return runHookURL(args[1:], stdout, stderr)
+	case "cluster":
+		return runCluster(args[1:], stdout, stderr)
 	case "replay":
 		return runReplay(args[1:], stdout, stderr)
 	case "-h", "--help", "help":

@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/heraldhq/herald/pkg/api"
+	"github.com/heraldhq/herald/pkg/clusterauth"
 	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/metrics/prom"
 	"github.com/heraldhq/herald/pkg/notify/registry"
@@ -178,6 +179,15 @@ func readClusterTokens(path string) (map[string]string, error) {
 	var tokens map[string]string
 	if err := yaml.Unmarshal(data, &tokens); err != nil {
 		return nil, fmt.Errorf("--cluster-tokens %s: want a YAML map of cluster name to token", path)
+	}
+	for name, token := range tokens {
+		if err := clusterauth.CheckClusterName(name); err != nil {
+			return nil, fmt.Errorf("--cluster-tokens %s: cluster %q: %v", path, name, err)
+		}
+		// An empty key would let anyone sign requests.
+		if token == "" {
+			return nil, fmt.Errorf("--cluster-tokens %s: cluster %q has an empty token", path, name)
+		}
 	}
 	return tokens, nil
 }

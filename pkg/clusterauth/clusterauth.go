@@ -101,3 +101,26 @@ func (s Signed) Check(token []byte, method, target string, body []byte) error {
 	}
 	return nil
 }
+
+// CheckClusterName says why name cannot name a cluster, or returns nil. A
+// cluster name is a DNS label (RFC 1123: lower-case letters, digits and
+// '-', at most 63, starting and ending with a letter or digit), as a
+// Kubernetes namespace is, so it is safe in secret names, metadata and logs.
+func CheckClusterName(name string) error {
+	if name == "" {
+		return errors.New("a cluster name must not be empty")
+	}
+	if len(name) > 63 {
+		return errors.New("a cluster name must be at most 63 characters")
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return errors.New("a cluster name may hold only lower-case letters, digits and '-'")
+		}
+	}
+	if name[0] == '-' || name[len(name)-1] == '-' {
+		return errors.New("a cluster name must start and end with a letter or digit")
+	}
+	return nil
+}

@@ -77,3 +77,26 @@ func TestParseRefuses(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckClusterName(t *testing.T) {
+	for _, ok := range []string{"prod", "prod-eu-1", "a", "0", strings.Repeat("x", 63)} {
+		if err := CheckClusterName(ok); err != nil {
+			t.Errorf("CheckClusterName(%q) = %v, want nil", ok, err)
+		}
+	}
+	for name, want := range map[string]string{
+		"":                      "must not be empty",
+		strings.Repeat("x", 64): "at most 63",
+		"Prod":                  "lower-case letters",
+		"we ird/../c lé":        "lower-case letters",
+		"a.b":                   "lower-case letters",
+		"a_b":                   "lower-case letters",
+		"-prod":                 "start and end",
+		"prod-":                 "start and end",
+	} {
+		err := CheckClusterName(name)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("CheckClusterName(%q) = %v, want an error saying %q", name, err, want)
+		}
+	}
+}

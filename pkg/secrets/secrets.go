@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/heraldhq/herald/pkg/clusterauth"
 	"github.com/heraldhq/herald/pkg/notify"
 )
 
@@ -198,6 +199,12 @@ func (m *Manager) Put(ctx context.Context, namespace, name string, data map[stri
 		m.cache.store(id, current, m.opts.Now().Add(m.opts.TTL))
 		return Unchanged, nil
 	}
+	return m.write(ctx, id, ref, "Flux Secret "+ref+", written by herald apply", current, want)
+}
+
+// write stores want as the secret id, creating it when current says it is
+// missing, and caches it.
+func (m *Manager) write(ctx context.Context, id, ref, description string, current value, want map[string]string) (string, error) {
 	body, jerr := json.Marshal(want)
 	if jerr != nil {
 		return "", fmt.Errorf("secret '%s': encoding failed", ref)
@@ -209,7 +216,7 @@ func (m *Manager) Put(ctx context.Context, namespace, name string, data map[stri
 		_, err := m.client.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 			Name:         aws.String(id),
 			SecretString: aws.String(string(body)),
-			Description:  aws.String("Flux Secret " + ref + ", written by herald apply"),
+			Description:  aws.String(description),
 		})
 		var exists *types.ResourceExistsException
 		if errors.As(err, &exists) {
@@ -229,6 +236,37 @@ func (m *Manager) Put(ctx context.Context, namespace, name string, data map[stri
 	}
 	m.cache.store(id, value{data: want}, m.opts.Now().Add(m.opts.TTL))
 	return change, nil
+}
+
+// ErrClusterExists is returned by AddClusterToken for a cluster that has a
+// token already and replace is not set.
+var ErrClusterExists = errors.New("the cluster has a token already")
+
+// AddClusterToken stores token as the forwarder token of cluster, for
+// herald cluster add. A cluster that has a token keeps it unless replace is
+// set, so that a second add cannot cut a running forwarder off by mistake.
+// It says what changed: Created or Configured.
+func (m *Manager) AddClusterToken(ctx context.Context, cluster string, token []byte, replace bool) (string, error) {
+	if err := clusterauth.CheckClusterName(cluster); err != nil {
+		return "", err
+	}
+	if len(token) == 0 || !utf8.Valid(token) {
+		return "", errors.New("a cluster token must be non-empty text")
+	}
+	ref := "clusters/" + cluster
+	id := m.opts.Prefix + ref
+	current, err := m.fetch(ctx, id, ref)
+	switch {
+	case errors.Is(err, errMalformed):
+		if !replace {
+			return "", fmt.Errorf("cluster '%s': %w (its secret is malformed; replace it)", cluster, ErrClusterExists)
+		}
+	case err != nil:
+		return "", err
+	case !current.missing && !replace:
+		return "", fmt.Errorf("cluster '%s': %w", cluster, ErrClusterExists)
+	}
+	return m.write(ctx, id, ref, "Herald forwarder token of cluster "+cluster+", written by herald cluster add", current, map[string]string{tokenKey: string(token)})
 }
 
 // value is a secret as read: its keys, or missing.

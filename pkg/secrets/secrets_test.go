@@ -307,6 +307,50 @@ func TestPut(t *testing.T) {
 	}
 }
 
+func TestAddClusterToken(t *testing.T) {
+	m, sm, _ := newManager(t, secrets.Options{})
+	ctx := context.Background()
+
+	change, err := m.AddClusterToken(ctx, "prod-eu", []byte("tok-1"), false)
+	if err != nil || change != secrets.Created {
+		t.Fatalf("first add = %q, %v; want created", change, err)
+	}
+	if stored, _ := sm.Value("herald/clusters/prod-eu"); stored != `{"token":"tok-1"}` {
+		t.Fatalf("stored %q", stored)
+	}
+	if token, ok, err := m.ClusterToken(ctx, "prod-eu"); err != nil || !ok || string(token) != "tok-1" {
+		t.Fatalf("ClusterToken after add = %q, %v, %v", token, ok, err)
+	}
+
+	// A second add keeps the running forwarder's token.
+	sm.Reset()
+	_, err = m.AddClusterToken(ctx, "prod-eu", []byte("tok-2"), false)
+	if !errors.Is(err, secrets.ErrClusterExists) || strings.Contains(err.Error(), "tok-") {
+		t.Fatalf("second add = %v, want ErrClusterExists without the token", err)
+	}
+	if sm.Count("PutSecretValue") != 0 || sm.Count("CreateSecret") != 0 {
+		t.Fatalf("a refused add wrote: %+v", sm.Calls())
+	}
+
+	// Replacing rotates it.
+	change, err = m.AddClusterToken(ctx, "prod-eu", []byte("tok-2"), true)
+	if err != nil || change != secrets.Configured {
+		t.Fatalf("replace = %q, %v; want configured", change, err)
+	}
+	if stored, _ := sm.Value("herald/clusters/prod-eu"); stored != `{"token":"tok-2"}` {
+		t.Fatalf("stored after replace %q", stored)
+	}
+
+	for _, name := range []string{"Prod", "../flux-system/x", "", "a_b"} {
+		if _, err := m.AddClusterToken(ctx, name, []byte("t"), false); err == nil {
+			t.Errorf("AddClusterToken(%q) accepted a name that is not a DNS label", name)
+		}
+	}
+	if _, err := m.AddClusterToken(ctx, "empty", nil, false); err == nil {
+		t.Fatal("an empty token was accepted: it would let anyone sign requests")
+	}
+}
+
 // No error says a secret's value, whatever goes wrong.
 func TestErrorsLeakNoSecret(t *testing.T) {
 	const secret = "hunter2-SECRET-value"
