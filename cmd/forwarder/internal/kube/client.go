@@ -85,7 +85,8 @@ var errNoKind = errors.New("kind not served by the API server")
 func (c *Client) resourceFor(apiVersion, kind string) (schema.GroupVersionResource, error) {
 	gv, err := schema.ParseGroupVersion(apiVersion)
 	if err != nil {
-		return schema.GroupVersionResource{}, fmt.Errorf("apiVersion %q: %w", apiVersion, err)
+		// No API server serves a malformed apiVersion.
+		return schema.GroupVersionResource{}, fmt.Errorf("apiVersion %q: %v: %w", apiVersion, err, errNoKind)
 	}
 	gk := schema.GroupKind{Group: gv.Group, Kind: kind}
 	c.mapperMu.Lock()

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -57,8 +58,15 @@ func (c *LabelCache) Labels(ctx context.Context, ref event.ObjectReference) (map
 
 func (c *LabelCache) lookup(ctx context.Context, ref event.ObjectReference) (map[string]string, time.Duration, error) {
 	gvr, err := c.Client.resourceFor(ref.APIVersion, ref.Kind)
-	if err != nil {
+	switch {
+	case errors.Is(err, errNoKind):
+		// A kind the API server does not serve has no object to label.
 		return nil, c.Missing, nil
+	case err != nil:
+		// Discovery failed (the API server is unreachable, or answered
+		// an error): report it rather than remember "no labels" for an
+		// object that may well have them.
+		return nil, 0, err
 	}
 	obj, err := c.Client.Metadata.Resource(gvr).Namespace(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 	switch {
