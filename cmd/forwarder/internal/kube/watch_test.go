@@ -1,0 +1,190 @@
+package kube_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/heraldhq/herald/cmd/forwarder/internal/kube"
+	"github.com/heraldhq/herald/cmd/forwarder/internal/kubetest"
+	"github.com/heraldhq/herald/pkg/event"
+)
+
+// kubeEvent is a core/v1 Event about obj as Flux's controllers record it
+// through client-go: the Flux event's metadata in the annotations, the
+// controller's name as source component and reporting controller.
+func kubeEvent(obj *unstructured.Unstructured, typ, reason, message string, annotations map[string]string, at time.Time) *corev1.Event {
+	return &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        fmt.Sprintf("%s.%x", obj.GetName(), time.Now().UnixNano()),
+			Namespace:   obj.GetNamespace(),
+			Annotations: annotations,
+		},
+		InvolvedObject: corev1.ObjectReference{
+			Kind: obj.GetKind(), Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: obj.GetUID(),
+			APIVersion: obj.GetAPIVersion(), ResourceVersion: obj.GetResourceVersion(),
+		},
+		Reason:              reason,
+		Message:             message,
+		Type:                typ,
+		Count:               1,
+		FirstTimestamp:      metav1.NewTime(at),
+		LastTimestamp:       metav1.NewTime(at),
+		Source:              corev1.EventSource{Component: "source-controller"},
+		ReportingController: "source-controller",
+	}
+}
+
+// fluxEventOf is the Flux event the controller posted along with ev.
+func fluxEventOf(obj *unstructured.Unstructured, severity, reason, message string, metadata map[string]string, at time.Time) event.Event {
+	return event.Event{
+		InvolvedObject: event.ObjectReference{
+			Kind: obj.GetKind(), Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: string(obj.GetUID()),
+			APIVersion: obj.GetAPIVersion(), ResourceVersion: obj.GetResourceVersion(),
+		},
+		Severity:            severity,
+		Timestamp:           event.NewTime(at),
+		Message:             message,
+		Reason:              reason,
+		Metadata:            metadata,
+		ReportingController: "source-controller",
+	}
+}
+
+// watch runs w until the test ends and returns what it submits.
+func watch(t *testing.T, w *kube.EventWatch) <-chan event.Event {
+	t.Helper()
+	got := make(chan event.Event, 100)
+	w.Submit = func(_ context.Context, ev *event.Event) error {
+		got <- *ev
+		return nil
+	}
+	if w.Logger == nil {
+		w.Logger = testLogger(t)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return got
+}
+
+// next is the next submitted event, failing the test after wait.
+func next(t *testing.T, got <-chan event.Event) event.Event {
+	t.Helper()
+	select {
+	case ev := <-got:
+		return ev
+	case <-time.After(wait):
+		t.Fatalf("no event submitted within %s", wait)
+		return event.Event{}
+	}
+}
+
+func assertEvent(t *testing.T, got, want event.Event) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		g, _ := json.MarshalIndent(got, "", "  ")
+		w, _ := json.MarshalIndent(want, "", "  ")
+		t.Fatalf("submitted event:\n%s\nwant:\n%s", g, w)
+	}
+}
+
+func createEvent(t *testing.T, env *kubetest.Env, e *corev1.Event) *corev1.Event {
+	t.Helper()
+	got, err := env.Kube.CoreV1().Events(e.Namespace).Create(context.Background(), e, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("creating Event %s: %v", e.Name, err)
+	}
+	return got
+}
+
+func TestEventWatchTurnsEventsIntoFluxEvents(t *testing.T) {
+	env := kubetest.Start(t)
+	ns := env.Namespace(t)
+	repo := env.Create(t, kubetest.GitRepository, ns, "podinfo", map[string]string{"app": "podinfo"})
+	// Seconds only: that is all a core/v1 Event's timestamps keep.
+	at := time.Now().Add(-time.Minute).UTC().Truncate(time.Second)
+
+	// History: recorded before the forwarder started.
+	old := createEvent(t, env, kubeEvent(repo, corev1.EventTypeWarning, "GitOperationFailed", "old failure", nil, at.Add(-time.Hour)))
+
+	got := watch(t, &kube.EventWatch{Client: newClient(t, env.Config), Namespace: ns})
+
+	meta := map[string]string{
+		"source.toolkit.fluxcd.io/revision": "master@sha1:0123456789abcdef0123456789abcdef01234567",
+		"source.toolkit.fluxcd.io/token":    "t0k3n",
+		"event.toolkit.fluxcd.io/summary":   "podinfo in staging",
+	}
+	createEvent(t, env, kubeEvent(repo, corev1.EventTypeWarning, "GitOperationFailed", "failed to checkout and determine revision", meta, at))
+	// The first event submitted is the new one: the old one, listed
+	// when the watch started, is not news.
+	assertEvent(t, next(t, got), fluxEventOf(repo, event.SeverityError, "GitOperationFailed", "failed to checkout and determine revision", meta, at))
+
+	createEvent(t, env, kubeEvent(repo, corev1.EventTypeNormal, "NewArtifact", "stored artifact for commit 'Merge pull request #1'", nil, at.Add(time.Second)))
+	assertEvent(t, next(t, got), fluxEventOf(repo, event.SeverityInfo, "NewArtifact", "stored artifact for commit 'Merge pull request #1'", nil, at.Add(time.Second)))
+
+	// Events of objects that are not Flux's are not Flux events; a
+	// later Flux event shows they were passed over.
+	cm, err := env.Kube.CoreV1().ConfigMaps(ns).Create(context.Background(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	createEvent(t, env, &corev1.Event{
+		ObjectMeta:     metav1.ObjectMeta{Name: "settings.1", Namespace: ns},
+		InvolvedObject: corev1.ObjectReference{Kind: "ConfigMap", APIVersion: "v1", Namespace: ns, Name: cm.Name, UID: cm.UID},
+		Reason:         "Updated", Message: "not Flux", Type: corev1.EventTypeNormal, Count: 1,
+		FirstTimestamp: metav1.NewTime(at), LastTimestamp: metav1.NewTime(at),
+		Source: corev1.EventSource{Component: "someone"},
+	})
+
+	// The old event happens again: client-go's recorder bumps its count
+	// and last timestamp. That occurrence is news.
+	again := at.Add(2 * time.Second)
+	old.Count = 2
+	old.LastTimestamp = metav1.NewTime(again)
+	if _, err := env.Kube.CoreV1().Events(ns).Update(context.Background(), old, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	assertEvent(t, next(t, got), fluxEventOf(repo, event.SeverityError, "GitOperationFailed", "old failure", nil, again))
+
+	select {
+	case ev := <-got:
+		t.Fatalf("unexpected event submitted: %+v", ev)
+	default:
+	}
+}
+
+// A Kubernetes Event without involvedObject.namespace, in the namespace of
+// the object, takes its namespace from the Event.
+func TestFluxEventNamespaceFromEvent(t *testing.T) {
+	e := &corev1.Event{
+		ObjectMeta:     metav1.ObjectMeta{Namespace: "apps"},
+		InvolvedObject: corev1.ObjectReference{Kind: "Kustomization", APIVersion: "kustomize.toolkit.fluxcd.io/v1", Name: "podinfo"},
+		Type:           corev1.EventTypeNormal,
+		Source:         corev1.EventSource{Component: "kustomize-controller"},
+	}
+	ev, ok := kube.FluxEvent(e)
+	if !ok || ev.InvolvedObject.Namespace != "apps" || ev.ReportingController != "kustomize-controller" || ev.Severity != event.SeverityInfo {
+		t.Fatalf("FluxEvent = %+v, %v", ev, ok)
+	}
+	for _, apiVersion := range []string{"v1", "apps/v1", "", "toolkit.fluxcd.io.example.com/v1", "a/b/c"} {
+		e.InvolvedObject.APIVersion = apiVersion
+		if _, ok := kube.FluxEvent(e); ok {
+			t.Errorf("apiVersion %q taken for a Flux kind", apiVersion)
+		}
+	}
+}
