@@ -18,9 +18,9 @@ import (
 // for how to provide one.
 func TestMain(m *testing.M) { kubetest.Main(m) }
 
-// wait is how long a test waits for the API server or the watch: generous,
+// patience is how long a test waits for the API server or the watch: generous,
 // as CI shares two cores between several builds.
-const wait = 60 * time.Second
+const patience = 60 * time.Second
 
 // newClient builds the forwarder's clients from cfg.
 func newClient(t *testing.T, cfg *rest.Config) *kube.Client {

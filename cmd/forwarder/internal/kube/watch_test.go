@@ -88,8 +88,8 @@ func next(t *testing.T, got <-chan event.Event) event.Event {
 	select {
 	case ev := <-got:
 		return ev
-	case <-time.After(wait):
-		t.Fatalf("no event submitted within %s", wait)
+	case <-time.After(patience):
+		t.Fatalf("no event submitted within %s", patience)
 		return event.Event{}
 	}
 }
