@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"maps"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -27,13 +28,17 @@ type EventWatch struct {
 	Namespace string
 	Submit    Submit
 	Logger    *slog.Logger
+	// Synced, when set, is called once the Events that existed when the
+	// watch started have been listed (and passed over): from then on,
+	// every new Event is submitted.
+	Synced func()
 }
 
 // Run watches until ctx is cancelled.
 func (w *EventWatch) Run(ctx context.Context) {
 	lw := cache.NewListWatchFromClient(w.Client.Core.RESTClient(), "events", w.Namespace, fields.Everything())
 	inf := cache.NewSharedIndexInformer(lw, &corev1.Event{}, 0, cache.Indexers{})
-	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
+	reg, err := inf.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
 		AddFunc: func(obj any, isInInitialList bool) {
 			if isInInitialList {
 				return
@@ -51,7 +56,22 @@ func (w *EventWatch) Run(ctx context.Context) {
 			}
 		},
 	})
+	if err != nil {
+		// Only a stopped informer refuses a handler, and this one has not
+		// started.
+		w.Logger.Error("the Event watch cannot start", "error", err.Error())
+		return
+	}
+	var synced sync.WaitGroup
+	if w.Synced != nil {
+		synced.Go(func() {
+			if cache.WaitForCacheSync(ctx.Done(), reg.HasSynced) {
+				w.Synced()
+			}
+		})
+	}
 	inf.Run(ctx.Done())
+	synced.Wait()
 }
 
 func occurrences(e *corev1.Event) int32 {

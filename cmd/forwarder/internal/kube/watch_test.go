@@ -58,14 +58,20 @@ func fluxEventOf(obj *unstructured.Unstructured, severity, reason, message strin
 	}
 }
 
-// watch runs w until the test ends and returns what it submits.
-func watch(t *testing.T, w *kube.EventWatch) <-chan event.Event {
+// watch runs w until the test ends and returns what it submits about
+// objects in namespace. It returns once the watch has listed the Events
+// that existed when it started: Events created after that are news.
+func watch(t *testing.T, w *kube.EventWatch, namespace string) <-chan event.Event {
 	t.Helper()
 	got := make(chan event.Event, 100)
 	w.Submit = func(_ context.Context, ev *event.Event) error {
-		got <- *ev
+		if ev.InvolvedObject.Namespace == namespace {
+			got <- *ev
+		}
 		return nil
 	}
+	synced := make(chan struct{})
+	w.Synced = func() { close(synced) }
 	if w.Logger == nil {
 		w.Logger = testLogger(t)
 	}
@@ -79,6 +85,13 @@ func watch(t *testing.T, w *kube.EventWatch) <-chan event.Event {
 		cancel()
 		<-done
 	})
+	select {
+	case <-synced:
+	case <-done:
+		t.Fatal("the watch stopped before it listed the Events")
+	case <-time.After(patience):
+		t.Fatalf("the watch did not list the Events within %s", patience)
+	}
 	return got
 }
 
@@ -122,7 +135,7 @@ func TestEventWatchTurnsEventsIntoFluxEvents(t *testing.T) {
 	// History: recorded before the forwarder started.
 	old := createEvent(t, env, kubeEvent(repo, corev1.EventTypeWarning, "GitOperationFailed", "old failure", nil, at.Add(-time.Hour)))
 
-	got := watch(t, &kube.EventWatch{Client: newClient(t, env.Config), Namespace: ns})
+	got := watch(t, &kube.EventWatch{Client: newClient(t, env.Config), Namespace: ns}, ns)
 
 	meta := map[string]string{
 		"source.toolkit.fluxcd.io/revision": "master@sha1:0123456789abcdef0123456789abcdef01234567",
