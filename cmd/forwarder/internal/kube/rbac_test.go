@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -35,27 +36,50 @@ const (
 	saName      = "herald-forwarder"
 )
 
-// rbacFile is deploy/forwarder/rbac.yaml in this repository.
-func rbacFile(t *testing.T) string {
+// manifests are the YAML files of deploy/forwarder in this repository;
+// rbac.yaml and serviceaccount.yaml among them hold what the test applies.
+func manifests(t *testing.T) []string {
+	t.Helper()
 	_, file, _, ok := runtime.Caller(0)
 	if !ok {
 		t.Fatal("no caller information")
 	}
-	return filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "deploy", "forwarder", "rbac.yaml")
+	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "deploy", "forwarder")
+	paths, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil || !slices.Contains(paths, filepath.Join(dir, "rbac.yaml")) {
+		t.Fatalf("no %s: %v", filepath.Join(dir, "rbac.yaml"), err)
+	}
+	return paths
 }
 
-// applyRBAC creates the ServiceAccount, ClusterRoles, Roles and their
-// bindings of path. Objects without a namespace get flux-system, as the
-// kustomization that deploys them sets it.
-func applyRBAC(t *testing.T, env *kubetest.Env, path string) {
+// applyRBAC creates the ServiceAccounts, ClusterRoles, Roles and their
+// bindings that paths hold, and checks that the forwarder's ServiceAccount,
+// ClusterRole and ClusterRoleBinding are among them. Objects without a
+// namespace get flux-system, as the kustomization that deploys them sets it.
+func applyRBAC(t *testing.T, env *kubetest.Env, paths []string) {
+	t.Helper()
+	applied := map[string]bool{}
+	for _, path := range paths {
+		applyRBACFile(t, env, path, applied)
+	}
+	for _, kind := range []string{"ServiceAccount", "ClusterRole", "ClusterRoleBinding"} {
+		if !applied[kind+"/"+saName] {
+			t.Fatalf("deploy/forwarder has no %s %s", kind, saName)
+		}
+	}
+	if _, err := env.Kube.CoreV1().ServiceAccounts(saNamespace).Get(context.Background(), saName, metav1.GetOptions{}); err != nil {
+		t.Fatalf("deploy/forwarder does not create ServiceAccount %s/%s: %v", saNamespace, saName, err)
+	}
+}
+
+func applyRBACFile(t *testing.T, env *kubetest.Env, path string, applied map[string]bool) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("reading the forwarder's RBAC: %v", err)
+		t.Fatalf("reading the forwarder's manifests: %v", err)
 	}
 	ctx := context.Background()
 	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	applied := map[string]bool{}
 	for {
 		var u unstructured.Unstructured
 		if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
@@ -69,7 +93,7 @@ func applyRBAC(t *testing.T, env *kubetest.Env, path string) {
 		if u.GetNamespace() == "" {
 			u.SetNamespace(saNamespace)
 		}
-		create := func(obj any) {
+		convert := func(obj any) {
 			if err := k8sruntime.DefaultUnstructuredConverter.FromUnstructured(u.Object, obj); err != nil {
 				t.Fatalf("%s: %s %s: %v", path, u.GetKind(), u.GetName(), err)
 			}
@@ -77,41 +101,36 @@ func applyRBAC(t *testing.T, env *kubetest.Env, path string) {
 		switch u.GetKind() {
 		case "ServiceAccount":
 			var o corev1.ServiceAccount
-			create(&o)
+			convert(&o)
 			_, err = env.Kube.CoreV1().ServiceAccounts(o.Namespace).Create(ctx, &o, metav1.CreateOptions{})
 		case "ClusterRole":
 			var o rbacv1.ClusterRole
-			create(&o)
+			convert(&o)
+			o.Namespace = ""
 			_, err = env.Kube.RbacV1().ClusterRoles().Create(ctx, &o, metav1.CreateOptions{})
 		case "ClusterRoleBinding":
 			var o rbacv1.ClusterRoleBinding
-			create(&o)
+			convert(&o)
+			o.Namespace = ""
 			defaultSubjectNamespaces(o.Subjects)
 			_, err = env.Kube.RbacV1().ClusterRoleBindings().Create(ctx, &o, metav1.CreateOptions{})
 		case "Role":
 			var o rbacv1.Role
-			create(&o)
+			convert(&o)
 			_, err = env.Kube.RbacV1().Roles(o.Namespace).Create(ctx, &o, metav1.CreateOptions{})
 		case "RoleBinding":
 			var o rbacv1.RoleBinding
-			create(&o)
+			convert(&o)
 			defaultSubjectNamespaces(o.Subjects)
 			_, err = env.Kube.RbacV1().RoleBindings(o.Namespace).Create(ctx, &o, metav1.CreateOptions{})
 		default:
-			t.Fatalf("%s: unexpected kind %s in the RBAC file", path, u.GetKind())
+			// The Deployment, the Service, the kustomization itself.
+			continue
 		}
 		if err != nil {
-			t.Fatalf("applying %s %s: %v", u.GetKind(), u.GetName(), err)
+			t.Fatalf("applying %s %s from %s: %v", u.GetKind(), u.GetName(), path, err)
 		}
-		applied[u.GetKind()] = true
-	}
-	for _, kind := range []string{"ServiceAccount", "ClusterRole", "ClusterRoleBinding"} {
-		if !applied[kind] {
-			t.Fatalf("%s has no %s", path, kind)
-		}
-	}
-	if _, err := env.Kube.CoreV1().ServiceAccounts(saNamespace).Get(ctx, saName, metav1.GetOptions{}); err != nil {
-		t.Fatalf("the RBAC file does not create ServiceAccount %s/%s: %v", saNamespace, saName, err)
+		applied[u.GetKind()+"/"+u.GetName()] = true
 	}
 }
 
@@ -143,7 +162,7 @@ func allowed(t *testing.T, env *kubetest.Env, verb, group, resource, namespace s
 
 func TestRBACIsEnoughForTheForwarder(t *testing.T) {
 	env := kubetest.Start(t)
-	applyRBAC(t, env, rbacFile(t))
+	applyRBAC(t, env, manifests(t))
 	ctx := context.Background()
 	ns := env.Namespace(t)
 
@@ -204,17 +223,7 @@ func TestRBACIsEnoughForTheForwarder(t *testing.T) {
 	}
 
 	// The Event watch, over every namespace as the forwarder runs it.
-	events := make(chan event.Event, 100)
-	w := &kube.EventWatch{Client: kc, Logger: testLogger(t), Submit: func(_ context.Context, ev *event.Event) error {
-		if ev.InvolvedObject.Namespace == ns {
-			events <- *ev
-		}
-		return nil
-	}}
-	wctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); w.Run(wctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	events := watch(t, &kube.EventWatch{Client: kc}, ns)
 	at := time.Now().UTC().Truncate(time.Second)
 	createEvent(t, env, kubeEvent(repo, corev1.EventTypeWarning, "GitOperationFailed", "auth failed", nil, at))
 	assertEvent(t, next(t, events), fluxEventOf(repo, event.SeverityError, "GitOperationFailed", "auth failed", nil, at))
