@@ -11,6 +11,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/record"
 
 	"github.com/heraldhq/herald/cmd/forwarder/internal/kube"
 	"github.com/heraldhq/herald/cmd/forwarder/internal/kubetest"
@@ -199,5 +202,35 @@ func TestFluxEventNamespaceFromEvent(t *testing.T) {
 		if _, ok := kube.FluxEvent(e); ok {
 			t.Errorf("apiVersion %q taken for a Flux kind", apiVersion)
 		}
+	}
+}
+
+// Flux's controllers record Events through client-go's recorder, which
+// puts the event metadata in annotations and, when an event repeats, bumps
+// the count of the Event it already wrote. Both occurrences are submitted.
+func TestEventWatchTakesClientGoRecorderEvents(t *testing.T) {
+	env := kubetest.Start(t)
+	ns := env.Namespace(t)
+	ks := env.Create(t, kubetest.Kustomization, ns, "apps", nil)
+	got := watch(t, &kube.EventWatch{Client: newClient(t, env.Config)}, ns)
+
+	broadcaster := record.NewBroadcaster()
+	t.Cleanup(broadcaster.Shutdown)
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: env.Kube.CoreV1().Events("")})
+	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kustomize-controller"})
+	meta := map[string]string{
+		"kustomize.toolkit.fluxcd.io/revision": "main@sha1:4f6b2c1e8e9d0a7b3c5d6e7f8a9b0c1d2e3f4a5b",
+		"kustomize.toolkit.fluxcd.io/token":    "abc",
+	}
+	for i := 1; i <= 2; i++ {
+		before := time.Now().UTC().Truncate(time.Second)
+		recorder.AnnotatedEventf(ks, meta, corev1.EventTypeWarning, "HealthCheckFailed", "health check failed after %s", "30s")
+		ev := next(t, got)
+		if ev.Timestamp.Before(before) || ev.Timestamp.After(time.Now().Add(time.Second)) {
+			t.Errorf("occurrence %d: timestamp %s, recorded after %s", i, ev.Timestamp, before)
+		}
+		want := fluxEventOf(ks, event.SeverityError, "HealthCheckFailed", "health check failed after 30s", meta, ev.Timestamp.Time)
+		want.ReportingController = "kustomize-controller"
+		assertEvent(t, ev, want)
 	}
 }
