@@ -67,7 +67,8 @@ type state uint8
 
 const (
 	pending  state = iota // not handed out yet
-	inFlight              // handed out by Next, not acknowledged
+	inFlight              // handed out by Next, not acknowledged, not being sent
+	sending               // claimed for a try: on its way to Herald
 	done                  // acknowledged or dropped
 )
 
@@ -292,15 +293,18 @@ func (b *Buffer) commit(batch []*appendReq) error {
 	return nil
 }
 
-// makeRoomLocked drops the oldest pending records until the pending bytes
-// plus extra fit the bound. Records being sent are kept: they are already
-// in memory, and dropping them would count an event as lost that may still
-// arrive. The newest record is never dropped.
+// makeRoomLocked drops the oldest records until the bytes held plus extra
+// fit the bound. That includes records handed out by Next that wait in a
+// sender's queue or between two tries: the oldest go first, whoever holds
+// them, and Claim tells their holder. Only a record in a try (claimed) is
+// kept, as the try may deliver it and it must not be counted as lost; it
+// becomes droppable again when the try fails (Unclaim). The newest record
+// is never dropped.
 func (b *Buffer) makeRoomLocked(extra int64) []Record {
 	var dropped []Record
-	for i := b.cursor; b.bytes+extra > b.opts.MaxBytes && i < b.base+uint64(len(b.metas))-1; i++ {
+	for i := b.base; b.bytes+extra > b.opts.MaxBytes && i < b.base+uint64(len(b.metas))-1; i++ {
 		m := &b.metas[i-b.base]
-		if m.state != pending {
+		if m.state != pending && m.state != inFlight {
 			continue
 		}
 		m.state = done
@@ -357,6 +361,41 @@ func (b *Buffer) Next(ctx context.Context) (Record, error) {
 			return Record{}, ErrClosed
 		}
 	}
+}
+
+// Claim marks a record handed out by Next as being tried, so that it is not
+// dropped to make room during the try. It returns false when the record was
+// dropped already while it waited: the caller must not send it.
+func (b *Buffer) Claim(index uint64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if index < b.base || index >= b.base+uint64(len(b.metas)) {
+		return false
+	}
+	m := &b.metas[index-b.base]
+	if m.state == done {
+		return false
+	}
+	m.state = sending
+	return true
+}
+
+// Unclaim ends a try that did not deliver the record: until the next Claim
+// it may be dropped to make room, and it is at once if the buffer is over
+// its bound.
+func (b *Buffer) Unclaim(index uint64) {
+	b.mu.Lock()
+	if index < b.base || index >= b.base+uint64(len(b.metas)) {
+		b.mu.Unlock()
+		return
+	}
+	m := &b.metas[index-b.base]
+	if m.state == sending {
+		m.state = inFlight
+	}
+	dropped := b.makeRoomLocked(0)
+	b.mu.Unlock()
+	b.reportDrops(dropped)
 }
 
 // Ack marks a record handed out by Next as done.

@@ -118,6 +118,9 @@ func TestFullDropsOldestPending(t *testing.T) {
 	defer b.Close()
 	appendN(t, b, 0, 1)
 	inflight := next(t, b) // event-0 is being sent: kept
+	if !b.Claim(inflight.Index) {
+		t.Fatal("Claim of a record handed out refused")
+	}
 	appendN(t, b, 1, 7)
 	mu.Lock()
 	got := fmt.Sprint(dropped)
@@ -131,6 +134,41 @@ func TestFullDropsOldestPending(t *testing.T) {
 		if r := next(t, b); string(r.Body) != fmt.Sprintf("event-%d", i) {
 			t.Fatalf("got %q, want event-%d", r.Body, i)
 		}
+	}
+	if s := b.Stats(); s.Bytes != 4*one || s.Events != 4 {
+		t.Fatalf("stats %+v, want 4 records of %d bytes", s, one)
+	}
+}
+
+// A record handed out but not in a try (queued at a sender, or waiting for
+// its next try) is as droppable as a pending one: the oldest go first, and
+// Claim tells the sender not to send it.
+func TestFullDropsHandedOutUnclaimed(t *testing.T) {
+	var mu sync.Mutex
+	var dropped []uint64
+	one := int64(len(encode("k0", []byte("event-0"), time.Unix(0, 0))))
+	b := open(t, t.TempDir(), Options{MaxBytes: 4 * one, OnDrop: func(r Record) {
+		mu.Lock()
+		dropped = append(dropped, r.Index)
+		mu.Unlock()
+	}})
+	defer b.Close()
+	appendN(t, b, 0, 2)
+	queued := next(t, b) // event-0: handed out, never claimed
+	retrying := next(t, b)
+	if !b.Claim(retrying.Index) {
+		t.Fatal("Claim refused")
+	}
+	b.Unclaim(retrying.Index) // event-1: its try failed, waiting to retry
+	appendN(t, b, 2, 6)
+	mu.Lock()
+	got := fmt.Sprint(dropped)
+	mu.Unlock()
+	if want := fmt.Sprint([]uint64{queued.Index, retrying.Index}); got != want {
+		t.Fatalf("dropped %s, want %s (the two oldest)", got, want)
+	}
+	if b.Claim(queued.Index) || b.Claim(retrying.Index) {
+		t.Fatal("Claim of a dropped record succeeded")
 	}
 	if s := b.Stats(); s.Bytes != 4*one || s.Events != 4 {
 		t.Fatalf("stats %+v, want 4 records of %d bytes", s, one)

@@ -118,6 +118,10 @@ func (s *Sender) deliver(ctx, sendCtx context.Context, rec buffer.Record) {
 		if sendCtx.Err() != nil {
 			return
 		}
+		if !s.Buffer.Claim(rec.Index) {
+			// Dropped to make room while it waited: the buffer counted it.
+			return
+		}
 		out, wait, reason := s.send(sendCtx, rec)
 		switch out {
 		case delivered:
@@ -134,6 +138,8 @@ func (s *Sender) deliver(ctx, sendCtx context.Context, rec buffer.Record) {
 			s.Buffer.Ack(rec.Index)
 			return
 		}
+		// Between tries the record may be dropped if the buffer overflows.
+		s.Buffer.Unclaim(rec.Index)
 		if ctx.Err() != nil {
 			// Shutting down: the event stays in the buffer.
 			return
