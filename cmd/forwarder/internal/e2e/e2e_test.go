@@ -156,9 +156,9 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
-// config is herald serve's folder: a GitHub Receiver for this cluster that
-// reconciles the GitRepository podinfo and, with a wildcard, every
-// GitRepository labelled team=apps in flux-system.
+// config is herald serve's folder: a GitHub Receiver in flux-system for
+// this cluster that reconciles, in namespace APPS, the GitRepository
+// podinfo and, with a wildcard, every GitRepository labelled team=apps.
 const config = `apiVersion: notification.toolkit.fluxcd.io/v1
 kind: Receiver
 metadata:
@@ -177,8 +177,10 @@ spec:
     - apiVersion: source.toolkit.fluxcd.io/v1
       kind: GitRepository
       name: podinfo
+      namespace: APPS
     - kind: GitRepository
       name: "*"
+      namespace: APPS
       matchLabels:
         team: apps
 ---
@@ -239,7 +241,9 @@ func TestGitHubPushReconcilesTheGitRepository(t *testing.T) {
 	build(t, root, "github.com/heraldhq/herald/cmd/herald", filepath.Join(bin, "herald"))
 	build(t, filepath.Join(root, "cmd", "forwarder"), ".", filepath.Join(bin, "forwarder"))
 
-	const ns = kubetest.FluxNamespace
+	// A namespace per run, so that -count runs the test again on fresh
+	// objects.
+	ns := env.Namespace(t)
 	old := "2000-01-01 00:00:00 +0000 UTC"
 	for _, o := range []struct {
 		name   string
@@ -261,7 +265,7 @@ func TestGitHubPushReconcilesTheGitRepository(t *testing.T) {
 	if err := os.Mkdir(cfgDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(cfgDir, "receiver.yaml"), config)
+	writeFile(t, filepath.Join(cfgDir, "receiver.yaml"), strings.ReplaceAll(config, "APPS", ns))
 	writeFile(t, filepath.Join(work, "cluster-tokens.yaml"), cluster+": "+clusterToken+"\n")
 	writeFile(t, filepath.Join(work, "token"), clusterToken+"\n")
 	kubeconfig, err := env.WriteKubeConfig(work)
@@ -280,7 +284,7 @@ func TestGitHubPushReconcilesTheGitRepository(t *testing.T) {
 		"--kubeconfig", kubeconfig, "--poll-interval", "200ms", "--log-level", "debug")
 
 	// A webhook with another token is refused and reconciles nothing.
-	hook := heraldURL + "hook/" + hookDigest(hookToken, rcvName, ns)
+	hook := heraldURL + "hook/" + hookDigest(hookToken, rcvName, kubetest.FluxNamespace)
 	if resp := postHook(t, hook, "not-the-token", "forged"); resp.StatusCode < 400 || resp.StatusCode >= 500 {
 		t.Fatalf("webhook with a bad signature: %s, want a 4xx", resp.Status)
 	}
@@ -295,7 +299,7 @@ func TestGitHubPushReconcilesTheGitRepository(t *testing.T) {
 		}
 		// Poll the API server until both selected objects carry a new
 		// time: the request by name and the one by labels.
-		values := waitForRequestedAt(t, env, prev)
+		values := waitForRequestedAt(t, env, ns, prev)
 		for _, name := range []string{"podinfo", "apps-a"} {
 			at, err := time.Parse(requestedAtLayout, values[name])
 			if err != nil {
@@ -313,15 +317,15 @@ func TestGitHubPushReconcilesTheGitRepository(t *testing.T) {
 }
 
 // waitForRequestedAt polls the API server until every GitRepository in
-// prev has a requestedAt other than the one there, and returns them.
-func waitForRequestedAt(t *testing.T, env *kubetest.Env, prev map[string]string) map[string]string {
+// prev, in namespace ns, has a requestedAt other than the one there, and returns them.
+func waitForRequestedAt(t *testing.T, env *kubetest.Env, ns string, prev map[string]string) map[string]string {
 	t.Helper()
 	deadline := time.Now().Add(patience)
 	for {
 		values := map[string]string{}
 		changed := 0
 		for name, v := range prev {
-			values[name] = env.Get(t, kubetest.GitRepository, kubetest.FluxNamespace, name).GetAnnotations()["reconcile.fluxcd.io/requestedAt"]
+			values[name] = env.Get(t, kubetest.GitRepository, ns, name).GetAnnotations()["reconcile.fluxcd.io/requestedAt"]
 			if values[name] != v {
 				changed++
 			}

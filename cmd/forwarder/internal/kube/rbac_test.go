@@ -93,39 +93,47 @@ func applyRBACFile(t *testing.T, env *kubetest.Env, path string, applied map[str
 		if u.GetNamespace() == "" {
 			u.SetNamespace(saNamespace)
 		}
-		convert := func(obj any) {
-			if err := k8sruntime.DefaultUnstructuredConverter.FromUnstructured(u.Object, obj); err != nil {
-				t.Fatalf("%s: %s %s: %v", path, u.GetKind(), u.GetName(), err)
-			}
-		}
+		// Typed, to default the namespaces of ServiceAccount subjects;
+		// then applied server-side, so that a second run of the test
+		// (-count) applies the same objects again.
+		var obj any
+		gvr := rbacv1.SchemeGroupVersion.WithResource("")
 		switch u.GetKind() {
 		case "ServiceAccount":
-			var o corev1.ServiceAccount
-			convert(&o)
-			_, err = env.Kube.CoreV1().ServiceAccounts(o.Namespace).Create(ctx, &o, metav1.CreateOptions{})
+			obj, gvr = &corev1.ServiceAccount{}, corev1.SchemeGroupVersion.WithResource("serviceaccounts")
 		case "ClusterRole":
-			var o rbacv1.ClusterRole
-			convert(&o)
-			o.Namespace = ""
-			_, err = env.Kube.RbacV1().ClusterRoles().Create(ctx, &o, metav1.CreateOptions{})
+			obj, gvr.Resource = &rbacv1.ClusterRole{}, "clusterroles"
 		case "ClusterRoleBinding":
-			var o rbacv1.ClusterRoleBinding
-			convert(&o)
-			o.Namespace = ""
-			defaultSubjectNamespaces(o.Subjects)
-			_, err = env.Kube.RbacV1().ClusterRoleBindings().Create(ctx, &o, metav1.CreateOptions{})
+			obj, gvr.Resource = &rbacv1.ClusterRoleBinding{}, "clusterrolebindings"
 		case "Role":
-			var o rbacv1.Role
-			convert(&o)
-			_, err = env.Kube.RbacV1().Roles(o.Namespace).Create(ctx, &o, metav1.CreateOptions{})
+			obj, gvr.Resource = &rbacv1.Role{}, "roles"
 		case "RoleBinding":
-			var o rbacv1.RoleBinding
-			convert(&o)
-			defaultSubjectNamespaces(o.Subjects)
-			_, err = env.Kube.RbacV1().RoleBindings(o.Namespace).Create(ctx, &o, metav1.CreateOptions{})
+			obj, gvr.Resource = &rbacv1.RoleBinding{}, "rolebindings"
 		default:
 			// The Deployment, the Service, the kustomization itself.
 			continue
+		}
+		if err := k8sruntime.DefaultUnstructuredConverter.FromUnstructured(u.Object, obj); err != nil {
+			t.Fatalf("%s: %s %s: %v", path, u.GetKind(), u.GetName(), err)
+		}
+		switch o := obj.(type) {
+		case *rbacv1.ClusterRoleBinding:
+			defaultSubjectNamespaces(o.Subjects)
+		case *rbacv1.RoleBinding:
+			defaultSubjectNamespaces(o.Subjects)
+		}
+		content, err := k8sruntime.DefaultUnstructuredConverter.ToUnstructured(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.Object = content
+		res := env.Dynamic.Resource(gvr)
+		opts := metav1.ApplyOptions{FieldManager: "kubetest", Force: true}
+		if u.GetKind() == "ClusterRole" || u.GetKind() == "ClusterRoleBinding" {
+			u.SetNamespace("")
+			_, err = res.Apply(ctx, u.GetName(), &u, opts)
+		} else {
+			_, err = res.Namespace(u.GetNamespace()).Apply(ctx, u.GetName(), &u, opts)
 		}
 		if err != nil {
 			t.Fatalf("applying %s %s from %s: %v", u.GetKind(), u.GetName(), path, err)
