@@ -114,8 +114,8 @@ func (p *process) record(line string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.lines = append(p.lines, line)
-	var rec map[string]any
-	if json.Unmarshal([]byte(line), &rec) != nil {
+	rec := parseRecord(line)
+	if rec == nil {
 		return
 	}
 	msg, _ := rec["msg"].(string)
@@ -127,12 +127,28 @@ func (p *process) record(line string) {
 	}
 }
 
-// await returns the first log record with message msg logged after the
-// call, failing the test if the process exits or patience runs out first.
-// Call it before the process can log msg.
+// parseRecord is a JSON log line as a map, nil for other lines.
+func parseRecord(line string) map[string]any {
+	var rec map[string]any
+	if json.Unmarshal([]byte(line), &rec) != nil {
+		return nil
+	}
+	return rec
+}
+
+// awaiter returns a function that waits for the first log record with
+// message msg, failing the test if the process exits or patience runs out
+// first.
 func (p *process) awaiter(msg string) func(t *testing.T) map[string]any {
 	ch := make(chan map[string]any, 1)
 	p.mu.Lock()
+	// The process may have logged it already.
+	for _, line := range p.lines {
+		if rec := parseRecord(line); rec != nil && rec["msg"] == msg {
+			ch <- rec
+			break
+		}
+	}
 	p.found[msg] = ch
 	p.mu.Unlock()
 	return func(t *testing.T) map[string]any {
