@@ -222,7 +222,7 @@ func waitMetric(t *testing.T, what string, scrape func() (map[string]float64, er
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var last float64
-	lastErr := fmt.Errorf("%s never read", series)
+	var lastErr error
 	for {
 		m, err := scrape()
 		if err == nil {
