@@ -1,7 +1,8 @@
 // Command loadtest measures `herald serve` under load with wrk: the accepted
 // event rate, the ingest latency, that every accepted event is delivered,
 // herald's peak memory and its open sockets. It exits non-zero when a target
-// is missed. Run it from tests/ with `go run ./loadtest` (make loadtest).
+// is missed. Run it from tests/ with `go run ./loadtest` (make loadtest);
+// `go run ./loadtest forwarder` measures the forwarder (forwarder.go).
 package main
 
 import (
@@ -57,6 +58,10 @@ type options struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "forwarder" {
+		// The forwarder's figures: go run ./loadtest forwarder [flags].
+		os.Exit(forwarderMain(os.Args[2:]))
+	}
 	var o options
 	flag.StringVar(&o.only, "scenario", "", "run only this scenario (A or B)")
 	flag.DurationVar(&o.duration, "duration", 15*time.Second, "measured wrk run per scenario")
