@@ -39,21 +39,29 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 	if _, err := tokens.Token(); err != nil {
 		return err
 	}
-	var m *metrics.Metrics
+	// The metrics exist before the buffer: opening a buffer larger than
+	// --buffer-max-bytes (the bound was lowered) drops its oldest records
+	// and counts them. The gauges read the buffer only when scraped, once
+	// Run serves.
+	var buf *buffer.Buffer
+	m := metrics.New(func() (int, int64, time.Time) {
+		s := buf.Stats()
+		return s.Events, s.Bytes, s.Oldest
+	})
 	buf, err := buffer.Open(filepath.Join(cfg.BufferDir, "events"), buffer.Options{
 		MaxBytes: cfg.BufferMaxBytes,
 		OnDrop: func(r buffer.Record) {
 			m.Dropped(metrics.DropBufferFull)
 			logger.Warn("event dropped: the buffer is full", "received_at", r.ReceivedAt.UTC().Format(time.RFC3339Nano))
 		},
+		OnCorrupt: func(index uint64, err error) {
+			m.Dropped(metrics.DropCorrupt)
+			logger.Error("event dropped: its buffered record cannot be read", "index", index, "error", err.Error())
+		},
 	})
 	if err != nil {
 		return err
 	}
-	m = metrics.New(func() (int, int64, time.Time) {
-		s := buf.Stats()
-		return s.Events, s.Bytes, s.Oldest
-	})
 	if s := buf.Stats(); s.Events > 0 {
 		logger.Info("resending buffered events", "events", s.Events, "bytes", s.Bytes)
 	}

@@ -17,6 +17,7 @@ const (
 	DropBufferFull = "buffer_full" // the buffer was full; the oldest went
 	DropRejected   = "rejected"    // Herald refused the event as bad (4xx)
 	DropDuplicate  = "duplicate"   // seen by the relay and the watch
+	DropCorrupt    = "corrupt"     // a buffered record that can no longer be read
 )
 
 // Outcomes of a reconcile request.
@@ -63,7 +64,7 @@ func New(stats BufferStats) *Metrics {
 		}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_forwarder_events_dropped_total",
-			Help: "Events dropped, by reason: buffer_full, rejected (Herald answered 4xx), duplicate (relay and watch).",
+			Help: "Events dropped, by reason: buffer_full, rejected (Herald answered 4xx), duplicate (relay and watch), corrupt (unreadable on disk).",
 		}, []string{"reason"}),
 		reconcile: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_forwarder_reconcile_requests_total",
@@ -75,7 +76,7 @@ func New(stats BufferStats) *Metrics {
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route"}),
 	}
-	for _, r := range []string{DropBufferFull, DropRejected, DropDuplicate} {
+	for _, r := range []string{DropBufferFull, DropRejected, DropDuplicate, DropCorrupt} {
 		m.dropped.WithLabelValues(r)
 	}
 	for _, o := range []string{ReconcileApplied, ReconcileFailed, ReconcileSkipped} {
@@ -109,14 +110,50 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-func (m *Metrics) Received(source string)   { m.received.WithLabelValues(source).Inc() }
-func (m *Metrics) Forwarded()               { m.forwarded.Inc() }
-func (m *Metrics) HeraldDuplicate()         { m.duplicates.Inc(); m.forwarded.Inc() }
-func (m *Metrics) Retried()                 { m.retried.Inc() }
-func (m *Metrics) Dropped(reason string)    { m.dropped.WithLabelValues(reason).Inc() }
-func (m *Metrics) Reconcile(outcome string) { m.reconcile.WithLabelValues(outcome).Inc() }
+// The recording methods do nothing on a nil *Metrics, so that a part
+// used before the metrics exist (the buffer reporting drops while it
+// opens) or without them (tests) does not panic.
+
+func (m *Metrics) Received(source string) {
+	if m != nil {
+		m.received.WithLabelValues(source).Inc()
+	}
+}
+
+func (m *Metrics) Forwarded() {
+	if m != nil {
+		m.forwarded.Inc()
+	}
+}
+
+func (m *Metrics) HeraldDuplicate() {
+	if m != nil {
+		m.duplicates.Inc()
+		m.forwarded.Inc()
+	}
+}
+
+func (m *Metrics) Retried() {
+	if m != nil {
+		m.retried.Inc()
+	}
+}
+
+func (m *Metrics) Dropped(reason string) {
+	if m != nil {
+		m.dropped.WithLabelValues(reason).Inc()
+	}
+}
+
+func (m *Metrics) Reconcile(outcome string) {
+	if m != nil {
+		m.reconcile.WithLabelValues(outcome).Inc()
+	}
+}
 
 // ObserveHerald records one round trip to Herald.
 func (m *Metrics) ObserveHerald(route string, d time.Duration) {
-	m.latency.WithLabelValues(route).Observe(d.Seconds())
+	if m != nil {
+		m.latency.WithLabelValues(route).Observe(d.Seconds())
+	}
 }
