@@ -59,6 +59,11 @@ type Options struct {
 	MaxBytes int64
 	// OnDrop is called for each record dropped to make room, outside locks.
 	OnDrop func(r Record)
+	// OnCorrupt is called, outside locks, for each record that cannot be
+	// read back (a checksum failure, a read error): it is dropped, so that
+	// one damaged record neither stops the buffer from opening nor blocks
+	// the records behind it.
+	OnCorrupt func(index uint64, err error)
 	// TrimInterval is how often the acknowledged front is cut off the log;
 	// one second when zero.
 	TrimInterval time.Duration
@@ -100,8 +105,9 @@ type Buffer struct {
 	cursor  uint64 // next index Next considers
 	bytes   int64  // of pending and in-flight records
 	count   int
-	ready   chan struct{} // closed and replaced when a record is appended
-	trimmed uint64        // the log's first index
+	ready   chan struct{}   // closed and replaced when a record is appended
+	trimmed uint64          // the log's first index
+	corrupt []corruptRecord // found by load, reported by Open
 }
 
 type appendReq struct {
@@ -149,6 +155,8 @@ func Open(dir string, opts Options) (*Buffer, error) {
 	b.mu.Lock()
 	dropped = b.makeRoomLocked(0)
 	b.mu.Unlock()
+	b.reportCorrupt(b.corrupt)
+	b.corrupt = nil
 	b.reportDrops(dropped)
 	b.wg.Add(2)
 	go b.commitLoop()
@@ -182,18 +190,35 @@ func (b *Buffer) load() error {
 	b.base, b.cursor, b.trimmed = first, first, first
 	for i := first; i <= last; i++ {
 		data, err := b.log.Read(i)
-		if err != nil {
-			return fmt.Errorf("reading record %d: %w", i, err)
+		var r Record
+		if err == nil {
+			r, err = decode(i, data)
 		}
-		r, err := decode(i, data)
 		if err != nil {
-			return err
+			b.corrupt = append(b.corrupt, corruptRecord{i, err})
+			b.metas = append(b.metas, meta{state: done})
+			continue
 		}
 		b.metas = append(b.metas, meta{size: int32(len(data)), at: r.ReceivedAt.UnixNano()})
 		b.bytes += int64(len(data))
 		b.count++
 	}
+	b.compactLocked()
 	return nil
+}
+
+type corruptRecord struct {
+	index uint64
+	err   error
+}
+
+func (b *Buffer) reportCorrupt(bad []corruptRecord) {
+	if b.opts.OnCorrupt == nil {
+		return
+	}
+	for _, c := range bad {
+		b.opts.OnCorrupt(c.index, c.err)
+	}
 }
 
 // Append writes one record and returns once it is on disk.
@@ -353,10 +378,18 @@ func (b *Buffer) Next(ctx context.Context) (Record, error) {
 			b.cursor++
 			b.mu.Unlock()
 			data, err := b.log.Read(i)
-			if err != nil {
-				return Record{}, fmt.Errorf("reading record %d: %w", i, err)
+			var r Record
+			if err == nil {
+				r, err = decode(i, data)
 			}
-			return decode(i, data)
+			if err != nil {
+				// Left in flight, the record would never be acknowledged
+				// and would pin the log's front forever; drop it and go on.
+				b.Ack(i)
+				b.reportCorrupt([]corruptRecord{{i, err}})
+				continue
+			}
+			return r, nil
 		}
 		ready := b.ready
 		b.mu.Unlock()

@@ -1,6 +1,7 @@
 package buffer
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -270,4 +271,64 @@ func BenchmarkAppend(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestCorruptRecordDropped: a record damaged on disk is reported and
+// dropped; the buffer still opens and hands out the records around it.
+func TestCorruptRecordDropped(t *testing.T) {
+	dir := t.TempDir()
+	b := open(t, dir, Options{})
+	appendN(t, b, 0, 3)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	damaged := 0
+	for _, e := range entries {
+		path := filepath.Join(dir, e.Name())
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := bytes.Index(data, []byte("event-1")); i >= 0 {
+			data[i] ^= 0x20 // "Event-1": same length, wrong checksum
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			damaged++
+		}
+	}
+	if damaged != 1 {
+		t.Fatalf("found the record in %d segments, want 1", damaged)
+	}
+
+	var mu sync.Mutex
+	var bad []uint64
+	b = open(t, dir, Options{OnCorrupt: func(i uint64, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		bad = append(bad, i)
+	}})
+	defer b.Close()
+	mu.Lock()
+	if len(bad) != 1 || bad[0] != 2 {
+		t.Fatalf("OnCorrupt saw %v, want record 2", bad)
+	}
+	mu.Unlock()
+	if s := b.Stats(); s.Events != 2 {
+		t.Fatalf("stats %+v, want the 2 intact records", s)
+	}
+	for _, want := range []string{"event-0", "event-2"} {
+		r := next(t, b)
+		if string(r.Body) != want {
+			t.Fatalf("next = %q, want %q", r.Body, want)
+		}
+		b.Ack(r.Index)
+	}
+	if s := b.Stats(); s.Events != 0 || s.Bytes != 0 {
+		t.Fatalf("stats %+v after acknowledging everything", s)
+	}
 }
