@@ -37,6 +37,17 @@ func (r *Recent) FirstSighting(key string, now time.Time) bool {
 	return true
 }
 
+// Forget removes key recorded at at, so that an event that could not be
+// buffered is taken when it comes again (Flux's recorder retries), instead
+// of being answered as already forwarded. A later sighting is kept.
+func (r *Recent) Forget(key string, at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if seen, ok := r.seen[key]; ok && seen.Equal(at) {
+		delete(r.seen, key)
+	}
+}
+
 func (r *Recent) sweepLocked(now time.Time) {
 	for k, at := range r.seen {
 		if now.Sub(at) >= r.Window {

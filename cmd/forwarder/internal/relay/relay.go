@@ -53,11 +53,25 @@ type Relay struct {
 // and returns once it is on disk. source is "relay" or "watch".
 func (r *Relay) Submit(ctx context.Context, ev *event.Event, raw []byte, source string) error {
 	r.Metrics.Received(source)
-	if r.Recent != nil && !r.Recent.FirstSighting(ev.DedupKey(), r.now()) {
-		r.Metrics.Dropped(metrics.DropDuplicate)
-		r.Logger.Debug("event already forwarded from the other source", "source", source, "object", objectKey(ev))
-		return nil
+	now := r.now()
+	if r.Recent != nil {
+		key := ev.DedupKey()
+		if !r.Recent.FirstSighting(key, now) {
+			r.Metrics.Dropped(metrics.DropDuplicate)
+			r.Logger.Debug("event already forwarded from the other source", "source", source, "object", objectKey(ev))
+			return nil
+		}
+		err := r.buffer(ctx, ev, raw, now)
+		if err != nil {
+			r.Recent.Forget(key, now)
+		}
+		return err
 	}
+	return r.buffer(ctx, ev, raw, now)
+}
+
+// buffer adds the labels and appends the event.
+func (r *Relay) buffer(ctx context.Context, ev *event.Event, raw []byte, now time.Time) error {
 	labels := ev.ObjectLabels
 	if r.Labels != nil {
 		lctx, cancel := context.WithTimeout(ctx, labelTimeout)
@@ -76,7 +90,7 @@ func (r *Relay) Submit(ctx context.Context, ev *event.Event, raw []byte, source 
 	}
 	actx, cancel := context.WithTimeout(ctx, appendTimeout)
 	defer cancel()
-	return r.Buffer.Append(actx, objectKey(ev), body, r.now())
+	return r.Buffer.Append(actx, objectKey(ev), body, now)
 }
 
 // bodyWithLabels is the body to send: the event as Flux posted it, with the
