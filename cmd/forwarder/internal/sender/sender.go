@@ -35,6 +35,9 @@ type Sender struct {
 	Workers int
 	// RetryMaxDelay caps the back-off between tries.
 	RetryMaxDelay time.Duration
+	// RetryInitialDelay is the first back-off, doubled at each try; 500 ms
+	// when zero.
+	RetryInitialDelay time.Duration
 	// Grace is how long in-flight and queued sends may go on after the
 	// context of Run is cancelled.
 	Grace   time.Duration
@@ -65,11 +68,16 @@ func (s *Sender) Run(ctx context.Context) {
 	// Sends in flight outlive ctx by Grace, so that a shutdown flushes them.
 	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSends()
+	finished := make(chan struct{})
+	defer close(finished)
 	stopAfterGrace := context.AfterFunc(ctx, func() {
 		t := time.NewTimer(s.Grace)
 		defer t.Stop()
-		<-t.C
-		cancelSends()
+		select {
+		case <-t.C:
+			cancelSends()
+		case <-finished: // everything was flushed within the grace
+		}
 	})
 	defer stopAfterGrace()
 
@@ -111,6 +119,9 @@ func (s *Sender) Run(ctx context.Context) {
 func (s *Sender) deliver(ctx, sendCtx context.Context, rec buffer.Record) {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = 500 * time.Millisecond
+	if s.RetryInitialDelay > 0 {
+		b.InitialInterval = s.RetryInitialDelay
+	}
 	b.MaxInterval = s.RetryMaxDelay
 	b.Multiplier = 2
 	b.RandomizationFactor = 0.2
@@ -145,7 +156,7 @@ func (s *Sender) deliver(ctx, sendCtx context.Context, rec buffer.Record) {
 			return
 		}
 		s.Metrics.Retried()
-		delay := b.NextBackOff()
+		delay := min(b.NextBackOff(), s.RetryMaxDelay)
 		if wait > delay {
 			delay = min(wait, s.RetryMaxDelay)
 		}
@@ -205,7 +216,10 @@ func (s *Sender) send(ctx context.Context, rec buffer.Record) (outcome, time.Dur
 // X-Herald-Duplicate; any other 429 is throttling (API Gateway's) and is
 // retried. 401 and 403 are about the forwarder's token or clock, not the
 // event, so they are retried too: dropping every event because a token was
-// rotated would lose them all.
+// rotated would lose them all. A redirect is not followed (the signature
+// binds the target) and is retried for the same reason: it says the URL is
+// wrong, not the event. Every 5xx is retried, 501 included: Herald does not
+// answer it, and a proxy in front of it may while being reconfigured.
 func Classify(status int, h http.Header) outcome {
 	switch {
 	case status >= 200 && status < 300:
@@ -213,7 +227,8 @@ func Classify(status int, h http.Header) outcome {
 	case status == http.StatusTooManyRequests && h.Get(clusterauth.HeaderDuplicate) == "true":
 		return duplicate
 	case status == http.StatusTooManyRequests, status == http.StatusRequestTimeout,
-		status == http.StatusUnauthorized, status == http.StatusForbidden, status >= 500:
+		status == http.StatusUnauthorized, status == http.StatusForbidden,
+		status >= 300 && status < 400, status >= 500:
 		return retry
 	default:
 		return rejected
