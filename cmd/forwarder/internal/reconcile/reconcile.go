@@ -203,5 +203,14 @@ func (p *Poller) writeCursor(cursor string) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), p.CursorFile)
+	if err := os.Rename(tmp.Name(), p.CursorFile); err != nil {
+		return err
+	}
+	// The rename is durable once the folder is synced.
+	dir, err := os.Open(filepath.Dir(p.CursorFile))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	return dir.Sync()
 }
