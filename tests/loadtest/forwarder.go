@@ -408,6 +408,7 @@ func (b *fwdBench) relay() error {
 	cpuBefore, _ := cpuTime(f.PID())
 	heraldCPUBefore, _ := cpuTime(b.herald.PID())
 	machineBefore, _ := readMachineCPU()
+	selfBefore, _ := cpuTime(os.Getpid())
 	wr, report, err := b.wrk(f.URL+"/", b.o.duration, "fwd-run", 0)
 	if err != nil {
 		return err
@@ -415,6 +416,7 @@ func (b *fwdBench) relay() error {
 	cpuAfter, _ := cpuTime(f.PID())
 	heraldCPUAfter, _ := cpuTime(b.herald.PID())
 	machineAfter, _ := readMachineCPU()
+	selfAfter, _ := cpuTime(os.Getpid())
 	fmt.Println(indent(report))
 	// Every event the forwarder took reaches the sink through herald.
 	if err := waitReceived(f); err != nil {
@@ -437,6 +439,14 @@ func (b *fwdBench) relay() error {
 	b.row("relay: CPU, in cores (forwarder / herald / wrk / machine busy)", fmt.Sprintf("%.2f / %.2f / %.2f / %.2f",
 		(cpuAfter-cpuBefore).Seconds()/secs, (heraldCPUAfter-heraldCPUBefore).Seconds()/secs, wr.CPU.Seconds()/secs,
 		machineAfter.sub(machineBefore).Busy.Seconds()/secs))
+	// The 202's latency is queueing for two cores shared by the forwarder,
+	// herald and wrk: anything else running skews it.
+	machine := machineAfter.sub(machineBefore)
+	other := machine.Busy - machine.SoftIRQ - (cpuAfter - cpuBefore) - (heraldCPUAfter - heraldCPUBefore) - wr.CPU - (selfAfter - selfBefore)
+	b.row("relay: CPU of other processes, in cores", fmt.Sprintf("%.2f", max(other.Seconds(), 0)/secs))
+	if other.Seconds()/secs > 0.2 {
+		fmt.Printf("WARNING: other processes used %.2f cores during the relay run: its rate and latency understate the forwarder; rerun on a quiet machine\n", other.Seconds()/secs)
+	}
 	b.row("relay: forwarder peak RSS", humanBytes(peak))
 	b.row("relay: accepted by wrk / by the forwarder / delivered to the sink", fmt.Sprintf("%d / %d / %d", wr.Accepted(), received, delivered))
 	if wr.AcceptedPerSec() < fwdMinRelayRate {
