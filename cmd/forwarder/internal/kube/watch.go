@@ -38,6 +38,14 @@ type EventWatch struct {
 func (w *EventWatch) Run(ctx context.Context) {
 	lw := cache.NewListWatchFromClient(w.Client.Core.RESTClient(), "events", w.Namespace, fields.Everything())
 	inf := cache.NewSharedIndexInformer(lw, &corev1.Event{}, 0, cache.Indexers{})
+	// The informer keeps every Event of the cluster in memory; their
+	// managedFields are a good part of each and are never read here.
+	_ = inf.SetTransform(func(obj any) (any, error) {
+		if e, ok := obj.(*corev1.Event); ok {
+			e.ManagedFields = nil
+		}
+		return obj, nil
+	})
 	reg, err := inf.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
 		AddFunc: func(obj any, isInInitialList bool) {
 			if isInInitialList {
