@@ -70,18 +70,21 @@ func (r *Relay) Submit(ctx context.Context, ev *event.Event, raw []byte, source 
 	return r.buffer(ctx, ev, raw, now)
 }
 
-// buffer adds the labels and appends the event.
+// buffer adds the labels and appends the event. With an API server, the
+// labels come from it alone, as in Flux: labels a poster put in the body
+// are replaced, or removed when the lookup finds none or fails, so that no
+// event can claim labels its object does not have. Without one
+// (--no-kube), the body's own labels pass through.
 func (r *Relay) buffer(ctx context.Context, ev *event.Event, raw []byte, now time.Time) error {
 	labels := ev.ObjectLabels
 	if r.Labels != nil {
 		lctx, cancel := context.WithTimeout(ctx, labelTimeout)
 		got, err := r.Labels.Labels(lctx, ev.InvolvedObject)
 		cancel()
-		switch {
-		case err != nil:
+		labels = got
+		if err != nil {
+			labels = nil
 			r.Logger.Warn("looking up the involved object's labels failed; forwarding without them", "object", objectKey(ev), "error", err.Error())
-		default:
-			labels = got
 		}
 	}
 	body, err := bodyWithLabels(ev, raw, labels)
@@ -93,26 +96,34 @@ func (r *Relay) buffer(ctx context.Context, ev *event.Event, raw []byte, now tim
 	return r.Buffer.Append(actx, objectKey(ev), body, now)
 }
 
+// labelsKey is the body's field for the involved object's labels.
+const labelsKey = "involvedObjectLabels"
+
 // bodyWithLabels is the body to send: the event as Flux posted it, with the
-// labels under "involvedObjectLabels". Keys Herald does not know are kept,
-// so newer event fields pass through unchanged.
+// labels under "involvedObjectLabels", or without that field when there
+// are none. Keys Herald does not know are kept, so newer event fields pass
+// through unchanged.
 func bodyWithLabels(ev *event.Event, raw []byte, labels map[string]string) ([]byte, error) {
 	if raw == nil {
 		ev.ObjectLabels = labels
 		return event.MarshalWithLabels(*ev)
 	}
-	if len(labels) == 0 {
-		return raw, nil
+	if len(labels) == 0 && len(ev.ObjectLabels) == 0 {
+		return raw, nil // Flux's own posts: no labels in, none to add
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil {
 		return nil, err
 	}
+	if len(labels) == 0 {
+		delete(fields, labelsKey)
+		return json.Marshal(fields)
+	}
 	l, err := json.Marshal(labels)
 	if err != nil {
 		return nil, err
 	}
-	fields["involvedObjectLabels"] = l
+	fields[labelsKey] = l
 	return json.Marshal(fields)
 }
 

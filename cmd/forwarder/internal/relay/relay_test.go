@@ -387,3 +387,30 @@ func TestRecentBounded(t *testing.T) {
 		t.Fatal("the newest key was forgotten")
 	}
 }
+
+// With an API server, only its labels count: a poster cannot make an event
+// match a matchLabels Alert its object does not match. Without one
+// (--no-kube) the body's labels pass through.
+func TestPostedLabelsOnlyWithoutAPIServer(t *testing.T) {
+	in := strings.TrimSuffix(sample, "}") + `,"involvedObjectLabels":{"team":"payments"}}`
+	for name, tc := range map[string]struct {
+		labels Labels
+		want   map[string]string
+	}{
+		"API server labels win":   {&fakeLabels{labels: map[string]string{"team": "web"}}, map[string]string{"team": "web"}},
+		"object has no labels":    {&fakeLabels{labels: map[string]string{}}, nil},
+		"lookup failed":           {&fakeLabels{labels: map[string]string{"team": "web"}, err: errors.New("timeout")}, nil},
+		"no API server (no-kube)": {nil, map[string]string{"team": "payments"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := newRelay(t, tc.labels)
+			ev, err := event.Decode(next2(t, r, in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(ev.ObjectLabels, tc.want) {
+				t.Fatalf("labels sent %v, want %v", ev.ObjectLabels, tc.want)
+			}
+		})
+	}
+}
