@@ -22,6 +22,7 @@ import (
 	"github.com/heraldhq/herald/pkg/metrics/prom"
 	"github.com/heraldhq/herald/pkg/notify/registry"
 	"github.com/heraldhq/herald/pkg/server"
+	"github.com/heraldhq/herald/pkg/store"
 	"github.com/heraldhq/herald/pkg/store/embedded"
 	"github.com/heraldhq/herald/pkg/store/memory"
 )
@@ -92,7 +93,7 @@ func serve(f serveFlags, logger *slog.Logger) error {
 	m := prom.New()
 	deliverer := &delivery.Deliverer{
 		// Jobs resolve their Provider in the config current when they are tried.
-		Targets:     func(ref delivery.ProviderRef) (delivery.Target, error) { return config.Snapshot().Target(ref) },
+		Targets:     store.Targets(config),
 		MaxAttempts: f.maxAttempts,
 		Metrics:     m,
 		Logger:      logger,

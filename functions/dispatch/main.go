@@ -18,6 +18,7 @@ import (
 	"github.com/heraldhq/herald/pkg/notify/registry"
 	"github.com/heraldhq/herald/pkg/secrets"
 	"github.com/heraldhq/herald/pkg/server"
+	"github.com/heraldhq/herald/pkg/store"
 	"github.com/heraldhq/herald/pkg/store/dynamo"
 )
 
@@ -32,18 +33,18 @@ func main() {
 	}
 	logger := env.Logger()
 	queue := sqs.NewFromConfig(awsCfg)
-	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), env.Table, dynamo.Options{
+	db := dynamo.New(dynamodb.NewFromConfig(awsCfg), env.Table, dynamo.Options{
 		ConfigTTL: env.ConfigTTL, DedupInterval: env.RateLimitInterval, Logger: logger,
 	})
 	secretStore := secrets.New(secretsmanager.NewFromConfig(awsCfg), secrets.Options{Prefix: env.SecretPrefix, TTL: env.SecretTTL})
 	// Config is read on the first event, not here, to keep the cold start short.
-	config := dynamo.NewCachedConfig(store, secretStore.Lookup, registry.Build, env.ConfigTTL)
+	config := dynamo.NewCachedConfig(db, secretStore.Lookup, registry.Build, env.ConfigTTL)
 	// Nothing scrapes a Lambda function; its logs carry every outcome.
 	m := metrics.Nop{}
 
 	ingest := &server.Ingest{
 		Config:  config,
-		Dedup:   store.Deduper(),
+		Dedup:   db.Deduper(),
 		Queue:   sqsqueue.New(queue, env.QueueURL),
 		Auth:    &server.Authenticator{Tokens: secretStore.ClusterToken},
 		Metrics: m,
@@ -51,12 +52,12 @@ func main() {
 	}
 	deliveries := &sqsqueue.Handler{
 		Deliverer: &delivery.Deliverer{
-			Targets:     func(ref delivery.ProviderRef) (delivery.Target, error) { return config.Snapshot().Target(ref) },
+			Targets:     store.Targets(config),
 			MaxAttempts: env.MaxAttempts,
 			Metrics:     m,
 			Logger:      logger,
 		},
-		Idempotency: sqsqueue.DynamoIdempotency{Store: store},
+		Idempotency: sqsqueue.DynamoIdempotency{Store: db},
 		Client:      queue,
 		QueueURL:    env.QueueURL,
 		DLQURL:      env.DLQURL,

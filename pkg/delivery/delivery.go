@@ -135,11 +135,18 @@ type Deliverer struct {
 // ErrProviderMissing is returned when a job's Provider no longer exists.
 var ErrProviderMissing = errors.New("provider not found")
 
+// ErrConfigNotLoaded is returned by a TargetFunc while no config has loaded
+// yet. It passes by itself, so the job is retried.
+var ErrConfigNotLoaded = errors.New("config not loaded yet")
+
 // Attempt delivers job once, incrementing job.Attempt.
 func (d *Deliverer) Attempt(ctx context.Context, job *Job) Result {
 	job.Attempt++
 	target, err := d.Targets(job.Provider)
 	if err != nil {
+		if transient(err) {
+			return d.retry(job, err, 0)
+		}
 		// A missing or broken Provider is a config problem: retrying cannot
 		// help until the config is fixed, and then the job can be replayed.
 		return d.finish(job, Result{Decision: GiveUp, Err: err, Reason: ReasonNoProvider}, 0)
@@ -165,7 +172,14 @@ func (d *Deliverer) Attempt(ctx context.Context, job *Job) Result {
 		return d.finish(job, Result{Decision: Done}, elapsed)
 	case !retry:
 		return d.finish(job, Result{Decision: GiveUp, Err: err, Reason: ReasonPermanent}, elapsed)
-	case job.Attempt >= d.maxAttempts():
+	}
+	return d.retry(job, err, elapsed)
+}
+
+// retry schedules the next attempt after a failure that may pass, unless
+// this was the last one.
+func (d *Deliverer) retry(job *Job, err error, elapsed time.Duration) Result {
+	if job.Attempt >= d.maxAttempts() {
 		return d.finish(job, Result{Decision: GiveUp, Err: err, Reason: ReasonExhausted}, elapsed)
 	}
 	delay, ok := notify.RetryAfter(err)
@@ -173,6 +187,15 @@ func (d *Deliverer) Attempt(ctx context.Context, job *Job) Result {
 		delay = Backoff(job.Attempt)
 	}
 	return d.finish(job, Result{Decision: RetryLater, Delay: delay, Err: err}, elapsed)
+}
+
+// transient reports whether a TargetFunc error may pass without a config
+// change: no config loaded yet, or a failure its source classified as
+// retryable (a throttled or timed-out secret read). Anything else, a
+// missing Provider, secret or key, is permanent.
+func transient(err error) bool {
+	var e *notify.Error
+	return errors.Is(err, ErrConfigNotLoaded) || errors.As(err, &e) && e.Retryable
 }
 
 func (d *Deliverer) maxAttempts() int {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -54,11 +55,22 @@ func (s *scripted) count() int {
 	return s.calls
 }
 
+// targetErrors are what Targets answers for these Provider names.
+var targetErrors = map[string]error{
+	"missing":  ErrProviderMissing,
+	"unloaded": ErrConfigNotLoaded,
+	// As a Secrets Manager lookup fails through notify.Resolve.
+	"secret-throttled": fmt.Errorf("failed to get secret 'ns/s': %w",
+		notify.Retryable(errors.New("secretsmanager GetSecretValue herald/ns/s: ThrottlingException: Rate exceeded"))),
+	"secret-missing": fmt.Errorf("failed to get secret 'ns/s': %w", errors.New("secret 'ns/s' not found")),
+	"key-missing":    errors.New("invalid address in secret 'ns/s'"),
+}
+
 func newDeliverer(n notify.Notifier, logs *bytes.Buffer) *Deliverer {
 	return &Deliverer{
 		Targets: func(ref ProviderRef) (Target, error) {
-			if ref.Name == "missing" {
-				return Target{}, ErrProviderMissing
+			if err, ok := targetErrors[ref.Name]; ok {
+				return Target{}, err
 			}
 			return Target{Notifier: n, Timeout: time.Second}, nil
 		},
@@ -89,6 +101,13 @@ func TestAttemptDecisions(t *testing.T) {
 		{name: "permanent", err: badRequest, want: GiveUp, reason: ReasonPermanent, outcome: metrics.OutcomeFailed},
 		{name: "exhausted", err: unavailable, attempt: 2, want: GiveUp, reason: ReasonExhausted, outcome: metrics.OutcomeFailed},
 		{name: "provider gone", provider: "missing", want: GiveUp, reason: ReasonNoProvider, outcome: metrics.OutcomeFailed},
+		// Failures to find the Provider's notifier that may pass are retried
+		// on the normal schedule; those that need a config change are not.
+		{name: "config not loaded", provider: "unloaded", want: RetryLater, delay: 2 * time.Second, outcome: metrics.OutcomeRetry},
+		{name: "config not loaded, last attempt", provider: "unloaded", attempt: 2, want: GiveUp, reason: ReasonExhausted, outcome: metrics.OutcomeFailed},
+		{name: "secret read throttled", provider: "secret-throttled", attempt: 1, want: RetryLater, delay: 4 * time.Second, outcome: metrics.OutcomeRetry},
+		{name: "secret missing", provider: "secret-missing", want: GiveUp, reason: ReasonNoProvider, outcome: metrics.OutcomeFailed},
+		{name: "secret key missing", provider: "key-missing", want: GiveUp, reason: ReasonNoProvider, outcome: metrics.OutcomeFailed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

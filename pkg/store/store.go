@@ -196,6 +196,20 @@ func (s *Snapshot) Provider(cluster, namespace, name string) *Provider {
 	return s.providers[providerKey{"", namespace, name}]
 }
 
+// Targets resolves each job's Provider in the config current when the job
+// is tried, so that a reloaded config applies to queued jobs. Before the
+// first load it answers delivery.ErrConfigNotLoaded, which the Deliverer
+// retries.
+func Targets(src ConfigSource) delivery.TargetFunc {
+	return func(ref delivery.ProviderRef) (delivery.Target, error) {
+		snap := src.Snapshot()
+		if snap == nil {
+			return delivery.Target{}, delivery.ErrConfigNotLoaded
+		}
+		return snap.Target(ref)
+	}
+}
+
 // Target resolves a queued job's Provider in this snapshot.
 func (s *Snapshot) Target(ref delivery.ProviderRef) (delivery.Target, error) {
 	p, ok := s.providers[providerKey{ref.Cluster, ref.Namespace, ref.Name}]

@@ -44,6 +44,7 @@ type env struct {
 	queueURL string
 	dlqURL   string
 	store    *dynamo.Store
+	db       *dynamodb.Client
 	sink     *notifytest.Sink
 	handler  *sqsqueue.Handler
 	now      time.Time
@@ -76,6 +77,7 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() {
 		_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
 	})
+	e.db = client
 	e.store = dynamo.New(client, table, dynamo.Options{Now: func() time.Time { return e.now }})
 
 	e.sink = notifytest.NewSink(t, func(w http.ResponseWriter, r *http.Request) {

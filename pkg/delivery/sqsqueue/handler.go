@@ -148,7 +148,16 @@ func (h *Handler) handle(ctx context.Context, rec *events.SQSMessage) bool {
 		return true
 	}
 
+	// Should the attempt panic, the claim is released at once, so that the
+	// retry handleSafely asks for is not held back for a whole lease.
+	attempted := false
+	defer func() {
+		if !attempted {
+			h.release(ctx, log, job.ID, token)
+		}
+	}()
 	r := h.Deliverer.Attempt(ctx, &job)
+	attempted = true
 	switch r.Decision {
 	case delivery.Done:
 		if err := h.Idempotency.Complete(ctx, job.ID); err != nil {
