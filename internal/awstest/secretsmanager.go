@@ -26,6 +26,10 @@ type SecretsManager struct {
 	// secret id once it is recorded and before it is served, outside any
 	// lock: tests use it to hold answers back.
 	BeforeAnswer func(op, secretID string)
+	// FailWith, when set, is called with each recorded request; a non-zero
+	// status makes the double answer with that status and error code
+	// instead, as Secrets Manager does when it throttles or fails.
+	FailWith func(op, secretID string) (status int, code string)
 
 	mu      sync.Mutex
 	calls   []SecretsCall
@@ -132,7 +136,14 @@ func (s *SecretsManager) serve(w http.ResponseWriter, r *http.Request) {
 			s.BeforeAnswer(op, id)
 		}
 		var out any
-		out, e = s.do(op, &in)
+		if s.FailWith != nil {
+			if status, code := s.FailWith(op, id); status != 0 {
+				e = &apiError{status: status, typ: code, message: "awstest: " + code}
+			}
+		}
+		if e == nil {
+			out, e = s.do(op, &in)
+		}
 		if e == nil {
 			writeJSON(w, secretsContentType, out)
 			return

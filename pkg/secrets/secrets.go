@@ -9,7 +9,10 @@
 // and concurrent misses of the same secret share one request.
 //
 // Errors and logs name secrets, never their values: a malformed
-// SecretString is reported without quoting it.
+// SecretString is reported without quoting it. A read that failed but may
+// succeed later (throttling, a timeout) is a retryable notify.Error; a
+// secret that does not exist matches ErrNotFound and, like a malformed one,
+// is permanent.
 package secrets
 
 import (
@@ -25,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/heraldhq/herald/pkg/clusterauth"
 	"github.com/heraldhq/herald/pkg/notify"
@@ -310,7 +314,13 @@ func (m *Manager) fetch(ctx context.Context, id, ref string) (value, error) {
 		return value{missing: true}, nil
 	}
 	if err != nil {
-		return value{}, fmt.Errorf("secretsmanager GetSecretValue %s: %w", id, err)
+		err = fmt.Errorf("secretsmanager GetSecretValue %s: %w", id, err)
+		if !permanent(err) {
+			// Throttled, timed out, unreachable: a delivery that needs this
+			// secret is retried rather than dead-lettered.
+			err = notify.Retryable(err)
+		}
+		return value{}, err
 	}
 	if out.SecretString == nil {
 		return value{}, fmt.Errorf("secret '%s' has no SecretString (binary secrets are not supported)", ref)
@@ -321,6 +331,21 @@ func (m *Manager) fetch(ctx context.Context, id, ref string) (value, error) {
 		return value{}, fmt.Errorf("secret '%s': %w", ref, errMalformed)
 	}
 	return value{data: data}, nil
+}
+
+// permanentCodes are the GetSecretValue errors that no retry can cure:
+// the caller may not read the secret, its key cannot decrypt it, or it is
+// scheduled for deletion. Every other failure may pass by itself.
+var permanentCodes = map[string]bool{
+	"AccessDeniedException":     true,
+	"DecryptionFailure":         true,
+	"InvalidParameterException": true,
+	"InvalidRequestException":   true,
+}
+
+func permanent(err error) bool {
+	var apiErr smithy.APIError
+	return errors.As(err, &apiErr) && permanentCodes[apiErr.ErrorCode()]
 }
 
 // errMalformed is a SecretString that is not a JSON object of string values.

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
 	"github.com/heraldhq/herald/internal/awstest"
 	"github.com/heraldhq/herald/pkg/api"
 	"github.com/heraldhq/herald/pkg/notify"
@@ -410,5 +412,55 @@ func TestClustersNamespaceIsReserved(t *testing.T) {
 	}
 	if n := len(sm.Calls()); n != 0 {
 		t.Fatalf("%d requests", n)
+	}
+}
+
+// A read that may succeed later is a retryable notify.Error, through
+// notify.Resolve too, so that deliveries needing the secret are retried;
+// one that cannot (missing, not allowed, malformed) is not. Failures are
+// not cached.
+func TestLookupFailureClassification(t *testing.T) {
+	sm := awstest.NewSecretsManager(t)
+	// One SDK attempt per read: the classification, not the SDK's retries,
+	// is under test.
+	m := secrets.New(sm.Client(func(o *secretsmanager.Options) { o.RetryMaxAttempts = 1 }), secrets.Options{})
+	set(t, sm, "herald/apps/hook", map[string]string{"address": "https://hooks.example.com/SECRETVALUE"})
+	set(t, sm, "herald/apps/bad", map[string]string{})
+	sm.Set("herald/apps/bad", "not json")
+	retryable := func(err error) bool {
+		var e *notify.Error
+		return errors.As(err, &e) && e.Retryable
+	}
+	for _, tc := range []struct {
+		name, secret string
+		status       int
+		code         string
+		retry        bool
+	}{
+		{"throttled", "hook", 400, "ThrottlingException", true},
+		{"service error", "hook", 500, "InternalServiceError", true},
+		{"access denied", "hook", 400, "AccessDeniedException", false},
+		{"scheduled for deletion", "hook", 400, "InvalidRequestException", false},
+		{"missing", "missing", 0, "", false},
+		{"malformed", "bad", 0, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sm.FailWith = func(string, string) (int, string) { return tc.status, tc.code }
+			_, err := m.Lookup("apps", tc.secret)
+			if err == nil || retryable(err) != tc.retry {
+				t.Fatalf("Lookup: err = %v, retryable %v, want an error with retryable %v", err, retryable(err), tc.retry)
+			}
+			_, err = notify.Resolve(providerWithSecret("apps", tc.secret), m.Lookup)
+			if err == nil || retryable(err) != tc.retry {
+				t.Fatalf("Resolve: err = %v, retryable %v, want %v", err, retryable(err), tc.retry)
+			}
+			if strings.Contains(err.Error(), "SECRETVALUE") {
+				t.Fatalf("the secret leaked: %v", err)
+			}
+		})
+	}
+	sm.FailWith = nil
+	if _, err := m.Lookup("apps", "hook"); err != nil {
+		t.Fatalf("after the failures passed: %v", err)
 	}
 }

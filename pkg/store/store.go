@@ -60,22 +60,29 @@ type Provider struct {
 	UID     string
 	Suspend bool
 
-	once     sync.Once
+	// mu is held while building, so that concurrent deliveries build once.
+	mu       sync.Mutex
 	build    func() (notify.Notifier, time.Duration, error)
 	notifier notify.Notifier
 	timeout  time.Duration
-	err      error
 }
 
-// Target returns the notifier of p, building it on first use. A suspended
+// Target returns the notifier of p, building it on first use. A failed
+// build is tried again by the next call: a secret read that was throttled
+// must not fail every delivery until the next config load. A suspended
 // Provider has no notifier.
 func (p *Provider) Target() (delivery.Target, error) {
 	if p.Suspend {
 		return delivery.Target{}, nil
 	}
-	p.once.Do(func() { p.notifier, p.timeout, p.err = p.build() })
-	if p.err != nil {
-		return delivery.Target{}, p.err
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.notifier == nil {
+		n, timeout, err := p.build()
+		if err != nil {
+			return delivery.Target{}, err
+		}
+		p.notifier, p.timeout = n, timeout
 	}
 	return delivery.Target{Notifier: p.notifier, Timeout: p.timeout}, nil
 }

@@ -8,10 +8,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/heraldhq/herald/internal/awstest"
 	"github.com/heraldhq/herald/pkg/api"
 	"github.com/heraldhq/herald/pkg/delivery"
+	"github.com/heraldhq/herald/pkg/delivery/sqsqueue"
 	"github.com/heraldhq/herald/pkg/event"
 	"github.com/heraldhq/herald/pkg/notify"
+	"github.com/heraldhq/herald/pkg/notify/generic"
+	"github.com/heraldhq/herald/pkg/secrets"
 	"github.com/heraldhq/herald/pkg/store"
 	"github.com/heraldhq/herald/pkg/store/dynamo"
 )
@@ -78,5 +84,84 @@ func TestHandlePanicReleasesTheClaim(t *testing.T) {
 	}
 	if r, _ := e.store.ClaimDelivery(context.Background(), "j-panic", time.Minute); r.State != dynamo.Claimed {
 		t.Fatalf("j-panic is %s after a panic, want its claim released", r.State)
+	}
+}
+
+// staticConfig serves one snapshot.
+type staticConfig struct{ snap *store.Snapshot }
+
+func (c staticConfig) Snapshot() *store.Snapshot { return c.snap }
+
+// genericBuilder builds generic notifiers as the registry does.
+func genericBuilder(p api.Provider, lookup notify.SecretLookup) (notify.Notifier, time.Duration, error) {
+	cfg, err := notify.Resolve(p, lookup)
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := generic.New(cfg)
+	return n, cfg.Timeout, err
+}
+
+// secretEnv is env with its Targets resolved in a config snapshot whose
+// Providers read their address from Secrets Manager (a double): "ok" from
+// the secret "hook", "orphan" from the secret "missing", which does not
+// exist.
+func secretEnv(t *testing.T) (*env, *awstest.SecretsManager) {
+	t.Helper()
+	e := newEnv(t)
+	sm := awstest.NewSecretsManager(t)
+	sm.Set("herald/flux-system/hook", `{"address": "`+e.sink.URL+`/ok"}`)
+	// One SDK attempt per read, so that a throttled read fails at once.
+	manager := secrets.New(sm.Client(func(o *secretsmanager.Options) { o.RetryMaxAttempts = 1 }), secrets.Options{})
+	cfg := &api.Config{}
+	for name, secret := range map[string]string{"ok": "hook", "orphan": "missing"} {
+		cfg.Providers = append(cfg.Providers, api.Provider{
+			TypeMeta: api.TypeMeta{APIVersion: api.NotificationGroup + "/v1beta3", Kind: api.KindProvider},
+			Metadata: api.ObjectMeta{Namespace: "flux-system", Name: name},
+			Spec:     api.ProviderSpec{Type: "generic", SecretRef: &api.LocalObjectReference{Name: secret}},
+		})
+	}
+	snap, err := store.NewSnapshot(cfg, genericBuilder, store.SnapshotOptions{Secrets: manager.Lookup})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.handler.Deliverer.Targets = store.Targets(staticConfig{snap})
+	return e, sm
+}
+
+// A throttled secret read fails one attempt, retryably; the next attempt,
+// in the same config snapshot, reads the secret again and delivers.
+func TestHandleSecretReadThrottled(t *testing.T) {
+	e, sm := secretEnv(t)
+	sm.FailWith = func(string, string) (int, string) { return 400, "ThrottlingException" }
+	b := body(t, job("j-throttled", "ok"))
+	rec := e.receive(b, 1)
+	e.wantRetried(t, failedIDs(e.handle(t, rec)), rec.MessageId, "j-throttled", 2)
+
+	sm.FailWith = nil
+	e.sqs.Reset()
+	if resp := e.handle(t, e.receive(b, 2)); len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("retry failed: %v\n%s", failedIDs(resp), e.logs)
+	}
+	if n := e.posts("/ok"); n != 1 {
+		t.Fatalf("%d posts, want 1", n)
+	}
+}
+
+// A secret that does not exist cannot appear by retrying: the job goes to
+// the DLQ at once, with the reason.
+func TestHandleSecretMissingGoesToDLQ(t *testing.T) {
+	e, _ := secretEnv(t)
+	rec := e.receive(body(t, job("j-orphan", "orphan")), 1)
+	if resp := e.handle(t, rec); len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("batchItemFailures %v; a dead-lettered message is acknowledged", failedIDs(resp))
+	}
+	sends := e.sqs.CallsOf("SendMessage")
+	if len(sends) != 1 || sends[0].QueueURL != e.dlqURL {
+		t.Fatalf("SendMessage calls %+v, want one to the DLQ", sends)
+	}
+	const want = "provider unavailable: failed to get secret 'flux-system/missing': secret 'flux-system/missing' not found"
+	if got := sends[0].Entries[0].Attributes[sqsqueue.AttrFailureReason].String(); got != want {
+		t.Fatalf("failure reason %q, want %q", got, want)
 	}
 }
