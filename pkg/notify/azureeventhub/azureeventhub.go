@@ -18,8 +18,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azeventhubs/v2"
 
@@ -34,7 +36,21 @@ type Notifier struct {
 	secrets  []notify.Secret
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
+var (
+	_ notify.Notifier = (*Notifier)(nil)
+	_ io.Closer       = (*Notifier)(nil)
+)
+
+// closeTimeout bounds closing the producer's AMQP links and connection.
+const closeTimeout = 10 * time.Second
+
+// Close closes the producer client and its connection, for the owner of
+// the notifier once its Provider changed or left the config.
+func (n *Notifier) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	return n.producer.Close(ctx)
+}
 
 // options make one attempt per Notify: the queue's back-off retries, not
 // the SDK (whose default is 3 retries from 4 s to 120 s).

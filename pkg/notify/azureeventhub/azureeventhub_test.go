@@ -3,6 +3,7 @@ package azureeventhub_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -61,6 +62,10 @@ func TestNewBuildsWithoutNetwork(t *testing.T) {
 			}
 			if d := time.Since(start); d > time.Second {
 				t.Errorf("New took %v", d)
+			}
+			// A producer that never connected closes at once.
+			if err := n.(io.Closer).Close(); err != nil {
+				t.Errorf("Close: %v", err)
 			}
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"strings"
@@ -33,11 +34,33 @@ type Notifier struct {
 	auth    nats.Option // nil for none
 	secrets []notify.Secret
 
-	mu   sync.Mutex
-	conn *nats.Conn
+	mu     sync.Mutex
+	conn   *nats.Conn
+	closed bool
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
+var (
+	_ notify.Notifier = (*Notifier)(nil)
+	_ io.Closer       = (*Notifier)(nil)
+)
+
+// errClosed fails an attempt on a closed notifier; the retry gets the one
+// that replaced it.
+var errClosed = errors.New("NATS notifier closed: its Provider was changed or removed")
+
+// Close closes the connection, if one is open, for the owner of the
+// notifier once its Provider changed or left the config. A Notify after
+// Close fails retryably rather than dial a connection nobody would close.
+func (n *Notifier) Close() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.closed = true
+	if n.conn != nil {
+		n.conn.Close()
+		n.conn = nil
+	}
+	return nil
+}
 
 // New checks the config and the credentials, without dialling.
 func New(cfg notify.Config) (notify.Notifier, error) {
@@ -127,6 +150,9 @@ func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err 
 
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.closed {
+		return true, notify.Retryable(errClosed)
+	}
 	if err := n.publish(ctx, payload); err != nil {
 		if n.conn != nil {
 			n.conn.Close()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -224,6 +225,28 @@ func TestConnectionReused(t *testing.T) {
 	}
 	if publishers != 1 {
 		t.Errorf("%d connections named %q, want 1", publishers, nats.ConnectionName)
+	}
+}
+
+// Close closes the connection the notifier dialled, and a later Notify
+// fails retryably instead of dialling one nobody would close.
+func TestClose(t *testing.T) {
+	srv := startServer(t)
+	n := newNotifier(t, notify.Config{Address: notify.Secret(srv.URL)})
+	notifyOK(t, n, notifytest.ReferenceEvent(event.SeverityInfo, true))
+	if err := n.(io.Closer).Close(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(srv.connections(t).Connections) != 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if c := srv.connections(t); len(c.Connections) != 0 {
+		t.Fatalf("%d connections after Close", len(c.Connections))
+	}
+	retry, err := n.Notify(context.Background(), notifytest.ReferenceEvent(event.SeverityInfo, true))
+	if err == nil || !retry || len(srv.connections(t).Connections) != 0 {
+		t.Fatalf("Notify after Close: retry=%v err=%v", retry, err)
 	}
 }
 
