@@ -20,6 +20,7 @@ import (
 	"github.com/heraldhq/herald/pkg/clusterauth"
 	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/metrics/prom"
+	"github.com/heraldhq/herald/pkg/notify/notifiers"
 	"github.com/heraldhq/herald/pkg/notify/registry"
 	"github.com/heraldhq/herald/pkg/server"
 	"github.com/heraldhq/herald/pkg/store"
@@ -80,7 +81,10 @@ func serve(f serveFlags, logger *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	config, err := embedded.Open(f.config, configLoader(logger), registry.Build, logger)
+	// Notifiers outlive config reloads, so connections are reused.
+	owned := notifiers.New(registry.New)
+	defer owned.Close()
+	config, err := embedded.Open(f.config, configLoader(logger), owned, logger)
 	if err != nil {
 		return fmt.Errorf("loading %s: %w", f.config, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/pkg/delivery/sqsqueue"
 	"github.com/heraldhq/herald/pkg/lambdamux"
 	"github.com/heraldhq/herald/pkg/metrics"
+	"github.com/heraldhq/herald/pkg/notify/notifiers"
 	"github.com/heraldhq/herald/pkg/notify/registry"
 	"github.com/heraldhq/herald/pkg/secrets"
 	"github.com/heraldhq/herald/pkg/server"
@@ -37,8 +38,9 @@ func main() {
 		ConfigTTL: env.ConfigTTL, DedupInterval: env.RateLimitInterval, Logger: logger,
 	})
 	secretStore := secrets.New(secretsmanager.NewFromConfig(awsCfg), secrets.Options{Prefix: env.SecretPrefix, TTL: env.SecretTTL})
-	// Config is read on the first event, not here, to keep the cold start short.
-	config := dynamo.NewCachedConfig(db, secretStore.Lookup, registry.Build, env.ConfigTTL)
+	// Config is read on the first event, not here, to keep the cold start
+	// short. Notifiers outlive config refreshes, so connections are reused.
+	config := dynamo.NewCachedConfig(db, secretStore.Lookup, notifiers.New(registry.New), env.ConfigTTL)
 	// Nothing scrapes a Lambda function; its logs carry every outcome.
 	m := metrics.Nop{}
 

@@ -90,6 +90,9 @@ func Backoff(n int) time.Duration {
 type Target struct {
 	Notifier notify.Notifier
 	Timeout  time.Duration
+	// Release, when set, is called once the attempt is over: the owner of
+	// the notifier closes a replaced one only when no attempt uses it.
+	Release func()
 }
 
 // TargetFunc finds the Target of a Provider.
@@ -150,6 +153,9 @@ func (d *Deliverer) Attempt(ctx context.Context, job *Job) Result {
 		// A missing or broken Provider is a config problem: retrying cannot
 		// help until the config is fixed, and then the job can be replayed.
 		return d.finish(job, Result{Decision: GiveUp, Err: err, Reason: ReasonNoProvider}, 0)
+	}
+	if target.Release != nil {
+		defer target.Release()
 	}
 	if target.Notifier == nil {
 		d.Metrics.DeliveryOutcome(job.ProviderType, metrics.OutcomeSkipped)

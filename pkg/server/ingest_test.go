@@ -20,6 +20,7 @@ import (
 	"github.com/heraldhq/herald/pkg/event"
 	"github.com/heraldhq/herald/pkg/metrics/prom"
 	"github.com/heraldhq/herald/pkg/notify"
+	"github.com/heraldhq/herald/pkg/notify/notifiers"
 	"github.com/heraldhq/herald/pkg/store"
 	"github.com/heraldhq/herald/pkg/store/memory"
 )
@@ -45,9 +46,8 @@ type staticConfig struct{ snap *store.Snapshot }
 
 func (c staticConfig) Snapshot() *store.Snapshot { return c.snap }
 
-func noNotifier(api.Provider, notify.SecretLookup) (notify.Notifier, time.Duration, error) {
-	return nil, 0, errors.New("not used")
-}
+// noNotifier builds no notifier: ingest never delivers.
+var noNotifier = notifiers.New(func(notify.Config) (notify.Notifier, error) { return nil, errors.New("not used") })
 
 func provider(ns, name, typ string) api.Provider {
 	return api.Provider{

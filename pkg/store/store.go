@@ -48,43 +48,66 @@ type ReconcileRequests interface {
 	ListReconcileRequests(ctx context.Context, cluster, after string, limit int) ([]receiver.ReconcileRequest, error)
 }
 
-// NotifierBuilder builds the notifier of a Provider, reading its secrets
-// through lookup.
-type NotifierBuilder func(p api.Provider, lookup notify.SecretLookup) (notify.Notifier, time.Duration, error)
+// Notifiers owns the notifiers of Providers across snapshots, so that a
+// reload neither rebuilds an unchanged Provider's notifier nor leaks the
+// connections of a replaced one. notifiers.Cache implements it.
+type Notifiers interface {
+	// Acquire returns the notifier built from cfg; release ends its use.
+	Acquire(cfg notify.Config) (n notify.Notifier, release func(), err error)
+	// Retain closes the notifiers of Providers whose UID is not in uids.
+	Retain(uids map[string]bool)
+}
 
-// Provider is a Provider as the handlers need it. Its notifier is built on
-// first use and then shared by every delivery.
+// Provider is a Provider as the handlers need it. Its config is resolved
+// against its secrets on first use; its notifier comes from Notifiers.
 type Provider struct {
 	Ref     delivery.ProviderRef
 	Type    string
 	UID     string
 	Suspend bool
 
-	// mu is held while building, so that concurrent deliveries build once.
+	spec      api.Provider
+	lookup    notify.SecretLookup
+	notifiers Notifiers
+
+	// mu is held while resolving, so that concurrent deliveries read the
+	// secrets once.
 	mu       sync.Mutex
-	build    func() (notify.Notifier, time.Duration, error)
-	notifier notify.Notifier
-	timeout  time.Duration
+	resolved *notify.Config
 }
 
-// Target returns the notifier of p, building it on first use. A failed
-// build is tried again by the next call: a secret read that was throttled
-// must not fail every delivery until the next config load. A suspended
-// Provider has no notifier.
+// Target returns the notifier of p; the caller calls its Release when done.
+// A failed resolve or build is tried again by the next call: a secret read
+// that was throttled must not fail every delivery until the next config
+// load. A suspended Provider has no notifier.
 func (p *Provider) Target() (delivery.Target, error) {
 	if p.Suspend {
 		return delivery.Target{}, nil
 	}
+	cfg, err := p.resolve()
+	if err != nil {
+		return delivery.Target{}, err
+	}
+	n, release, err := p.notifiers.Acquire(cfg)
+	if err != nil {
+		return delivery.Target{}, err
+	}
+	return delivery.Target{Notifier: n, Timeout: cfg.Timeout, Release: release}, nil
+}
+
+// resolve returns p's config resolved against its secrets. They are read
+// once per snapshot, so a rotated secret applies with the next config load.
+func (p *Provider) resolve() (notify.Config, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.notifier == nil {
-		n, timeout, err := p.build()
+	if p.resolved == nil {
+		cfg, err := notify.Resolve(p.spec, p.lookup)
 		if err != nil {
-			return delivery.Target{}, err
+			return notify.Config{}, err
 		}
-		p.notifier, p.timeout = n, timeout
+		p.resolved = &cfg
 	}
-	return delivery.Target{Notifier: p.notifier, Timeout: p.timeout}, nil
+	return *p.resolved, nil
 }
 
 type providerKey struct {
@@ -99,6 +122,8 @@ type Snapshot struct {
 	// Counts of the objects loaded, for logs and readiness.
 	Counts map[string]int
 	Loaded time.Time
+
+	notifiers Notifiers
 }
 
 // SnapshotOptions say where secrets come from and what to build up front.
@@ -115,8 +140,9 @@ type SnapshotOptions struct {
 	IndexReceivers bool
 }
 
-// NewSnapshot compiles cfg, building notifiers with build.
-func NewSnapshot(cfg *api.Config, build NotifierBuilder, opts SnapshotOptions) (*Snapshot, error) {
+// NewSnapshot compiles cfg, taking the notifiers of its Providers from
+// notifiers.
+func NewSnapshot(cfg *api.Config, notifiers Notifiers, opts SnapshotOptions) (*Snapshot, error) {
 	alerts, err := rules.NewIndex(cfg.Alerts)
 	if err != nil {
 		return nil, err
@@ -134,24 +160,31 @@ func NewSnapshot(cfg *api.Config, build NotifierBuilder, opts SnapshotOptions) (
 			api.KindReceiver: len(cfg.Receivers),
 			api.KindSecret:   len(cfg.Secrets),
 		},
-		Loaded: time.Now(),
+		Loaded:    time.Now(),
+		notifiers: notifiers,
 	}
 	for i := range cfg.Providers {
 		p := cfg.Providers[i]
 		ref := delivery.ProviderRef{Cluster: p.Metadata.Cluster(), Namespace: p.Metadata.Namespace, Name: p.Metadata.Name}
 		entry := &Provider{
-			Ref:     ref,
-			Type:    p.Spec.Type,
-			UID:     api.StableUID(api.KindProvider, p.Metadata),
-			Suspend: p.Spec.Suspend,
-			build:   func() (notify.Notifier, time.Duration, error) { return build(p, lookup) },
+			Ref:       ref,
+			Type:      p.Spec.Type,
+			UID:       api.StableUID(api.KindProvider, p.Metadata),
+			Suspend:   p.Spec.Suspend,
+			spec:      p,
+			lookup:    lookup,
+			notifiers: notifiers,
 		}
 		if opts.Eager {
 			// A type Herald does not deliver to yet still loads, as
 			// validation only warns about it; its deliveries fail with
 			// the reason and are dead-lettered.
-			if _, err := entry.Target(); err != nil && !errors.Is(err, notify.ErrUnsupportedType) {
+			t, err := entry.Target()
+			if err != nil && !errors.Is(err, notify.ErrUnsupportedType) {
 				return nil, fmt.Errorf("%s: %s: %w", p.Source, api.Ref(api.KindProvider, p.Metadata), err)
+			}
+			if t.Release != nil {
+				t.Release()
 			}
 		}
 		s.providers[providerKey{ref.Cluster, ref.Namespace, ref.Name}] = entry
@@ -178,6 +211,16 @@ func NewSnapshot(cfg *api.Config, build NotifierBuilder, opts SnapshotOptions) (
 		s.receivers[receiver.Digest(token, r.Metadata.Name, r.Metadata.Namespace)] = &Receiver{Receiver: r, Secret: secret}
 	}
 	return s, nil
+}
+
+// RetainNotifiers closes the notifiers of Providers that s no longer has.
+// A config source calls it once s has replaced the previous snapshot.
+func (s *Snapshot) RetainNotifiers() {
+	uids := make(map[string]bool, len(s.providers))
+	for _, p := range s.providers {
+		uids[p.UID] = true
+	}
+	s.notifiers.Retain(uids)
 }
 
 // Receiver is a Receiver with the data of its secret.

@@ -15,16 +15,12 @@ import (
 	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/delivery/sqsqueue"
 	"github.com/heraldhq/herald/pkg/event"
-	"github.com/heraldhq/herald/pkg/notify"
 	"github.com/heraldhq/herald/pkg/notify/generic"
+	"github.com/heraldhq/herald/pkg/notify/notifiers"
 	"github.com/heraldhq/herald/pkg/secrets"
 	"github.com/heraldhq/herald/pkg/store"
 	"github.com/heraldhq/herald/pkg/store/dynamo"
 )
-
-func nopBuilder(api.Provider, notify.SecretLookup) (notify.Notifier, time.Duration, error) {
-	return nil, 0, nil
-}
 
 // wantRetried checks that the message of jobID was reported failed with its
 // visibility set to delay, nothing was dead-lettered, and the claim was
@@ -56,7 +52,7 @@ func (e *env) wantRetried(t *testing.T, resp []string, msgID, jobID string, dela
 func TestHandleBeforeConfigLoaded(t *testing.T) {
 	e := newEnv(t)
 	missing := dynamo.New(e.db, "no-such-table", dynamo.Options{Now: func() time.Time { return e.now }, Logger: slog.New(slog.DiscardHandler)})
-	config := dynamo.NewCachedConfig(missing, nil, nopBuilder, time.Minute)
+	config := dynamo.NewCachedConfig(missing, nil, notifiers.New(generic.New), time.Minute)
 	e.handler.Deliverer.Targets = store.Targets(config)
 
 	rec := e.receive(body(t, job("j-early", "ok")), 1)
@@ -92,16 +88,6 @@ type staticConfig struct{ snap *store.Snapshot }
 
 func (c staticConfig) Snapshot() *store.Snapshot { return c.snap }
 
-// genericBuilder builds generic notifiers as the registry does.
-func genericBuilder(p api.Provider, lookup notify.SecretLookup) (notify.Notifier, time.Duration, error) {
-	cfg, err := notify.Resolve(p, lookup)
-	if err != nil {
-		return nil, 0, err
-	}
-	n, err := generic.New(cfg)
-	return n, cfg.Timeout, err
-}
-
 // secretEnv is env with its Targets resolved in a config snapshot whose
 // Providers read their address from Secrets Manager (a double): "ok" from
 // the secret "hook", "orphan" from the secret "missing", which does not
@@ -121,7 +107,7 @@ func secretEnv(t *testing.T) (*env, *awstest.SecretsManager) {
 			Spec:     api.ProviderSpec{Type: "generic", SecretRef: &api.LocalObjectReference{Name: secret}},
 		})
 	}
-	snap, err := store.NewSnapshot(cfg, genericBuilder, store.SnapshotOptions{Secrets: manager.Lookup})
+	snap, err := store.NewSnapshot(cfg, notifiers.New(generic.New), store.SnapshotOptions{Secrets: manager.Lookup})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,7 +84,9 @@ func Types() []string {
 }
 
 // Build resolves Provider p against its secrets and builds its notifier,
-// returning the timeout of one attempt. It is a store.NotifierBuilder.
+// returning the timeout of one attempt. The caller owns the notifier and
+// closes it if it is an io.Closer; config snapshots get theirs from a
+// notifiers.Cache over New instead.
 func Build(p api.Provider, lookup notify.SecretLookup) (notify.Notifier, time.Duration, error) {
 	cfg, err := notify.Resolve(p, lookup)
 	if err != nil {

@@ -25,10 +25,10 @@ const noSnapshotRetry = time.Second
 // second while no snapshot has loaded yet). Only one caller refreshes at a
 // time; concurrent callers keep being served the previous snapshot.
 type CachedConfig struct {
-	store   *Store
-	secrets notify.SecretLookup
-	build   store.NotifierBuilder
-	ttl     time.Duration
+	store     *Store
+	secrets   notify.SecretLookup
+	notifiers store.Notifiers
+	ttl       time.Duration
 
 	mu  sync.Mutex // held while loading
 	cur atomic.Pointer[cacheEntry]
@@ -44,15 +44,16 @@ type cacheEntry struct {
 
 var _ store.ConfigSource = (*CachedConfig)(nil)
 
-// NewCachedConfig returns a CachedConfig of s that builds notifiers with
-// build and their secrets from secrets (Secrets Manager), lazily as Lambda wants (store.NewSnapshot with eager false). ttl <= 0
-// takes the store's ConfigTTL. It makes no request: the first Snapshot or
-// Refresh call loads the config.
-func NewCachedConfig(s *Store, secrets notify.SecretLookup, build store.NotifierBuilder, ttl time.Duration) *CachedConfig {
+// NewCachedConfig returns a CachedConfig of s whose Providers take their
+// notifiers from notifiers, which outlive snapshots, and their secrets from
+// secrets (Secrets Manager), lazily as Lambda wants (store.NewSnapshot with
+// eager false). ttl <= 0 takes the store's ConfigTTL. It makes no request:
+// the first Snapshot or Refresh call loads the config.
+func NewCachedConfig(s *Store, secrets notify.SecretLookup, notifiers store.Notifiers, ttl time.Duration) *CachedConfig {
 	if ttl <= 0 {
 		ttl = s.opts.ConfigTTL
 	}
-	return &CachedConfig{store: s, secrets: secrets, build: build, ttl: ttl}
+	return &CachedConfig{store: s, secrets: secrets, notifiers: notifiers, ttl: ttl}
 }
 
 // Snapshot implements store.ConfigSource. It returns nil while no config has
@@ -93,7 +94,7 @@ func (c *CachedConfig) refreshLocked(ctx context.Context) error {
 	c.pages.Add(int64(pages))
 	var snap *store.Snapshot
 	if err == nil {
-		snap, err = store.NewSnapshot(cfg, c.build, store.SnapshotOptions{Secrets: c.secrets})
+		snap, err = store.NewSnapshot(cfg, c.notifiers, store.SnapshotOptions{Secrets: c.secrets})
 	}
 	now := c.store.now()
 	prev := c.cur.Load()
@@ -117,6 +118,7 @@ func (c *CachedConfig) refreshLocked(ctx context.Context) error {
 	}
 	c.loads.Add(1)
 	c.cur.Store(&cacheEntry{snap: snap, next: now.Add(c.ttl)})
+	snap.RetainNotifiers()
 	c.store.opts.Logger.Debug("config loaded", "table", c.store.table, "pages", pages,
 		"providers", snap.Counts[api.KindProvider], "alerts", snap.Counts[api.KindAlert],
 		"receivers", snap.Counts[api.KindReceiver])

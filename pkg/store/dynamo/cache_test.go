@@ -15,12 +15,12 @@ import (
 	"github.com/heraldhq/herald/pkg/api"
 	"github.com/heraldhq/herald/pkg/event"
 	"github.com/heraldhq/herald/pkg/notify"
+	"github.com/heraldhq/herald/pkg/notify/notifiers"
 	"github.com/heraldhq/herald/pkg/rules"
 )
 
-func nopBuilder(api.Provider, notify.SecretLookup) (notify.Notifier, time.Duration, error) {
-	return nil, 0, nil
-}
+// nopBuilder builds notifiers that are never used.
+var nopBuilder = notifiers.New(func(notify.Config) (notify.Notifier, error) { return nil, nil })
 
 // ingest does what the dispatch Lambda does per event with the store: the
 // de-duplication claim, then matching against the cached config.

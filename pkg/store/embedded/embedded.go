@@ -26,11 +26,11 @@ type Loader func(dir string) (*api.Config, error)
 
 // Store serves the config of one folder.
 type Store struct {
-	dir     string
-	load    Loader
-	build   store.NotifierBuilder
-	logger  *slog.Logger
-	current atomic.Pointer[store.Snapshot]
+	dir       string
+	load      Loader
+	notifiers store.Notifiers
+	logger    *slog.Logger
+	current   atomic.Pointer[store.Snapshot]
 	// Debounce coalesces the bursts of file events an editor or a
 	// `kubectl`-style rewrite produces into one reload.
 	Debounce time.Duration
@@ -38,10 +38,11 @@ type Store struct {
 
 var _ store.ConfigSource = (*Store)(nil)
 
-// Open loads dir. It fails when the first load fails, since there is no last
-// good config to fall back to.
-func Open(dir string, load Loader, build store.NotifierBuilder, logger *slog.Logger) (*Store, error) {
-	s := &Store{dir: dir, load: load, build: build, logger: logger, Debounce: 200 * time.Millisecond}
+// Open loads dir; its Providers take their notifiers from notifiers, which
+// outlive reloads. It fails when the first load fails, since there is no
+// last good config to fall back to.
+func Open(dir string, load Loader, notifiers store.Notifiers, logger *slog.Logger) (*Store, error) {
+	s := &Store{dir: dir, load: load, notifiers: notifiers, logger: logger, Debounce: 200 * time.Millisecond}
 	if err := s.Reload(); err != nil {
 		return nil, err
 	}
@@ -57,11 +58,12 @@ func (s *Store) Reload() error {
 	if err != nil {
 		return err
 	}
-	snap, err := store.NewSnapshot(cfg, s.build, store.SnapshotOptions{Eager: true, IndexReceivers: true})
+	snap, err := store.NewSnapshot(cfg, s.notifiers, store.SnapshotOptions{Eager: true, IndexReceivers: true})
 	if err != nil {
 		return err
 	}
 	s.current.Store(snap)
+	snap.RetainNotifiers()
 	s.logger.Info("config loaded", "dir", s.dir,
 		"providers", snap.Counts[api.KindProvider], "alerts", snap.Counts[api.KindAlert],
 		"receivers", snap.Counts[api.KindReceiver], "secrets", snap.Counts[api.KindSecret])

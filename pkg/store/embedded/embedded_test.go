@@ -15,6 +15,7 @@ import (
 
 	"github.com/heraldhq/herald/pkg/api"
 	"github.com/heraldhq/herald/pkg/notify"
+	"github.com/heraldhq/herald/pkg/notify/notifiers"
 )
 
 const provider = `apiVersion: notification.toolkit.fluxcd.io/v1beta3
@@ -48,9 +49,8 @@ func load(dir string) (*api.Config, error) {
 	return cfg, nil
 }
 
-func build(api.Provider, notify.SecretLookup) (notify.Notifier, time.Duration, error) {
-	return nil, 0, nil
-}
+// build builds notifiers that are never used.
+var build = notifiers.New(func(notify.Config) (notify.Notifier, error) { return nil, nil })
 
 // syncBuffer is a log sink safe for the watcher goroutine.
 type syncBuffer struct {
