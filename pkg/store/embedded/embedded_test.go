@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/pkg/api"
+	"github.com/heraldhq/herald/pkg/event"
 	"github.com/heraldhq/herald/pkg/notify"
 	"github.com/heraldhq/herald/pkg/notify/notifiers"
 )
@@ -135,5 +136,55 @@ func TestOpenFailsOnBadConfig(t *testing.T) {
 	}
 	if _, err := Open(dir, load, build, slog.Default()); err == nil || !strings.Contains(err.Error(), "x.yaml") {
 		t.Fatalf("Open() = %v, want an error naming the file", err)
+	}
+}
+
+// closer is a notifier holding a connection; it counts its closes.
+type closer struct{ closed int }
+
+func (*closer) Notify(context.Context, event.Event) (bool, error) { return false, nil }
+func (c *closer) Close() error                                    { c.closed++; return nil }
+
+// A reload keeps the notifier of an unchanged Provider, and closes the
+// notifier of a Provider that changed or left the folder.
+func TestReloadKeepsUnchangedNotifiers(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "config.yaml")
+	write := func(content string) {
+		t.Helper()
+		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var built []*closer
+	owned := notifiers.New(func(notify.Config) (notify.Notifier, error) {
+		built = append(built, &closer{})
+		return built[len(built)-1], nil
+	})
+	write(provider + alerts(1))
+	s, err := Open(dir, load, owned, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(provider + alerts(2))
+	if err := s.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if len(built) != 1 || built[0].closed != 0 {
+		t.Fatalf("an unchanged Provider: %d builds, first closed %d times; want 1 build, no close", len(built), built[0].closed)
+	}
+	write(strings.Replace(provider, "127.0.0.1:1/", "127.0.0.1:2/", 1) + alerts(1))
+	if err := s.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if len(built) != 2 || built[0].closed != 1 {
+		t.Fatalf("a changed Provider: %d builds, old one closed %d times; want 2 builds, one close", len(built), built[0].closed)
+	}
+	write("")
+	if err := s.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if built[1].closed != 1 {
+		t.Fatalf("a removed Provider's notifier closed %d times, want 1", built[1].closed)
 	}
 }
