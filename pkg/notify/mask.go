@@ -86,13 +86,29 @@ func AddressFragments(raw string) []Secret {
 }
 
 // valueFragments masks a header value and its long words, e.g. the token of
-// "Bearer <token>" when a server echoes only the token.
+// "Bearer <token>" when a server echoes only the token. A value that is an
+// authentication scheme alone, as "Bearer " + an empty token (Flux sends
+// matrix's header without a token), holds no secret: masking it would hide
+// every mention of the scheme, in every error.
 func valueFragments(v string) []Secret {
+	if v = strings.TrimSpace(v); v == "" || authSchemes[strings.ToLower(v)] {
+		return nil
+	}
 	s := []Secret{Secret(v)}
 	for _, f := range strings.Fields(v) {
 		s = append(s, long(f)...)
 	}
 	return s
+}
+
+// authSchemes are the HTTP authentication schemes of the IANA registry
+// (https://www.iana.org/assignments/http-authschemes) and the vendor schemes
+// providers send, lowercased. None of them is a secret on its own.
+var authSchemes = map[string]bool{
+	"basic": true, "bearer": true, "concealed": true, "digest": true, "dpop": true,
+	"gnap": true, "hoba": true, "mutual": true, "negotiate": true, "oauth": true,
+	"privatetoken": true, "scram-sha-1": true, "scram-sha-256": true, "vapid": true,
+	"geniekey": true, "token": true,
 }
 
 func long(v string) []Secret {

@@ -130,3 +130,22 @@ func TestRetry(t *testing.T) {
 func TestNoSecretLeak(t *testing.T) {
 	notifytest.AssertNoSecretLeak(t, matrix.New, func(cfg *notify.Config) { cfg.Channel = room })
 }
+
+// Without a token Flux still sends "Authorization: Bearer ", and the
+// homeserver's reply names the scheme. No secret is in that header, so
+// nothing of it is masked: the error keeps every "Bearer".
+func TestEmptyTokenMasksNothing(t *testing.T) {
+	const reply = `{"errcode":"M_MISSING_TOKEN","error":"Missing access token: send Authorization: Bearer <token>"}`
+	sink := notifytest.NewSink(t, notifytest.Status(401, reply))
+	n, err := matrix.New(notify.Config{Address: notify.Secret(sink.URL), Channel: room})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = n.Notify(context.Background(), notifytest.FluxTestEvent())
+	if err == nil {
+		t.Fatal("Notify succeeded against a 401")
+	}
+	if want := "request failed with status code 401: " + reply; err.Error() != want {
+		t.Errorf("err = %v\nwant  %s", err, want)
+	}
+}
