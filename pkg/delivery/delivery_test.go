@@ -144,54 +144,6 @@ func TestAttemptDecisions(t *testing.T) {
 	}
 }
 
-func TestMemoryQueueRetriesUntilDelivered(t *testing.T) {
-	soon := &notify.Error{Retryable: true, RetryAfter: 10 * time.Millisecond, Err: errors.New("busy")}
-	n := &scripted{script: []error{soon, soon, nil}}
-	var logs bytes.Buffer
-	d := newDeliverer(n, &logs)
-	q := NewMemoryQueue(d, 2, 4)
-	if err := q.Enqueue(context.Background(), Job{ID: "a", Provider: ProviderRef{Namespace: "ns", Name: "p"}, ProviderType: "generic"}); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := q.Close(ctx); err != nil {
-		t.Fatalf("Close() = %v", err)
-	}
-	if n.count() != 3 {
-		t.Fatalf("%d attempts, want 3", n.count())
-	}
-	if got := testutil.ToFloat64(d.Metrics.(*prom.Metrics).QueueDepth); got != 0 {
-		t.Fatalf("queue depth %v after close, want 0", got)
-	}
-	if err := q.Enqueue(context.Background(), Job{}); !errors.Is(err, ErrClosed) {
-		t.Fatalf("Enqueue after Close = %v, want ErrClosed", err)
-	}
-}
-
-func TestMemoryQueueCloseReportsPending(t *testing.T) {
-	later := &notify.Error{Retryable: true, RetryAfter: time.Hour, Err: errors.New("busy")}
-	var logs bytes.Buffer
-	d := newDeliverer(&scripted{script: []error{later}}, &logs)
-	q := NewMemoryQueue(d, 1, 1)
-	if err := q.Enqueue(context.Background(), Job{ID: "pending", Provider: ProviderRef{Namespace: "ns", Name: "p"}, ProviderType: "generic"}); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(2 * time.Second)
-	for !strings.Contains(logs.String(), "will retry") && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	err := q.Close(ctx)
-	if err == nil || !strings.Contains(err.Error(), "1 undelivered") {
-		t.Fatalf("Close() = %v, want 1 undelivered", err)
-	}
-	if !strings.Contains(logs.String(), `"msg":"delivery abandoned at shutdown","delivery":"pending"`) {
-		t.Fatalf("the abandoned job was not logged:\n%s", logs.String())
-	}
-}
-
 func TestJobIDStable(t *testing.T) {
 	ts := event.NewTime(time.Unix(1700000000, 0))
 	p := ProviderRef{Namespace: "ns", Name: "p"}
