@@ -307,36 +307,12 @@ func ParseMetrics(r io.Reader) (map[string]float64, error) {
 // given, as Start does on a free one: to bring Herald back where a
 // forwarder already sends. It does not retry on another port.
 func StartAt(bin, configDir, addr string, opts Options) (*Process, error) {
-	args := append([]string{"serve", "--config", configDir, "--addr", addr}, opts.Args...)
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), opts.Env...)
-	p := &Process{
-		Addr:   addr,
-		URL:    "http://" + addr,
-		cmd:    cmd,
-		stderr: &syncBuffer{},
-		stdout: &syncBuffer{},
-		done:   make(chan struct{}),
-	}
-	if opts.Output != nil {
-		cmd.Stderr, cmd.Stdout = opts.Output, opts.Output
-	} else {
-		cmd.Stderr, cmd.Stdout = p.stderr, p.stdout
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	timeout := opts.ReadyTimeout
-	if timeout == 0 {
-		timeout = 15 * time.Second
-	}
-	if err := p.WaitReady(timeout); err != nil {
-		p.Stop()
-		return nil, fmt.Errorf("%s %s: %w\nstderr:\n%s", bin, strings.Join(args, " "), err, p.Stderr())
+	p, err := startAt(bin, configDir, addr, opts)
+	if err != nil {
+		if p != nil {
+			p.Stop()
+		}
+		return nil, err
 	}
 	return p, nil
 }

@@ -157,6 +157,13 @@ func start(bin, configDir string, opts Options) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
+	return startAt(bin, configDir, addr, opts)
+}
+
+// startAt starts herald serve on addr and waits until it is ready. A
+// process that started but is not ready is returned with the error, for
+// the caller to stop or retry.
+func startAt(bin, configDir, addr string, opts Options) (*Process, error) {
 	args := append([]string{"serve", "--config", configDir, "--addr", addr}, opts.Args...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), opts.Env...)
