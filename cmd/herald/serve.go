@@ -18,13 +18,13 @@ import (
 
 	"github.com/heraldhq/herald/pkg/api"
 	"github.com/heraldhq/herald/pkg/clusterauth"
+	"github.com/heraldhq/herald/pkg/config"
+	"github.com/heraldhq/herald/pkg/config/folder"
 	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/metrics/prom"
 	"github.com/heraldhq/herald/pkg/notify/notifiers"
 	"github.com/heraldhq/herald/pkg/notify/registry"
 	"github.com/heraldhq/herald/pkg/server"
-	"github.com/heraldhq/herald/pkg/store"
-	"github.com/heraldhq/herald/pkg/store/embedded"
 	"github.com/heraldhq/herald/pkg/store/memory"
 )
 
@@ -84,12 +84,12 @@ func serve(f serveFlags, logger *slog.Logger) error {
 	// Notifiers outlive config reloads, so connections are reused.
 	owned := notifiers.New(registry.New)
 	defer owned.Close()
-	config, err := embedded.Open(f.config, configLoader(logger), owned, logger)
+	source, err := folder.Open(f.config, configLoader(logger), owned, logger)
 	if err != nil {
 		return fmt.Errorf("loading %s: %w", f.config, err)
 	}
 	go func() {
-		if err := config.Watch(ctx); err != nil {
+		if err := source.Watch(ctx); err != nil {
 			logger.Error("config watch stopped; reload with a restart", "error", err.Error())
 		}
 	}()
@@ -97,7 +97,7 @@ func serve(f serveFlags, logger *slog.Logger) error {
 	m := prom.New()
 	deliverer := &delivery.Deliverer{
 		// Jobs resolve their Provider in the config current when they are tried.
-		Targets:     store.Targets(config),
+		Targets:     config.Targets(source),
 		MaxAttempts: f.maxAttempts,
 		Metrics:     m,
 		Logger:      logger,
@@ -105,7 +105,7 @@ func serve(f serveFlags, logger *slog.Logger) error {
 	queue := delivery.NewMemoryQueue(deliverer, f.workers, 8192)
 
 	ingest := &server.Ingest{
-		Config:  config,
+		Config:  source,
 		Dedup:   memory.NewDeduper(f.rateLimitInterval),
 		Queue:   queue,
 		Metrics: m,
@@ -133,10 +133,10 @@ func serve(f serveFlags, logger *slog.Logger) error {
 	requests := memory.NewReconcileRequests(time.Hour)
 	handlers := server.Handlers{
 		Ingest: ingest,
-		Hooks:  &server.Hooks{Lookup: server.SnapshotReceivers(config), Requests: requests, Logger: logger},
+		Hooks:  &server.Hooks{Lookup: server.SnapshotReceivers(source), Requests: requests, Logger: logger},
 		Poll:   &server.Poll{Auth: ingest.Auth, Requests: requests, Logger: logger},
 		Inbox:  inbox,
-		Config: config,
+		Config: source,
 	}
 	srv := server.NewHTTPServer(f.addr, server.Routes(handlers, m.Handler()))
 	errc := make(chan error, 1)
@@ -159,7 +159,7 @@ func serve(f serveFlags, logger *slog.Logger) error {
 
 // configLoader reads and validates a folder: any error keeps it from
 // loading, and each warning is logged on every load, as validate prints it.
-func configLoader(logger *slog.Logger) embedded.Loader {
+func configLoader(logger *slog.Logger) folder.Loader {
 	return func(dir string) (*api.Config, error) {
 		cfg, err := api.LoadPaths(dir)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/heraldhq/herald/internal/lambdaenv"
+	"github.com/heraldhq/herald/pkg/config"
 	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/delivery/sqsqueue"
 	"github.com/heraldhq/herald/pkg/lambdamux"
@@ -19,7 +20,6 @@ import (
 	"github.com/heraldhq/herald/pkg/notify/registry"
 	"github.com/heraldhq/herald/pkg/secrets"
 	"github.com/heraldhq/herald/pkg/server"
-	"github.com/heraldhq/herald/pkg/store"
 	"github.com/heraldhq/herald/pkg/store/dynamo"
 )
 
@@ -35,17 +35,19 @@ func main() {
 	logger := env.Logger()
 	queue := sqs.NewFromConfig(awsCfg)
 	db := dynamo.New(dynamodb.NewFromConfig(awsCfg), env.Table, dynamo.Options{
-		ConfigTTL: env.ConfigTTL, DedupInterval: env.RateLimitInterval, Logger: logger,
+		DedupInterval: env.RateLimitInterval, Logger: logger,
 	})
 	secretStore := secrets.New(secretsmanager.NewFromConfig(awsCfg), secrets.Options{Prefix: env.SecretPrefix, TTL: env.SecretTTL})
 	// Config is read on the first event, not here, to keep the cold start
 	// short. Notifiers outlive config refreshes, so connections are reused.
-	config := dynamo.NewCachedConfig(db, secretStore.Lookup, notifiers.New(registry.New), env.ConfigTTL)
+	source := config.NewCached(db, notifiers.New(registry.New), config.CachedOptions{
+		TTL: env.ConfigTTL, Secrets: secretStore.Lookup, Logger: logger.With("table", env.Table),
+	})
 	// Nothing scrapes a Lambda function; its logs carry every outcome.
 	m := metrics.Nop{}
 
 	ingest := &server.Ingest{
-		Config:  config,
+		Config:  source,
 		Dedup:   db.Deduper(),
 		Queue:   sqsqueue.New(queue, env.QueueURL),
 		Auth:    &server.Authenticator{Tokens: secretStore.ClusterToken},
@@ -54,12 +56,12 @@ func main() {
 	}
 	deliveries := &sqsqueue.Handler{
 		Deliverer: &delivery.Deliverer{
-			Targets:     store.Targets(config),
+			Targets:     config.Targets(source),
 			MaxAttempts: env.MaxAttempts,
 			Metrics:     m,
 			Logger:      logger,
 		},
-		Idempotency: sqsqueue.DynamoIdempotency{Store: db},
+		Idempotency: db,
 		Client:      queue,
 		QueueURL:    env.QueueURL,
 		DLQURL:      env.DLQURL,

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/pkg/api"
+	"github.com/heraldhq/herald/pkg/config"
 	"github.com/heraldhq/herald/pkg/notify"
 	"github.com/heraldhq/herald/pkg/receiver"
 	"github.com/heraldhq/herald/pkg/store"
@@ -19,7 +20,7 @@ import (
 type ReceiverLookup func(ctx context.Context, digest string) (*api.Receiver, map[string][]byte, error)
 
 // SnapshotReceivers looks Receivers up in the current config snapshot.
-func SnapshotReceivers(config store.ConfigSource) ReceiverLookup {
+func SnapshotReceivers(config config.Source) ReceiverLookup {
 	return func(_ context.Context, digest string) (*api.Receiver, map[string][]byte, error) {
 		snap := config.Snapshot()
 		if snap == nil {

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/pkg/api"
+	"github.com/heraldhq/herald/pkg/config"
 	"github.com/heraldhq/herald/pkg/receiver"
-	"github.com/heraldhq/herald/pkg/store"
 	"github.com/heraldhq/herald/pkg/store/memory"
 )
 
@@ -43,7 +43,7 @@ func hookServer(t *testing.T) (http.Handler, *memory.ReconcileRequests) {
 		},
 		Secrets: []api.Secret{{Metadata: api.ObjectMeta{Name: "hook-token", Namespace: "flux-system"}, Data: map[string][]byte{"token": []byte(hookToken)}}},
 	}
-	snap, err := store.NewSnapshot(cfg, noNotifier, store.SnapshotOptions{IndexReceivers: true})
+	snap, err := config.NewSnapshot(cfg, noNotifier, config.SnapshotOptions{IndexReceivers: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/heraldhq/herald/pkg/config"
 	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/event"
 	"github.com/heraldhq/herald/pkg/metrics"
@@ -30,7 +31,7 @@ const enqueueTimeout = 5 * time.Second
 // refuses duplicates, matches Alerts and queues one delivery per Alert and
 // Provider. It answers before anything is delivered.
 type Ingest struct {
-	Config  store.ConfigSource
+	Config  config.Source
 	Dedup   store.Deduper
 	Queue   delivery.Queue
 	Metrics metrics.Recorder
@@ -127,7 +128,7 @@ func (h *Ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // plan matches ev against the Alerts and builds a delivery per Alert and
 // Provider, following Flux's dispatch steps.
-func (h *Ingest) plan(snap *store.Snapshot, ev *event.Event, cluster, key string) []delivery.Job {
+func (h *Ingest) plan(snap *config.Snapshot, ev *event.Event, cluster, key string) []delivery.Job {
 	buf := matchBuffers.Get().(*[]*rules.Alert)
 	defer matchBuffers.Put(buf)
 	matched := snap.Alerts.Match((*buf)[:0], ev, cluster)

@@ -16,12 +16,12 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/pkg/api"
+	"github.com/heraldhq/herald/pkg/config"
 	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/event"
 	"github.com/heraldhq/herald/pkg/metrics/prom"
 	"github.com/heraldhq/herald/pkg/notify"
 	"github.com/heraldhq/herald/pkg/notify/notifiers"
-	"github.com/heraldhq/herald/pkg/store"
 	"github.com/heraldhq/herald/pkg/store/memory"
 )
 
@@ -42,9 +42,9 @@ func (q *recordingQueue) Enqueue(_ context.Context, jobs ...delivery.Job) error 
 	return nil
 }
 
-type staticConfig struct{ snap *store.Snapshot }
+type staticConfig struct{ snap *config.Snapshot }
 
-func (c staticConfig) Snapshot() *store.Snapshot { return c.snap }
+func (c staticConfig) Snapshot() *config.Snapshot { return c.snap }
 
 // noNotifier builds no notifier: ingest never delivers.
 var noNotifier = notifiers.New(func(notify.Config) (notify.Notifier, error) { return nil, errors.New("not used") })
@@ -67,7 +67,7 @@ func alertFor(ns, name, providerName string, sources ...api.CrossNamespaceObject
 
 func newIngest(t testing.TB, cfg *api.Config) (*Ingest, *recordingQueue) {
 	t.Helper()
-	snap, err := store.NewSnapshot(cfg, noNotifier, store.SnapshotOptions{})
+	snap, err := config.NewSnapshot(cfg, noNotifier, config.SnapshotOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

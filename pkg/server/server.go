@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/heraldhq/herald/pkg/config"
 	"github.com/heraldhq/herald/pkg/receiver"
-	"github.com/heraldhq/herald/pkg/store"
 )
 
 // Handlers are the handlers a process serves; nil ones are left out.
@@ -19,7 +19,7 @@ type Handlers struct {
 	Poll   *Poll
 	Inbox  *Inbox
 	// Config answers readiness; nil leaves /readyz out.
-	Config store.ConfigSource
+	Config config.Source
 }
 
 // Routes mounts the handlers (and metricsHandler on /metrics when given): health and metrics, webhooks on /hook/, the

@@ -12,6 +12,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/awstest"
 	"github.com/heraldhq/herald/pkg/api"
+	"github.com/heraldhq/herald/pkg/config"
 	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/delivery/sqsqueue"
 	"github.com/heraldhq/herald/pkg/event"
@@ -38,7 +39,7 @@ func (e *env) wantRetried(t *testing.T, resp []string, msgID, jobID string, dela
 		t.Fatalf("%d messages dead-lettered", n)
 	}
 	r, _ := e.store.ClaimDelivery(context.Background(), jobID, time.Minute)
-	if r.State != dynamo.Claimed {
+	if r.State != store.Claimed {
 		t.Fatalf("%s is %s after the attempt, want its claim released", jobID, r.State)
 	}
 	if err := e.store.ReleaseDelivery(context.Background(), jobID, r.Token); err != nil {
@@ -52,8 +53,10 @@ func (e *env) wantRetried(t *testing.T, resp []string, msgID, jobID string, dela
 func TestHandleBeforeConfigLoaded(t *testing.T) {
 	e := newEnv(t)
 	missing := dynamo.New(e.db, "no-such-table", dynamo.Options{Now: func() time.Time { return e.now }, Logger: slog.New(slog.DiscardHandler)})
-	config := dynamo.NewCachedConfig(missing, nil, notifiers.New(generic.New), time.Minute)
-	e.handler.Deliverer.Targets = store.Targets(config)
+	source := config.NewCached(missing, notifiers.New(generic.New), config.CachedOptions{
+		TTL: time.Minute, Now: func() time.Time { return e.now }, Logger: slog.New(slog.DiscardHandler),
+	})
+	e.handler.Deliverer.Targets = config.Targets(source)
 
 	rec := e.receive(body(t, job("j-early", "ok")), 1)
 	e.wantRetried(t, failedIDs(e.handle(t, rec)), rec.MessageId, "j-early", 2)
@@ -78,15 +81,15 @@ func TestHandlePanicReleasesTheClaim(t *testing.T) {
 	if got := failedIDs(e.handle(t, rec)); !slices.Equal(got, []string{rec.MessageId}) {
 		t.Fatalf("batchItemFailures %v", got)
 	}
-	if r, _ := e.store.ClaimDelivery(context.Background(), "j-panic", time.Minute); r.State != dynamo.Claimed {
+	if r, _ := e.store.ClaimDelivery(context.Background(), "j-panic", time.Minute); r.State != store.Claimed {
 		t.Fatalf("j-panic is %s after a panic, want its claim released", r.State)
 	}
 }
 
 // staticConfig serves one snapshot.
-type staticConfig struct{ snap *store.Snapshot }
+type staticConfig struct{ snap *config.Snapshot }
 
-func (c staticConfig) Snapshot() *store.Snapshot { return c.snap }
+func (c staticConfig) Snapshot() *config.Snapshot { return c.snap }
 
 // secretEnv is env with its Targets resolved in a config snapshot whose
 // Providers read their address from Secrets Manager (a double): "ok" from
@@ -107,11 +110,11 @@ func secretEnv(t *testing.T) (*env, *awstest.SecretsManager) {
 			Spec:     api.ProviderSpec{Type: "generic", SecretRef: &api.LocalObjectReference{Name: secret}},
 		})
 	}
-	snap, err := store.NewSnapshot(cfg, notifiers.New(generic.New), store.SnapshotOptions{Secrets: manager.Lookup})
+	snap, err := config.NewSnapshot(cfg, notifiers.New(generic.New), config.SnapshotOptions{Secrets: manager.Lookup})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.handler.Deliverer.Targets = store.Targets(staticConfig{snap})
+	e.handler.Deliverer.Targets = config.Targets(staticConfig{snap})
 	return e, sm
 }
 

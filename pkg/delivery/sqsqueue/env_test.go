@@ -124,7 +124,7 @@ func newEnv(t *testing.T) *env {
 			Metrics:     metrics.Nop{},
 			Logger:      slog.New(slog.NewJSONHandler(e.logs, nil)),
 		},
-		Idempotency: sqsqueue.DynamoIdempotency{Store: e.store},
+		Idempotency: e.store,
 		Client:      e.sqs.Client(),
 		QueueURL:    e.queueURL,
 		DLQURL:      e.dlqURL,

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/heraldhq/herald/pkg/delivery"
+	"github.com/heraldhq/herald/pkg/store"
 )
 
 // Message attributes of a job that Handler moved to the dead-letter queue.
@@ -59,7 +60,7 @@ const (
 // ReportBatchItemFailures.
 type Handler struct {
 	Deliverer   *delivery.Deliverer
-	Idempotency Idempotency
+	Idempotency delivery.Idempotency
 	Client      API
 	// QueueURL is the delivery queue the records come from.
 	QueueURL string
@@ -132,16 +133,17 @@ func (h *Handler) handle(ctx context.Context, rec *events.SQSMessage) bool {
 	log = log.With("delivery", job.ID, "provider", job.Provider.String())
 
 	lease := h.lease(ctx)
-	state, token, err := h.Idempotency.Claim(ctx, job.ID, lease)
+	claim, err := h.Idempotency.ClaimDelivery(ctx, job.ID, lease)
 	if err != nil {
 		log.Error("claiming the delivery failed; the message will be retried", "error", err.Error())
 		return true
 	}
-	switch state {
-	case AlreadyDone:
+	token := claim.Token
+	switch claim.State {
+	case store.AlreadyDone:
 		log.Info("delivery already done; acknowledging the redelivered message")
 		return false
-	case InProgress:
+	case store.InProgress:
 		// Another worker's lease ends within about a lease from now.
 		log.Info("delivery in progress elsewhere; retrying after the lease", "retry_in", lease.String())
 		h.setVisibility(ctx, log, rec, lease)
@@ -160,7 +162,7 @@ func (h *Handler) handle(ctx context.Context, rec *events.SQSMessage) bool {
 	attempted = true
 	switch r.Decision {
 	case delivery.Done:
-		if err := h.Idempotency.Complete(ctx, job.ID); err != nil {
+		if err := h.Idempotency.CompleteDelivery(ctx, job.ID); err != nil {
 			// Delivered all the same: a retry would post twice, so the
 			// message is acknowledged and the claim left to expire.
 			log.Error("recording the delivery failed", "error", err.Error())
@@ -201,7 +203,7 @@ func (h *Handler) lease(ctx context.Context) time.Duration {
 }
 
 func (h *Handler) release(ctx context.Context, log *slog.Logger, jobID, token string) {
-	if err := h.Idempotency.Release(ctx, jobID, token); err != nil {
+	if err := h.Idempotency.ReleaseDelivery(ctx, jobID, token); err != nil {
 		// The claim's lease runs out by itself.
 		log.Warn("releasing the delivery claim failed", "error", err.Error())
 	}

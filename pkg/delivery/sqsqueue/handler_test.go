@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/heraldhq/herald/pkg/delivery/sqsqueue"
-	"github.com/heraldhq/herald/pkg/store/dynamo"
+	"github.com/heraldhq/herald/pkg/store"
 )
 
 // One good and one failing message, through the Lambda's JSON boundary:
@@ -71,10 +71,10 @@ func TestHandleBatchThroughInvoke(t *testing.T) {
 
 	// The delivered job is done; the failed one is free for its retry.
 	ctx = context.Background()
-	if r, _ := e.store.ClaimDelivery(ctx, "job-ok", time.Minute); r.State != dynamo.AlreadyDone {
+	if r, _ := e.store.ClaimDelivery(ctx, "job-ok", time.Minute); r.State != store.AlreadyDone {
 		t.Errorf("job-ok is %s, want done", r.State)
 	}
-	if r, _ := e.store.ClaimDelivery(ctx, "job-busy", time.Minute); r.State != dynamo.Claimed {
+	if r, _ := e.store.ClaimDelivery(ctx, "job-busy", time.Minute); r.State != store.Claimed {
 		t.Errorf("job-busy is %s, want released", r.State)
 	}
 }
@@ -138,7 +138,7 @@ func TestHandlePermanentFailureGoesToDLQ(t *testing.T) {
 		t.Fatalf("%d posts, want 1", e.posts(secretPath))
 	}
 	// Released, so that a replay can deliver it.
-	if r, _ := e.store.ClaimDelivery(context.Background(), "j-bad", time.Minute); r.State != dynamo.Claimed {
+	if r, _ := e.store.ClaimDelivery(context.Background(), "j-bad", time.Minute); r.State != store.Claimed {
 		t.Fatalf("j-bad is %s after giving up, want released", r.State)
 	}
 }
@@ -221,7 +221,7 @@ func TestHandleRedeliveryAfterSuccessDoesNotPostTwice(t *testing.T) {
 // worker's lease can have run out: the invocation's remaining time.
 func TestHandleInProgressElsewhere(t *testing.T) {
 	e := newEnv(t)
-	if r, err := e.store.ClaimDelivery(context.Background(), "j-held", time.Minute); err != nil || r.State != dynamo.Claimed {
+	if r, err := e.store.ClaimDelivery(context.Background(), "j-held", time.Minute); err != nil || r.State != store.Claimed {
 		t.Fatal(r, err)
 	}
 	rec := e.receive(body(t, job("j-held", "ok")), 2)

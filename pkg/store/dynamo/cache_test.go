@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/heraldhq/herald/pkg/api"
+	"github.com/heraldhq/herald/pkg/config"
 	"github.com/heraldhq/herald/pkg/event"
 	"github.com/heraldhq/herald/pkg/notify"
 	"github.com/heraldhq/herald/pkg/notify/notifiers"
@@ -22,9 +23,19 @@ import (
 // nopBuilder builds notifiers that are never used.
 var nopBuilder = notifiers.New(func(notify.Config) (notify.Notifier, error) { return nil, nil })
 
+// cached serves the config of s as the dispatch Lambda does, on the test's
+// clock.
+func (e *testEnv) cached(s *Store, opts config.CachedOptions) *config.Cached {
+	opts.Now = e.clock.Now
+	if opts.Logger == nil {
+		opts.Logger = discardLogger()
+	}
+	return config.NewCached(s, nopBuilder, opts)
+}
+
 // ingest does what the dispatch Lambda does per event with the store: the
 // de-duplication claim, then matching against the cached config.
-func ingest(t *testing.T, c *CachedConfig, d *Deduper, ev *event.Event, now time.Time) []*rules.Alert {
+func ingest(t *testing.T, c *config.Cached, d *Deduper, ev *event.Event, now time.Time) []*rules.Alert {
 	t.Helper()
 	ok, _, err := d.Claim(context.Background(), "prod/"+ev.DedupKey(), now)
 	if err != nil || !ok {
@@ -46,19 +57,19 @@ func testEvent(i int) *event.Event {
 	}
 }
 
-// TestCachedConfigSteadyState proves the cost per event in a warm Lambda:
+// TestCachedSteadyState proves the cost per event in a warm Lambda:
 // one DynamoDB request (the de-duplication put) and no config read, until
 // the TTL runs out; then one refresh.
-func TestCachedConfigSteadyState(t *testing.T) {
+func TestCachedSteadyState(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Options{ConfigTTL: 30 * time.Second})
+	e := newEnv(t, Options{})
 	ctx := context.Background()
 	for _, obj := range []any{testProvider("", "apps", "slack"), testAlert("", "apps", "on-call", "slack")} {
 		if _, err := e.store.PutObject(ctx, obj); err != nil {
 			t.Fatal(err)
 		}
 	}
-	c := NewCachedConfig(e.store, nil, nopBuilder, 0)
+	c := e.cached(e.store, config.CachedOptions{TTL: 30 * time.Second})
 	d := e.store.Deduper()
 
 	e.counter.Reset()
@@ -120,27 +131,26 @@ func TestCachedConfigSteadyState(t *testing.T) {
 	}
 }
 
-// TestCachedConfigKeepsLastGood: a refresh that fails keeps the snapshot,
+// TestCachedKeepsLastGood: a refresh that fails keeps the snapshot,
 // is reported without the document's content, and is not retried before
 // another TTL.
-func TestCachedConfigKeepsLastGood(t *testing.T) {
+func TestCachedKeepsLastGood(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
 	var reported []error
-	e := newEnv(t, Options{
-		ConfigTTL: 10 * time.Second,
-		Logger:    discardLogger(),
-		OnConfigError: func(err error) {
+	e := newEnv(t, Options{Logger: discardLogger()})
+	ctx := context.Background()
+	if _, err := e.store.PutObject(ctx, testAlert("", "apps", "on-call", "slack")); err != nil {
+		t.Fatal(err)
+	}
+	c := e.cached(e.store, config.CachedOptions{
+		TTL: 10 * time.Second,
+		OnError: func(err error) {
 			mu.Lock()
 			reported = append(reported, err)
 			mu.Unlock()
 		},
 	})
-	ctx := context.Background()
-	if _, err := e.store.PutObject(ctx, testAlert("", "apps", "on-call", "slack")); err != nil {
-		t.Fatal(err)
-	}
-	c := NewCachedConfig(e.store, nil, nopBuilder, 0)
 	good := c.Snapshot()
 	if good == nil || good.Alerts.Len() != 1 {
 		t.Fatal("first load failed")
@@ -187,13 +197,13 @@ func TestCachedConfigKeepsLastGood(t *testing.T) {
 	}
 }
 
-// TestCachedConfigFirstLoadRetries: without any config yet, a failed load is
+// TestCachedFirstLoadRetries: without any config yet, a failed load is
 // retried after a second rather than a whole TTL.
-func TestCachedConfigFirstLoadRetries(t *testing.T) {
+func TestCachedFirstLoadRetries(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Options{Logger: discardLogger()})
 	missing := New(e.client, e.table+"-missing", Options{Now: e.clock.Now, Logger: discardLogger()})
-	c := NewCachedConfig(missing, nil, nopBuilder, time.Minute)
+	c := e.cached(missing, config.CachedOptions{TTL: time.Minute})
 	if c.Snapshot() != nil {
 		t.Fatal("a snapshot without a table")
 	}

@@ -701,16 +701,12 @@ func (s *Store) ListObjects(ctx context.Context, kind, namespace string) ([]Obje
 }
 
 // LoadConfig reads every config object with one paginated Query of the
-// config partition. Secrets are not in the table, so cfg.Secrets is empty.
-// Items of kinds this version does not know are skipped.
-func (s *Store) LoadConfig(ctx context.Context) (*api.Config, error) {
-	cfg, _, err := s.loadConfig(ctx)
-	return cfg, err
-}
-
-func (s *Store) loadConfig(ctx context.Context) (*api.Config, int, error) {
-	cfg := &api.Config{}
-	pages, err := s.queryConfig(ctx, "", "", func(item map[string]types.AttributeValue) error {
+// config partition; pages counts the Query pages. Secrets are not in the
+// table, so cfg.Secrets is empty. Items of kinds this version does not know
+// are skipped. It implements config.Loader.
+func (s *Store) LoadConfig(ctx context.Context) (cfg *api.Config, pages int, err error) {
+	cfg = &api.Config{}
+	pages, err = s.queryConfig(ctx, "", "", func(item map[string]types.AttributeValue) error {
 		switch getS(item, attrKind) {
 		case api.KindProvider, api.KindAlert, api.KindReceiver:
 		default:

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/pkg/api"
+	"github.com/heraldhq/herald/pkg/config"
 )
 
 func TestConfigRoundTrip(t *testing.T) {
@@ -96,7 +97,7 @@ func TestConfigRoundTrip(t *testing.T) {
 		t.Errorf("ListObjects(all kinds, apps) = %+v, %v; want the Alert", objs, err)
 	}
 
-	cfg, err := s.LoadConfig(ctx)
+	cfg, _, err := s.LoadConfig(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,7 +334,7 @@ func TestLoadConfigBeyondOneMegabyte(t *testing.T) {
 	}
 
 	e.counter.Reset()
-	cfg, err := e.store.LoadConfig(ctx)
+	cfg, _, err := e.store.LoadConfig(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,11 +364,11 @@ func TestLoadConfigBeyondOneMegabyte(t *testing.T) {
 	t.Logf("%d Alerts, %d KB of documents, read in %d Query pages", n, size/1024, pages)
 
 	// The cache reads the same pages.
-	c := NewCachedConfig(e.store, nil, nopBuilder, 0)
+	c := e.cached(e.store, config.CachedOptions{})
 	if snap := c.Snapshot(); snap == nil || snap.Alerts.Len() != n {
 		t.Fatal("the cache did not load every Alert")
 	}
-	if st := c.Stats(); st.QueryPages != int64(pages) || st.Loads != 1 {
+	if st := c.Stats(); st.Pages != int64(pages) || st.Loads != 1 {
 		t.Errorf("cache stats %+v, want %d pages in one load", st, pages)
 	}
 }

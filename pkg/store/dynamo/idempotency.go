@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/heraldhq/herald/pkg/store"
 )
 
 const (
@@ -20,38 +22,13 @@ const (
 	stateDone      = "done"
 )
 
-// ClaimState is the outcome of ClaimDelivery.
-type ClaimState string
-
-// Claim outcomes.
-const (
-	// Claimed: this worker may send; it must CompleteDelivery after a
-	// success and ReleaseDelivery after a failure.
-	Claimed ClaimState = "claimed"
-	// AlreadyDone: the job was delivered; acknowledge it without sending.
-	AlreadyDone ClaimState = "alreadyDone"
-	// InProgress: another worker holds an unexpired lease; try again after
-	// LeaseUntil.
-	InProgress ClaimState = "inProgress"
-)
-
-// ClaimResult is the outcome of ClaimDelivery.
-type ClaimResult struct {
-	State ClaimState
-	// LeaseUntil is when the lease ends: this worker's when Claimed, the
-	// other worker's when InProgress.
-	LeaseUntil time.Time
-	// Token identifies this claim to ReleaseDelivery, when Claimed.
-	Token string
-}
-
 // ClaimDelivery claims the delivery jobID for lease. The conditional put of
 // pk="delivery#<jobID>" succeeds when there is no record, when the record's
 // lease has run out while still claimed (a worker crashed), or when the
 // record has expired; otherwise the failed condition returns the record
 // (ReturnValuesOnConditionCheckFailure=ALL_OLD), which tells done from in
 // progress without another read. Leases are whole seconds, rounded up.
-func (s *Store) ClaimDelivery(ctx context.Context, jobID string, lease time.Duration) (ClaimResult, error) {
+func (s *Store) ClaimDelivery(ctx context.Context, jobID string, lease time.Duration) (store.ClaimResult, error) {
 	pk := deliveryPrefix + jobID
 	now := s.now()
 	leaseUntil := ceilUnix(now.Add(lease))
@@ -77,17 +54,17 @@ func (s *Store) ClaimDelivery(ctx context.Context, jobID string, lease time.Dura
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if err == nil {
-		return ClaimResult{State: Claimed, LeaseUntil: time.Unix(leaseUntil, 0), Token: token}, nil
+		return store.ClaimResult{State: store.Claimed, LeaseUntil: time.Unix(leaseUntil, 0), Token: token}, nil
 	}
 	ccf, ok := conditionFailed(err)
 	if !ok {
-		return ClaimResult{}, opError("PutItem", pk, deliverySK, err)
+		return store.ClaimResult{}, opError("PutItem", pk, deliverySK, err)
 	}
 	if getS(ccf.Item, attrState) == stateDone {
-		return ClaimResult{State: AlreadyDone}, nil
+		return store.ClaimResult{State: store.AlreadyDone}, nil
 	}
 	other, _ := getN(ccf.Item, attrLeaseUntil)
-	return ClaimResult{State: InProgress, LeaseUntil: time.Unix(other, 0)}, nil
+	return store.ClaimResult{State: store.InProgress, LeaseUntil: time.Unix(other, 0)}, nil
 }
 
 // CompleteDelivery marks jobID delivered, whoever holds the claim, and keeps

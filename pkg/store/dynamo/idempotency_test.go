@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/pkg/store"
 )
 
 func TestDeliveryIdempotency(t *testing.T) {
@@ -14,7 +16,7 @@ func TestDeliveryIdempotency(t *testing.T) {
 	t0 := e.clock.Now()
 
 	first, err := s.ClaimDelivery(ctx, "job-1", 30*time.Second)
-	if err != nil || first.State != Claimed || first.Token == "" {
+	if err != nil || first.State != store.Claimed || first.Token == "" {
 		t.Fatalf("first claim: %+v, %v", first, err)
 	}
 	if !first.LeaseUntil.Equal(t0.Add(30 * time.Second)) {
@@ -32,7 +34,7 @@ func TestDeliveryIdempotency(t *testing.T) {
 	e.clock.Advance(10 * time.Second)
 	e.counter.Reset()
 	other, err := s.ClaimDelivery(ctx, "job-1", 30*time.Second)
-	if err != nil || other.State != InProgress || !other.LeaseUntil.Equal(first.LeaseUntil) {
+	if err != nil || other.State != store.InProgress || !other.LeaseUntil.Equal(first.LeaseUntil) {
 		t.Fatalf("claim within the lease: %+v, %v; want in progress until %v", other, err, first.LeaseUntil)
 	}
 	if e.counter.Total() != 1 {
@@ -43,13 +45,13 @@ func TestDeliveryIdempotency(t *testing.T) {
 	// again, and the crashed worker's release does not undo that.
 	e.clock.Advance(20 * time.Second)
 	second, err := s.ClaimDelivery(ctx, "job-1", 30*time.Second)
-	if err != nil || second.State != Claimed || second.Token == first.Token {
+	if err != nil || second.State != store.Claimed || second.Token == first.Token {
 		t.Fatalf("claim after the lease: %+v, %v", second, err)
 	}
 	if err := s.ReleaseDelivery(ctx, "job-1", first.Token); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := s.ClaimDelivery(ctx, "job-1", 30*time.Second); r.State != InProgress {
+	if r, _ := s.ClaimDelivery(ctx, "job-1", 30*time.Second); r.State != store.InProgress {
 		t.Fatalf("a stale token released the claim: %+v", r)
 	}
 	// A failed attempt releases its own claim, so the retry need not wait.
@@ -57,7 +59,7 @@ func TestDeliveryIdempotency(t *testing.T) {
 		t.Fatal(err)
 	}
 	third, err := s.ClaimDelivery(ctx, "job-1", 30*time.Second)
-	if err != nil || third.State != Claimed {
+	if err != nil || third.State != store.Claimed {
 		t.Fatalf("claim after a release: %+v, %v", third, err)
 	}
 
@@ -68,13 +70,13 @@ func TestDeliveryIdempotency(t *testing.T) {
 		t.Fatal("state is not done")
 	}
 	e.clock.Advance(time.Hour)
-	if r, err := s.ClaimDelivery(ctx, "job-1", 30*time.Second); err != nil || r.State != AlreadyDone {
+	if r, err := s.ClaimDelivery(ctx, "job-1", 30*time.Second); err != nil || r.State != store.AlreadyDone {
 		t.Fatalf("claim of a done job: %+v, %v; want already done", r, err)
 	}
 	if err := s.ReleaseDelivery(ctx, "job-1", third.Token); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := s.ClaimDelivery(ctx, "job-1", 30*time.Second); r.State != AlreadyDone {
+	if r, _ := s.ClaimDelivery(ctx, "job-1", 30*time.Second); r.State != store.AlreadyDone {
 		t.Fatalf("a release undid the completion: %+v", r)
 	}
 
@@ -84,14 +86,14 @@ func TestDeliveryIdempotency(t *testing.T) {
 	if e.rawItem(t, "delivery#job-1", "delivery") == nil {
 		t.Fatal("the record is gone already")
 	}
-	if r, err := s.ClaimDelivery(ctx, "job-1", 30*time.Second); err != nil || r.State != Claimed {
+	if r, err := s.ClaimDelivery(ctx, "job-1", 30*time.Second); err != nil || r.State != store.Claimed {
 		t.Fatalf("claim of an expired record: %+v, %v; want claimed", r, err)
 	}
 	// Completing a job whose record is gone records it done.
 	if err := s.CompleteDelivery(ctx, "job-2"); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := s.ClaimDelivery(ctx, "job-2", time.Second); r.State != AlreadyDone {
+	if r, _ := s.ClaimDelivery(ctx, "job-2", time.Second); r.State != store.AlreadyDone {
 		t.Fatalf("job-2: %+v", r)
 	}
 }

@@ -7,12 +7,12 @@ import (
 
 	"github.com/heraldhq/herald/internal/natstest"
 	"github.com/heraldhq/herald/pkg/api"
+	"github.com/heraldhq/herald/pkg/config"
 	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/event"
 	"github.com/heraldhq/herald/pkg/notify/nats"
 	"github.com/heraldhq/herald/pkg/notify/notifiers"
 	"github.com/heraldhq/herald/pkg/notify/notifytest"
-	"github.com/heraldhq/herald/pkg/store"
 )
 
 // Config refreshes reuse the notifier of an unchanged Provider, so a NATS
@@ -34,8 +34,8 @@ func TestRefreshesKeepOneNATSConnection(t *testing.T) {
 	}
 	owned := notifiers.New(nats.New)
 	t.Cleanup(owned.Close)
-	c := NewCachedConfig(e.store, nil, owned, time.Minute)
-	targets := store.Targets(c)
+	c := config.NewCached(e.store, owned, config.CachedOptions{TTL: time.Minute, Now: e.clock.Now, Logger: discardLogger()})
+	targets := config.Targets(c)
 	send := func() {
 		t.Helper()
 		target, err := targets(delivery.ProviderRef{Namespace: "apps", Name: "bus"})

@@ -5,8 +5,8 @@
 //
 // A Store is built once per Lambda execution environment and shared by every
 // invocation. Hot paths cost one request each: an event's de-duplication is
-// one conditional put, and the config is served from memory by CachedConfig,
-// which re-reads it at most once per ConfigTTL.
+// one conditional put, and the config is served from memory by
+// config.Cached, which calls LoadConfig at most once per TTL.
 //
 // Items with a TTL (expiresAt, unix seconds) are ignored on every read once
 // expired, since DynamoDB deletes them lazily. Errors name the operation and
@@ -47,18 +47,13 @@ const (
 
 // Defaults of Options.
 const (
-	DefaultConfigTTL     = 30 * time.Second
 	DefaultDedupInterval = 5 * time.Minute
 	DefaultDeliveryTTL   = 24 * time.Hour
 	DefaultReconcileTTL  = time.Hour
-	DefaultReadTimeout   = 10 * time.Second
 )
 
 // Options tune a Store. Zero values take the defaults.
 type Options struct {
-	// ConfigTTL is how long CachedConfig serves a snapshot before reading
-	// the config again (HERALD_CONFIG_TTL). Default 30s.
-	ConfigTTL time.Duration
 	// DedupInterval is the de-duplication window
 	// (HERALD_RATE_LIMIT_INTERVAL). Default 5m.
 	DedupInterval time.Duration
@@ -68,16 +63,10 @@ type Options struct {
 	// ReconcileTTL is how long a reconcile request waits for the forwarder.
 	// Default 1h.
 	ReconcileTTL time.Duration
-	// ConfigReadTimeout bounds a config refresh made by CachedConfig, which
-	// has no caller context. Default 10s.
-	ConfigReadTimeout time.Duration
 	// Now is the clock; tests replace it. Default time.Now.
 	Now func() time.Time
-	// Logger reports failed config refreshes. Default slog.Default().
+	// Logger reports config items it skips. Default slog.Default().
 	Logger *slog.Logger
-	// OnConfigError, when set, is also called with every failed config
-	// refresh, for metrics.
-	OnConfigError func(error)
 }
 
 // Store is Herald's state in one DynamoDB table. It is safe for concurrent
@@ -90,9 +79,6 @@ type Store struct {
 
 // New returns a Store of table. It makes no request.
 func New(client *dynamodb.Client, table string, opts Options) *Store {
-	if opts.ConfigTTL <= 0 {
-		opts.ConfigTTL = DefaultConfigTTL
-	}
 	if opts.DedupInterval <= 0 {
 		opts.DedupInterval = DefaultDedupInterval
 	}
@@ -101,9 +87,6 @@ func New(client *dynamodb.Client, table string, opts Options) *Store {
 	}
 	if opts.ReconcileTTL <= 0 {
 		opts.ReconcileTTL = DefaultReconcileTTL
-	}
-	if opts.ConfigReadTimeout <= 0 {
-		opts.ConfigReadTimeout = DefaultReadTimeout
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

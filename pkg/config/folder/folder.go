@@ -1,7 +1,7 @@
-// Package embedded is local mode's config store: a folder of Flux YAML,
+// Package folder is local mode's config source: a folder of Flux YAML,
 // loaded into memory and reloaded on SIGHUP or when a file changes. A reload
 // that fails keeps the last good config.
-package embedded
+package folder
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/heraldhq/herald/pkg/api"
-	"github.com/heraldhq/herald/pkg/store"
+	"github.com/heraldhq/herald/pkg/config"
 )
 
 // Loader reads and validates the config under dir.
@@ -28,20 +28,20 @@ type Loader func(dir string) (*api.Config, error)
 type Store struct {
 	dir       string
 	load      Loader
-	notifiers store.Notifiers
+	notifiers config.Notifiers
 	logger    *slog.Logger
-	current   atomic.Pointer[store.Snapshot]
+	current   atomic.Pointer[config.Snapshot]
 	// Debounce coalesces the bursts of file events an editor or a
 	// `kubectl`-style rewrite produces into one reload.
 	Debounce time.Duration
 }
 
-var _ store.ConfigSource = (*Store)(nil)
+var _ config.Source = (*Store)(nil)
 
 // Open loads dir; its Providers take their notifiers from notifiers, which
 // outlive reloads. It fails when the first load fails, since there is no
 // last good config to fall back to.
-func Open(dir string, load Loader, notifiers store.Notifiers, logger *slog.Logger) (*Store, error) {
+func Open(dir string, load Loader, notifiers config.Notifiers, logger *slog.Logger) (*Store, error) {
 	s := &Store{dir: dir, load: load, notifiers: notifiers, logger: logger, Debounce: 200 * time.Millisecond}
 	if err := s.Reload(); err != nil {
 		return nil, err
@@ -49,8 +49,8 @@ func Open(dir string, load Loader, notifiers store.Notifiers, logger *slog.Logge
 	return s, nil
 }
 
-// Snapshot implements store.ConfigSource.
-func (s *Store) Snapshot() *store.Snapshot { return s.current.Load() }
+// Snapshot implements config.Source.
+func (s *Store) Snapshot() *config.Snapshot { return s.current.Load() }
 
 // Reload reads the folder again and swaps the config in when it is valid.
 func (s *Store) Reload() error {
@@ -58,7 +58,7 @@ func (s *Store) Reload() error {
 	if err != nil {
 		return err
 	}
-	snap, err := store.NewSnapshot(cfg, s.notifiers, store.SnapshotOptions{Eager: true, IndexReceivers: true})
+	snap, err := config.NewSnapshot(cfg, s.notifiers, config.SnapshotOptions{Eager: true, IndexReceivers: true})
 	if err != nil {
 		return err
 	}
