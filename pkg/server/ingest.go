@@ -5,11 +5,9 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"maps"
 	"net/http"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/heraldhq/herald/pkg/config"
@@ -41,9 +39,6 @@ type Ingest struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
-
-// matchBuffers recycles the slices matching appends to.
-var matchBuffers = sync.Pool{New: func() any { s := make([]*rules.Alert, 0, 8); return &s }}
 
 func (h *Ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
@@ -105,8 +100,12 @@ func (h *Ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ev.DropToken()
 
-	jobs := h.plan(snap, &ev, cluster, key)
-	if len(jobs) > 0 {
+	plan := snap.Plan(&ev, cluster, key)
+	h.logNotes(&ev, plan.Notes)
+	if plan.Matched == 0 {
+		h.Logger.Debug("no alert matched", "object", objectRef(&ev))
+	}
+	if jobs := plan.Jobs; len(jobs) > 0 {
 		// A sender that hangs up must not leave half of an event's
 		// deliveries queued: enqueue on a context of its own.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), enqueueTimeout)
@@ -126,55 +125,19 @@ func (h *Ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusAccepted)
 }
 
-// plan matches ev against the Alerts and builds a delivery per Alert and
-// Provider, following Flux's dispatch steps.
-func (h *Ingest) plan(snap *config.Snapshot, ev *event.Event, cluster, key string) []delivery.Job {
-	buf := matchBuffers.Get().(*[]*rules.Alert)
-	defer matchBuffers.Put(buf)
-	matched := snap.Alerts.Match((*buf)[:0], ev, cluster)
-	*buf = matched
-	if len(matched) == 0 {
-		h.Logger.Debug("no alert matched", "object", objectRef(ev))
-		return nil
-	}
-	jobs := make([]delivery.Job, 0, len(matched))
-	for _, a := range matched {
-		p := snap.Provider(cluster, a.Namespace, a.Provider)
-		if p == nil {
+// logNotes logs what planning dropped or warned about, as Flux logs it.
+func (h *Ingest) logNotes(ev *event.Event, notes []config.Note) {
+	for _, n := range notes {
+		switch n.Kind {
+		case config.ProviderMissing:
 			h.Logger.Warn("failed to dispatch notification: provider not found",
-				"alert", a.Namespace+"/"+a.Name, "provider", a.Provider, "object", objectRef(ev))
-			continue
+				"alert", n.Alert, "provider", n.Provider, "object", objectRef(ev))
+		case config.Skipped:
+			h.Logger.Debug(n.Reason, "alert", n.Alert, "object", objectRef(ev))
+		case config.MetadataConflict:
+			h.Logger.Warn(rules.ConflictMessage, "alert", n.Alert, "conflicts", conflictAttr(n.Conflicts))
 		}
-		if p.Suspend {
-			continue
-		}
-		if reason := rules.Skip(ev, p.Type); reason != "" {
-			h.Logger.Debug(reason, "alert", a.Namespace+"/"+a.Name, "object", objectRef(ev))
-			continue
-		}
-		metadata, conflicts := rules.CombineMetadata(ev, a)
-		if conflicts != nil {
-			h.Logger.Warn(rules.ConflictMessage, "alert", a.Namespace+"/"+a.Name, "conflicts", conflictAttr(conflicts))
-		}
-		if cluster != "" {
-			metadata = maps.Clone(metadata)
-			if metadata == nil {
-				metadata = map[string]string{}
-			}
-			metadata[event.MetaCluster] = cluster
-		}
-		out := *ev
-		out.Metadata = metadata
-		out.ObjectLabels = nil
-		jobs = append(jobs, delivery.Job{
-			ID:           delivery.JobID(key, ev.Timestamp, a.UID, p.Ref),
-			Event:        out,
-			Provider:     p.Ref,
-			ProviderType: p.Type,
-			Alert:        a.Namespace + "/" + a.Name,
-		})
 	}
-	return jobs
 }
 
 func (h *Ingest) reject(w http.ResponseWriter, status int, reason, msg string) {
