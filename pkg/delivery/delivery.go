@@ -11,8 +11,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
-
 	"github.com/heraldhq/herald/pkg/event"
 	"github.com/heraldhq/herald/pkg/metrics"
 	"github.com/heraldhq/herald/pkg/notify"
@@ -69,20 +67,10 @@ func JobID(dedupKey string, ts event.Time, alertUID string, p ProviderRef) strin
 }
 
 // Backoff is the delay before the attempt that follows attempt number n
-// (1-based): 2 s, 4 s, 8 s, 16 s, then 30 s.
+// (1-based): min(2s·2ⁿ⁻¹, 30s), so 2 s, 4 s, 8 s, 16 s, then 30 s. The
+// shift stops at 5, past the cap, so that no n overflows.
 func Backoff(n int) time.Duration {
-	b := &backoff.ExponentialBackOff{
-		InitialInterval:     InitialDelay,
-		RandomizationFactor: 0,
-		Multiplier:          2,
-		MaxInterval:         MaxDelay,
-	}
-	b.Reset()
-	delay := InitialDelay
-	for range max(n, 1) {
-		delay = b.NextBackOff()
-	}
-	return delay
+	return min(InitialDelay<<min(max(n, 1)-1, 5), MaxDelay)
 }
 
 // Target is what a job is delivered with, resolved when it is attempted so

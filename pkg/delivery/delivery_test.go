@@ -27,6 +27,17 @@ func TestBackoffSchedule(t *testing.T) {
 			t.Errorf("Backoff(%d) = %v, want %v", i+1, got, w)
 		}
 	}
+	// Out of range: before the first attempt, and so late a shift would
+	// overflow.
+	for _, n := range []int{0, -1, 64, 1 << 20} {
+		want := MaxDelay
+		if n < 1 {
+			want = InitialDelay
+		}
+		if got := Backoff(n); got != want {
+			t.Errorf("Backoff(%d) = %v, want %v", n, got, want)
+		}
+	}
 }
 
 // scripted answers each Notify call with the next outcome of its script.
