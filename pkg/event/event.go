@@ -132,11 +132,6 @@ func (e *Event) ObjectName() string {
 	return strings.ToLower(e.InvolvedObject.Kind) + "/" + e.InvolvedObject.Name + "." + e.InvolvedObject.Namespace
 }
 
-// HasMetadata reports whether the (combined) metadata has key with a non-empty value.
-func (e *Event) HasMetadata(key string) bool {
-	return e.Metadata[key] != ""
-}
-
 // GetRevision returns the unprefixed commit, originRevision or revision, in
 // that order of preference, as Flux's Event.GetRevision does.
 func (e *Event) GetRevision() (string, bool) {

@@ -49,12 +49,6 @@ func (a *Authenticator) Verify(ctx context.Context, r *http.Request, body []byte
 	return signed.Cluster, nil
 }
 
-// Sign sets the headers of a signed request from cluster with token, for
-// tests and tools that build requests by hand.
-func Sign(h http.Header, cluster string, token []byte, method, target string, body []byte, now time.Time) {
-	clusterauth.Sign(h, cluster, token, method, target, body, now)
-}
-
 // StaticTokens serves tokens from a map, for local mode.
 func StaticTokens(tokens map[string]string) TokenFunc {
 	return func(_ context.Context, cluster string) ([]byte, bool, error) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/pkg/api"
+	"github.com/heraldhq/herald/pkg/clusterauth"
 	"github.com/heraldhq/herald/pkg/config"
 	"github.com/heraldhq/herald/pkg/receiver"
 	"github.com/heraldhq/herald/pkg/store/memory"
@@ -124,7 +125,7 @@ func TestHookRecordsRequestsForThePoll(t *testing.T) {
 
 	poll := func(cluster, token, after string) PollResponse {
 		req := httptest.NewRequest(http.MethodGet, "/reconcile-requests?after="+after, nil)
-		Sign(req.Header, cluster, []byte(token), req.Method, req.URL.RequestURI(), nil, time.Now())
+		clusterauth.Sign(req.Header, cluster, []byte(token), req.Method, req.URL.RequestURI(), nil, time.Now())
 		rec := serve(h, req)
 		if rec.Code != 200 {
 			t.Fatalf("poll as %s: %d %s", cluster, rec.Code, rec.Body.String())
@@ -153,7 +154,7 @@ func TestHookRecordsRequestsForThePoll(t *testing.T) {
 	// A captured poll cannot be replayed with another cursor: the signature
 	// binds the request target.
 	replayed := httptest.NewRequest(http.MethodGet, "/reconcile-requests?after=", nil)
-	Sign(replayed.Header, "prod", []byte("prod-token"), replayed.Method, "/reconcile-requests?after="+first.Cursor, nil, time.Now())
+	clusterauth.Sign(replayed.Header, "prod", []byte("prod-token"), replayed.Method, "/reconcile-requests?after="+first.Cursor, nil, time.Now())
 	if rec := serve(h, replayed); rec.Code != http.StatusUnauthorized {
 		t.Fatalf("poll signed for another cursor: %d, want 401", rec.Code)
 	}
@@ -163,7 +164,7 @@ func TestHookRecordsRequestsForThePoll(t *testing.T) {
 		t.Fatalf("unsigned poll: %d", unsigned.Code)
 	}
 	bad := httptest.NewRequest(http.MethodGet, "/reconcile-requests?after=x'", nil)
-	Sign(bad.Header, "prod", []byte("prod-token"), bad.Method, bad.URL.RequestURI(), nil, time.Now())
+	clusterauth.Sign(bad.Header, "prod", []byte("prod-token"), bad.Method, bad.URL.RequestURI(), nil, time.Now())
 	if rec := serve(h, bad); rec.Code != http.StatusBadRequest {
 		t.Fatalf("bad cursor: %d", rec.Code)
 	}

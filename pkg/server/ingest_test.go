@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/pkg/api"
+	"github.com/heraldhq/herald/pkg/clusterauth"
 	"github.com/heraldhq/herald/pkg/config"
 	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/event"
@@ -252,7 +253,7 @@ func TestIngestAuthentication(t *testing.T) {
 
 	signed := func(cluster, tok, body string, at time.Time) http.Header {
 		hdr := http.Header{}
-		Sign(hdr, cluster, []byte(tok), http.MethodPost, "/", []byte(body), at)
+		clusterauth.Sign(hdr, cluster, []byte(tok), http.MethodPost, "/", []byte(body), at)
 		return hdr
 	}
 	for name, hdr := range map[string]http.Header{

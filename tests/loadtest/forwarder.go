@@ -30,7 +30,7 @@ import (
 //     drains it into herald.
 //   - the size of the stripped binary.
 
-// Targets of the forwarder (issue 7).
+// The forwarder's targets: relay rate and latency, drain rate, memory.
 const (
 	fwdMinRelayRate = 2000.0
 	fwdMaxRelayP99  = 20 * time.Millisecond
@@ -153,7 +153,7 @@ func runForwarderLoad(o fwdOptions) error {
 		return errors.New("wrk is not installed; install it with `apt-get install -y wrk` (Debian)")
 	}
 	// The buffer must be on a real disk for fsync to cost what it costs;
-	// the temporary directory is one on this machine (check with df -T).
+	// check the temporary directory's file system with df -T.
 	work, err := os.MkdirTemp("", "herald-loadtest-forwarder-")
 	if err != nil {
 		return err
