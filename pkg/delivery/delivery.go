@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -105,6 +106,9 @@ type Result struct {
 	Err      error
 	// Reason says why a job was given up.
 	Reason string
+	// Failure classifies Err for metrics: one of notify's Reason
+	// constants, or "" when the attempt succeeded.
+	Failure string
 }
 
 // Reasons for giving up a job.
@@ -112,6 +116,9 @@ const (
 	ReasonPermanent  = "permanent failure"
 	ReasonExhausted  = "attempts exhausted"
 	ReasonNoProvider = "provider unavailable"
+	// ReasonShutdown: herald serve stopped with the job still queued. It
+	// is also the job's failure label in metrics.
+	ReasonShutdown = "shutdown"
 )
 
 // Deliverer makes one attempt of a job and decides what comes next. It logs
@@ -136,17 +143,21 @@ func (d *Deliverer) Attempt(ctx context.Context, job *Job) Result {
 	target, err := d.Targets(job.Provider)
 	if err != nil {
 		if transient(err) {
-			return d.retry(job, err, 0)
+			failure := notify.FailureReason(err)
+			if errors.Is(err, ErrConfigNotLoaded) {
+				failure = notify.ReasonConfig
+			}
+			return d.retry(job, err, failure, 0)
 		}
 		// A missing or broken Provider is a config problem: retrying cannot
 		// help until the config is fixed, and then the job can be replayed.
-		return d.finish(job, Result{Decision: GiveUp, Err: err, Reason: ReasonNoProvider}, 0)
+		return d.finish(job, Result{Decision: GiveUp, Err: err, Reason: ReasonNoProvider, Failure: notify.ReasonConfig}, 0)
 	}
 	if target.Release != nil {
 		defer target.Release()
 	}
 	if target.Notifier == nil {
-		d.Metrics.DeliveryOutcome(job.ProviderType, metrics.OutcomeSkipped)
+		d.Metrics.DeliveryOutcome(job.ProviderType, metrics.OutcomeSkipped, "")
 		d.Logger.Info("delivery skipped", d.attrs(job, "reason", "provider suspended")...)
 		return Result{Decision: Done}
 	}
@@ -157,6 +168,9 @@ func (d *Deliverer) Attempt(ctx context.Context, job *Job) Result {
 	attemptCtx, cancel := context.WithTimeout(ctx, timeout)
 	start := time.Now()
 	retry, err := target.Notifier.Notify(attemptCtx, job.Event)
+	if err != nil && attemptCtx.Err() == context.DeadlineExceeded {
+		err = namedTimeout(ctx, err, timeout)
+	}
 	cancel()
 	elapsed := time.Since(start)
 	d.Metrics.DeliveryAttempt(job.ProviderType, elapsed)
@@ -165,22 +179,33 @@ func (d *Deliverer) Attempt(ctx context.Context, job *Job) Result {
 	case err == nil:
 		return d.finish(job, Result{Decision: Done}, elapsed)
 	case !retry:
-		return d.finish(job, Result{Decision: GiveUp, Err: err, Reason: ReasonPermanent}, elapsed)
+		return d.finish(job, Result{Decision: GiveUp, Err: err, Reason: ReasonPermanent, Failure: notify.FailureReason(err)}, elapsed)
 	}
-	return d.retry(job, err, elapsed)
+	return d.retry(job, err, notify.FailureReason(err), elapsed)
+}
+
+// namedTimeout says which deadline ended an attempt: the Provider's
+// timeout, or the caller's (a Lambda invocation about to end, a shutdown),
+// so that a log line or a dead letter tells a slow provider from a short
+// invocation. The error keeps its classification.
+func namedTimeout(caller context.Context, err error, timeout time.Duration) error {
+	if caller.Err() != nil {
+		return fmt.Errorf("%w (the invocation's deadline passed before the provider answered)", err)
+	}
+	return fmt.Errorf("%w (the Provider's timeout of %s ran out; set spec.timeout to change it)", err, timeout)
 }
 
 // retry schedules the next attempt after a failure that may pass, unless
 // this was the last one.
-func (d *Deliverer) retry(job *Job, err error, elapsed time.Duration) Result {
+func (d *Deliverer) retry(job *Job, err error, failure string, elapsed time.Duration) Result {
 	if job.Attempt >= d.maxAttempts() {
-		return d.finish(job, Result{Decision: GiveUp, Err: err, Reason: ReasonExhausted}, elapsed)
+		return d.finish(job, Result{Decision: GiveUp, Err: err, Reason: ReasonExhausted, Failure: failure}, elapsed)
 	}
 	delay, ok := notify.RetryAfter(err)
 	if !ok {
 		delay = Backoff(job.Attempt)
 	}
-	return d.finish(job, Result{Decision: RetryLater, Delay: delay, Err: err}, elapsed)
+	return d.finish(job, Result{Decision: RetryLater, Delay: delay, Err: err, Failure: failure}, elapsed)
 }
 
 // transient reports whether a TargetFunc error may pass without a config
@@ -203,14 +228,14 @@ func (d *Deliverer) finish(job *Job, r Result, elapsed time.Duration) Result {
 	attrs := d.attrs(job, "duration_ms", elapsed.Milliseconds())
 	switch r.Decision {
 	case Done:
-		d.Metrics.DeliveryOutcome(job.ProviderType, metrics.OutcomeDelivered)
+		d.Metrics.DeliveryOutcome(job.ProviderType, metrics.OutcomeDelivered, "")
 		d.Logger.Info("delivered", attrs...)
 	case RetryLater:
-		d.Metrics.DeliveryOutcome(job.ProviderType, metrics.OutcomeRetry)
-		d.Logger.Warn("delivery failed, will retry", append(attrs, "error", r.Err.Error(), "retry_in", r.Delay.String())...)
+		d.Metrics.DeliveryOutcome(job.ProviderType, metrics.OutcomeRetry, r.Failure)
+		d.Logger.Warn("delivery failed, will retry", append(attrs, "error", r.Err.Error(), "failure", r.Failure, "retry_in", r.Delay.String())...)
 	case GiveUp:
-		d.Metrics.DeliveryOutcome(job.ProviderType, metrics.OutcomeFailed)
-		d.Logger.Error("delivery failed, giving up", append(attrs, "error", r.Err.Error(), "reason", r.Reason)...)
+		d.Metrics.DeliveryOutcome(job.ProviderType, metrics.OutcomeFailed, r.Failure)
+		d.Logger.Error("delivery failed, giving up", append(attrs, "error", r.Err.Error(), "failure", r.Failure, "reason", r.Reason)...)
 	}
 	return r
 }

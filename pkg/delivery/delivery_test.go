@@ -104,21 +104,22 @@ func TestAttemptDecisions(t *testing.T) {
 		delay    time.Duration
 		reason   string
 		outcome  string
+		failure  string
 	}{
 		{name: "delivered", want: Done, outcome: metrics.OutcomeDelivered},
-		{name: "retryable", err: unavailable, want: RetryLater, delay: 2 * time.Second, outcome: metrics.OutcomeRetry},
-		{name: "retryable, later attempt", err: unavailable, attempt: 1, want: RetryLater, delay: 4 * time.Second, outcome: metrics.OutcomeRetry},
-		{name: "retry-after wins", err: throttled, want: RetryLater, delay: 7 * time.Second, outcome: metrics.OutcomeRetry},
-		{name: "permanent", err: badRequest, want: GiveUp, reason: ReasonPermanent, outcome: metrics.OutcomeFailed},
-		{name: "exhausted", err: unavailable, attempt: 2, want: GiveUp, reason: ReasonExhausted, outcome: metrics.OutcomeFailed},
-		{name: "provider gone", provider: "missing", want: GiveUp, reason: ReasonNoProvider, outcome: metrics.OutcomeFailed},
+		{name: "retryable", err: unavailable, want: RetryLater, delay: 2 * time.Second, outcome: metrics.OutcomeRetry, failure: notify.ReasonServerError},
+		{name: "retryable, later attempt", err: unavailable, attempt: 1, want: RetryLater, delay: 4 * time.Second, outcome: metrics.OutcomeRetry, failure: notify.ReasonServerError},
+		{name: "retry-after wins", err: throttled, want: RetryLater, delay: 7 * time.Second, outcome: metrics.OutcomeRetry, failure: notify.ReasonRateLimited},
+		{name: "permanent", err: badRequest, want: GiveUp, reason: ReasonPermanent, outcome: metrics.OutcomeFailed, failure: notify.ReasonClientError},
+		{name: "exhausted", err: unavailable, attempt: 2, want: GiveUp, reason: ReasonExhausted, outcome: metrics.OutcomeFailed, failure: notify.ReasonServerError},
+		{name: "provider gone", provider: "missing", want: GiveUp, reason: ReasonNoProvider, outcome: metrics.OutcomeFailed, failure: notify.ReasonConfig},
 		// Failures to find the Provider's notifier that may pass are retried
 		// on the normal schedule; those that need a config change are not.
-		{name: "config not loaded", provider: "unloaded", want: RetryLater, delay: 2 * time.Second, outcome: metrics.OutcomeRetry},
-		{name: "config not loaded, last attempt", provider: "unloaded", attempt: 2, want: GiveUp, reason: ReasonExhausted, outcome: metrics.OutcomeFailed},
-		{name: "secret read throttled", provider: "secret-throttled", attempt: 1, want: RetryLater, delay: 4 * time.Second, outcome: metrics.OutcomeRetry},
-		{name: "secret missing", provider: "secret-missing", want: GiveUp, reason: ReasonNoProvider, outcome: metrics.OutcomeFailed},
-		{name: "secret key missing", provider: "key-missing", want: GiveUp, reason: ReasonNoProvider, outcome: metrics.OutcomeFailed},
+		{name: "config not loaded", provider: "unloaded", want: RetryLater, delay: 2 * time.Second, outcome: metrics.OutcomeRetry, failure: notify.ReasonConfig},
+		{name: "config not loaded, last attempt", provider: "unloaded", attempt: 2, want: GiveUp, reason: ReasonExhausted, outcome: metrics.OutcomeFailed, failure: notify.ReasonConfig},
+		{name: "secret read throttled", provider: "secret-throttled", attempt: 1, want: RetryLater, delay: 4 * time.Second, outcome: metrics.OutcomeRetry, failure: notify.ReasonClientError},
+		{name: "secret missing", provider: "secret-missing", want: GiveUp, reason: ReasonNoProvider, outcome: metrics.OutcomeFailed, failure: notify.ReasonConfig},
+		{name: "secret key missing", provider: "key-missing", want: GiveUp, reason: ReasonNoProvider, outcome: metrics.OutcomeFailed, failure: notify.ReasonConfig},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -130,14 +131,15 @@ func TestAttemptDecisions(t *testing.T) {
 			}
 			job := &Job{ID: "id", Provider: ProviderRef{Namespace: "ns", Name: provider}, ProviderType: "generic", Attempt: tc.attempt}
 			r := d.Attempt(context.Background(), job)
-			if r.Decision != tc.want || r.Delay != tc.delay || r.Reason != tc.reason {
-				t.Fatalf("got decision %v delay %v reason %q, want %v %v %q", r.Decision, r.Delay, r.Reason, tc.want, tc.delay, tc.reason)
+			if r.Decision != tc.want || r.Delay != tc.delay || r.Reason != tc.reason || r.Failure != tc.failure {
+				t.Fatalf("got decision %v delay %v reason %q failure %q, want %v %v %q %q",
+					r.Decision, r.Delay, r.Reason, r.Failure, tc.want, tc.delay, tc.reason, tc.failure)
 			}
 			if job.Attempt != tc.attempt+1 {
 				t.Fatalf("attempt = %d, want %d", job.Attempt, tc.attempt+1)
 			}
-			if got := testutil.ToFloat64(d.Metrics.(*prom.Metrics).Deliveries.WithLabelValues("generic", tc.outcome)); got != 1 {
-				t.Fatalf("deliveries{outcome=%s} = %v, want 1", tc.outcome, got)
+			if got := testutil.ToFloat64(d.Metrics.(*prom.Metrics).Deliveries.WithLabelValues("generic", tc.outcome, tc.failure)); got != 1 {
+				t.Fatalf("deliveries{outcome=%s,reason=%s} = %v, want 1", tc.outcome, tc.failure, got)
 			}
 			// One JSON log line per outcome, naming the reason when given up.
 			lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
@@ -164,5 +166,52 @@ func TestJobIDStable(t *testing.T) {
 	}
 	if a == JobID("key", ts, "other-alert", p) || a == JobID("key", ts, "alert-uid", ProviderRef{Namespace: "ns", Name: "q"}) {
 		t.Fatal("JobID ignores the route")
+	}
+}
+
+// waitsForDeadline answers only when its context ends, as a provider that
+// never replies does, with the error the shared poster returns.
+type waitsForDeadline struct{}
+
+func (waitsForDeadline) Notify(ctx context.Context, _ event.Event) (bool, error) {
+	<-ctx.Done()
+	return true, notify.Retryable(fmt.Errorf("POST request failed: %w", ctx.Err()))
+}
+
+// A delivery that times out says which deadline it hit: the Provider's
+// timeout, or the caller's (a Lambda invocation about to end).
+func TestAttemptNamesTheTimeout(t *testing.T) {
+	tests := []struct {
+		name      string
+		timeout   time.Duration
+		caller    time.Duration
+		wantError string
+	}{
+		{"provider timeout", 20 * time.Millisecond, time.Hour,
+			"POST request failed: context deadline exceeded (the Provider's timeout of 20ms ran out; set spec.timeout to change it)"},
+		{"invocation deadline", time.Hour, 20 * time.Millisecond,
+			"POST request failed: context deadline exceeded (the invocation's deadline passed before the provider answered)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			d := newDeliverer(nil, &logs)
+			d.Targets = func(ProviderRef) (Target, error) {
+				return Target{Notifier: waitsForDeadline{}, Timeout: tc.timeout}, nil
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), tc.caller)
+			defer cancel()
+			job := &Job{ID: "id", Provider: ProviderRef{Namespace: "ns", Name: "p"}, ProviderType: "generic"}
+			r := d.Attempt(ctx, job)
+			if r.Decision != RetryLater || r.Failure != notify.ReasonTimeout {
+				t.Fatalf("decision %v failure %q, want a retry after a timeout", r.Decision, r.Failure)
+			}
+			if r.Err.Error() != tc.wantError {
+				t.Errorf("error %q\nwant  %q", r.Err, tc.wantError)
+			}
+			if got := testutil.ToFloat64(d.Metrics.(*prom.Metrics).Deliveries.WithLabelValues("generic", metrics.OutcomeRetry, notify.ReasonTimeout)); got != 1 {
+				t.Errorf("deliveries{outcome=retry,reason=timeout} = %v, want 1", got)
+			}
+		})
 	}
 }

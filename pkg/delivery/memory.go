@@ -167,8 +167,8 @@ func (q *MemoryQueue) done(n int) {
 // abandon gives up a job at shutdown as the Deliverer gives one up: one
 // error line with the reason, and a failed delivery counted.
 func (q *MemoryQueue) abandon(job *Job) {
-	q.deliverer.Metrics.DeliveryOutcome(job.ProviderType, metrics.OutcomeFailed)
-	q.deliverer.Logger.Error("delivery abandoned at shutdown", q.deliverer.attrs(job, "reason", "shutdown")...)
+	q.deliverer.Metrics.DeliveryOutcome(job.ProviderType, metrics.OutcomeFailed, ReasonShutdown)
+	q.deliverer.Logger.Error("delivery abandoned at shutdown", q.deliverer.attrs(job, "reason", ReasonShutdown)...)
 	q.mu.Lock()
 	q.abandoned++
 	q.mu.Unlock()

@@ -146,8 +146,8 @@ func assertDrained(t *testing.T, q *MemoryQueue, logs *bytes.Buffer, want ...str
 	if n := strings.Count(text, "delivery abandoned at shutdown"); n != len(want) {
 		t.Errorf("%d jobs reported abandoned, want %d:\n%s", n, len(want), text)
 	}
-	if got := testutil.ToFloat64(m.Deliveries.WithLabelValues("generic", metrics.OutcomeFailed)); got != float64(len(want)) {
-		t.Errorf("deliveries{outcome=failed} = %v, want %d", got, len(want))
+	if got := testutil.ToFloat64(m.Deliveries.WithLabelValues("generic", metrics.OutcomeFailed, ReasonShutdown)); got != float64(len(want)) {
+		t.Errorf("deliveries{outcome=failed,reason=shutdown} = %v, want %d", got, len(want))
 	}
 }
 

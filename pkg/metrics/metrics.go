@@ -22,8 +22,11 @@ type Recorder interface {
 	EventDuplicate()
 	// EventRejected counts a request refused before decoding, by reason.
 	EventRejected(reason string)
-	// DeliveryOutcome counts a delivery attempt's outcome.
-	DeliveryOutcome(providerType, outcome string)
+	// DeliveryOutcome counts a delivery attempt's outcome. reason is ""
+	// for a delivery, and one of notify's Reason constants (rate_limited,
+	// client_error, server_error, timeout, connection, config) or
+	// "shutdown" for a failure.
+	DeliveryOutcome(providerType, outcome, reason string)
 	// DeliveryAttempt records how long a delivery attempt took.
 	DeliveryAttempt(providerType string, d time.Duration)
 	// QueueDepthChange adds delta to the deliveries queued or waiting.
@@ -33,11 +36,11 @@ type Recorder interface {
 // Nop discards every measurement.
 type Nop struct{}
 
-func (Nop) EventReceived()                        {}
-func (Nop) EventDuplicate()                       {}
-func (Nop) EventRejected(string)                  {}
-func (Nop) DeliveryOutcome(string, string)        {}
-func (Nop) DeliveryAttempt(string, time.Duration) {}
-func (Nop) QueueDepthChange(int)                  {}
+func (Nop) EventReceived()                         {}
+func (Nop) EventDuplicate()                        {}
+func (Nop) EventRejected(string)                   {}
+func (Nop) DeliveryOutcome(string, string, string) {}
+func (Nop) DeliveryAttempt(string, time.Duration)  {}
+func (Nop) QueueDepthChange(int)                   {}
 
 var _ Recorder = Nop{}

@@ -6,6 +6,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -114,16 +116,29 @@ func classifyTransport(method string, err error) error {
 		// have seen the request, so another attempt is worth it.
 		return Retryable(fmt.Errorf("%s: %w", prefix, context.Canceled))
 	case isTLSTrustError(err):
-		return Permanent(fmt.Errorf("%s: %s", prefix, inner))
+		return Permanent(fmt.Errorf("%s: %w", prefix, &connError{text: inner.Error()}))
 	}
 	text := inner.Error()
 	for _, p := range permanentTransportErrors {
 		if strings.Contains(text, p) {
-			return Permanent(fmt.Errorf("%s: %s", prefix, text))
+			return Permanent(fmt.Errorf("%s: %w", prefix, &connError{text: text}))
 		}
 	}
-	return Retryable(fmt.Errorf("%s: %s", prefix, text))
+	var ne net.Error
+	timeout := errors.As(err, &ne) && ne.Timeout()
+	return Retryable(fmt.Errorf("%s: %w", prefix, &connError{text: text, timeout: timeout}))
 }
+
+// connError is a failure to reach a server or to read its answer. Its text
+// is the transport's, without the URL that net/http puts around it;
+// timeout says a deadline of the transport (dial, TLS handshake, response
+// header) ran out.
+type connError struct {
+	text    string
+	timeout bool
+}
+
+func (e *connError) Error() string { return e.text }
 
 func isTLSTrustError(err error) bool {
 	var (
@@ -143,4 +158,59 @@ func Outcome(err error) (retry bool, _ error) {
 		return false, nil
 	}
 	return IsRetryable(err), err
+}
+
+// Failure reasons: the small, fixed set of label values that says why a
+// delivery attempt failed, for metrics and logs.
+const (
+	ReasonRateLimited = "rate_limited" // 429, or a host's own rate-limit answer
+	ReasonClientError = "client_error" // another 4xx, or a request Herald could not build
+	ReasonServerError = "server_error" // 5xx
+	ReasonTimeout     = "timeout"      // a deadline ran out before an answer
+	ReasonConnection  = "connection"   // no answer: DNS, TCP, TLS, a closed connection
+	ReasonConfig      = "config"       // the Provider, its secret or the config is missing or wrong
+)
+
+// FailureReason classifies a failed attempt's error into one of the
+// Reason constants. Errors that carry no status and are no transport
+// failure, such as an event a provider cannot render, are client errors.
+func FailureReason(err error) string {
+	var e *Error
+	errors.As(err, &e)
+	switch {
+	case e != nil && e.StatusCode == http.StatusTooManyRequests,
+		e != nil && e.StatusCode == http.StatusForbidden && e.Retryable:
+		return ReasonRateLimited
+	case e != nil && e.StatusCode == http.StatusRequestTimeout, errors.Is(err, context.DeadlineExceeded), isTimeout(err):
+		return ReasonTimeout
+	case e != nil && e.StatusCode >= 500:
+		return ReasonServerError
+	case e != nil && e.StatusCode >= 400:
+		return ReasonClientError
+	case isTransportError(err):
+		return ReasonConnection
+	}
+	return ReasonClientError
+}
+
+// isTimeout reports whether err is a transport's timeout.
+func isTimeout(err error) bool {
+	var (
+		ce *connError
+		ne net.Error
+	)
+	return errors.As(err, &ce) && ce.timeout || errors.As(err, &ne) && ne.Timeout()
+}
+
+// isTransportError reports whether err is a failure to reach the server or
+// to read its answer, as http.Client.Do and the SDKs' transports report it.
+func isTransportError(err error) bool {
+	var (
+		ce *connError
+		ue *url.Error
+		ne net.Error
+	)
+	return errors.As(err, &ce) || errors.As(err, &ue) || errors.As(err, &ne) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || isTLSTrustError(err) ||
+		errors.Is(err, context.Canceled)
 }

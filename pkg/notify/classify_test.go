@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"syscall"
@@ -143,5 +144,73 @@ func TestMaskErrorHidesSecretsAndKeepsOnlyContext(t *testing.T) {
 	}
 	if errors.Is(err, inner) {
 		t.Fatal("the masked error unwraps to the original, which holds the secret")
+	}
+}
+
+// FailureReason is computed from real outcomes: answers of a local server,
+// and the errors a real client gets from a closed port, a server that does
+// not answer in time and a certificate nobody trusts.
+func TestFailureReason(t *testing.T) {
+	status := func(code int) http.HandlerFunc {
+		return func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(code) }
+	}
+	plain := httptest.NewServer(http.NewServeMux())
+	mux := plain.Config.Handler.(*http.ServeMux)
+	mux.Handle("/429", status(429))
+	mux.Handle("/400", status(400))
+	mux.Handle("/404", status(404))
+	mux.Handle("/408", status(408))
+	mux.Handle("/500", status(500))
+	mux.Handle("/501", status(501))
+	hang := make(chan struct{})
+	mux.HandleFunc("/hang", func(http.ResponseWriter, *http.Request) { <-hang })
+	t.Cleanup(plain.Close)
+	// Cleanups run last first: the hanging handler returns before Close
+	// waits for it.
+	t.Cleanup(func() { close(hang) })
+	untrusted := httptest.NewTLSServer(status(200))
+	t.Cleanup(untrusted.Close)
+	closed := httptest.NewServer(status(200))
+	closedURL := closed.URL
+	closed.Close()
+
+	post := func(client *http.Client, ctx context.Context, url string) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
+		resp, err := client.Do(req)
+		if err == nil {
+			defer resp.Body.Close()
+		}
+		return notify.Classify(http.MethodPost, resp, nil, err, now)
+	}
+	short := &http.Client{Timeout: 100 * time.Millisecond}
+	expired, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"429", post(http.DefaultClient, context.Background(), plain.URL+"/429"), notify.ReasonRateLimited},
+		{"GitHub's 403 rate limit", &notify.Error{StatusCode: 403, Retryable: true, Err: errors.New("rate limited")}, notify.ReasonRateLimited},
+		{"400", post(http.DefaultClient, context.Background(), plain.URL+"/400"), notify.ReasonClientError},
+		{"404", post(http.DefaultClient, context.Background(), plain.URL+"/404"), notify.ReasonClientError},
+		{"408", post(http.DefaultClient, context.Background(), plain.URL+"/408"), notify.ReasonTimeout},
+		{"500", post(http.DefaultClient, context.Background(), plain.URL+"/500"), notify.ReasonServerError},
+		{"501", post(http.DefaultClient, context.Background(), plain.URL+"/501"), notify.ReasonServerError},
+		{"client timeout", post(short, context.Background(), plain.URL+"/hang"), notify.ReasonTimeout},
+		{"context deadline", post(http.DefaultClient, expired, plain.URL+"/hang"), notify.ReasonTimeout},
+		{"connection refused", post(http.DefaultClient, context.Background(), closedURL), notify.ReasonConnection},
+		{"untrusted certificate", post(http.DefaultClient, context.Background(), untrusted.URL), notify.ReasonConnection},
+		{"unrenderable event", notify.Permanent(errors.New("cannot render the event")), notify.ReasonClientError},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.err == nil {
+				t.Fatal("the attempt succeeded")
+			}
+			if got := notify.FailureReason(tc.err); got != tc.want {
+				t.Errorf("FailureReason(%q) = %q, want %q", tc.err, got, tc.want)
+			}
+		})
 	}
 }

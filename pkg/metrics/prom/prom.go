@@ -52,8 +52,8 @@ func New() *Metrics {
 		}, []string{"reason"}),
 		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_deliveries_total",
-			Help: "Delivery attempts by provider type and outcome (delivered, retry, failed, skipped).",
-		}, []string{"provider_type", "outcome"}),
+			Help: "Delivery attempts by provider type, outcome (delivered, retry, failed, skipped) and failure reason (rate_limited, client_error, server_error, timeout, connection, config, shutdown; empty when delivered or skipped).",
+		}, []string{"provider_type", "outcome", "reason"}),
 		DeliveryDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "herald_delivery_duration_seconds",
 			Help:    "Duration of one delivery attempt.",
@@ -90,8 +90,8 @@ func (m *Metrics) EventDuplicate() { m.EventsDuplicate.Inc() }
 func (m *Metrics) EventRejected(reason string) { m.EventsRejected.WithLabelValues(reason).Inc() }
 
 // DeliveryOutcome implements metrics.Recorder.
-func (m *Metrics) DeliveryOutcome(providerType, outcome string) {
-	m.Deliveries.WithLabelValues(providerType, outcome).Inc()
+func (m *Metrics) DeliveryOutcome(providerType, outcome, reason string) {
+	m.Deliveries.WithLabelValues(providerType, outcome, reason).Inc()
 }
 
 // DeliveryAttempt implements metrics.Recorder.
