@@ -19,7 +19,7 @@ func newNotifier(t *testing.T, address string) *datadog.Notifier {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	return n.(*datadog.Notifier)
+	return n
 }
 
 // notifyOnce posts ev to a sink given as an address with a path, which the

@@ -38,7 +38,7 @@ var _ notify.Notifier = (*Notifier)(nil)
 // Requests go through cfg.HTTPClient, so the Provider's proxy and CA apply
 // to every GitHub host; Flux sends API calls without the proxy and uses the
 // CA for Enterprise hosts only.
-func New(cfg notify.Config) (notify.Notifier, error) {
+func New(cfg notify.Config) (*Notifier, error) {
 	token := cfg.Token
 	if token == "" {
 		token = cfg.Password

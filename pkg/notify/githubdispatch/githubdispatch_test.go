@@ -29,7 +29,7 @@ func newNotifier(t *testing.T, cfg notify.Config) *githubdispatch.Notifier {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	return n.(*githubdispatch.Notifier)
+	return n
 }
 
 // noContent is GitHub's answer to a dispatch.

@@ -36,11 +36,9 @@ type Notifier struct {
 	// Now ends each span, as span.End does in Flux. New sets time.Now.
 	Now func() time.Time
 
-	endpoint string
-	client   *http.Client
+	ep       notify.Endpoint
 	headers  map[string]notify.Secret
 	provider Alert
-	secrets  []notify.Secret
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
@@ -59,25 +57,22 @@ func WithAlert(ctx context.Context, a Alert) context.Context {
 }
 
 // New checks the endpoint and fixes the headers once.
-func New(cfg notify.Config) (notify.Notifier, error) {
-	raw, err := notify.ParseAddress(cfg.Address)
+func New(cfg notify.Config) (*Notifier, error) {
+	ep, err := notify.NewEndpoint(cfg)
 	if err != nil {
 		return nil, err
 	}
-	u, _ := url.Parse(raw) // ParseAddress has parsed it
+	u, _ := url.Parse(ep.Address) // NewEndpoint has parsed it
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return nil, errors.New("invalid address: scheme must be http or https")
 	}
 	// The exporter keeps only the scheme, host and path of the endpoint.
-	endpoint := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
-	client := cfg.Client()
+	ep.Address = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 	return &Notifier{
 		Now:      time.Now,
-		endpoint: endpoint,
-		client:   client,
+		ep:       ep,
 		headers:  headers(cfg),
 		provider: Alert{Name: cfg.Name, Namespace: cfg.Namespace, UID: cfg.UID},
-		secrets:  cfg.SecretValues(),
 	}, nil
 }
 
@@ -121,9 +116,8 @@ func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err 
 	body := NewTrace(alert, ev, n.Now()).Marshal()
 	// The secret's headers may replace the User-Agent but, as with the
 	// exporter, not the Content-Type.
-	return notify.Outcome(notify.Post(ctx, n.client, http.MethodPost, n.endpoint, body,
+	return notify.Outcome(n.ep.Send(ctx, http.MethodPost, body,
 		notify.WithHeaders(n.headers),
 		notify.WithHeader("Content-Type", ContentType),
-		notify.WithMask(n.secrets...),
 	))
 }

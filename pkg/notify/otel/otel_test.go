@@ -35,7 +35,7 @@ func newNotifier(t *testing.T, cfg notify.Config) *otel.Notifier {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	o := n.(*otel.Notifier)
+	o := n
 	o.Now = func() time.Time { return end }
 	return o
 }

@@ -13,7 +13,7 @@ import (
 
 const routingKey = "R0UT1NGK3Y0000000000000000000000"
 
-func newNotifier(t *testing.T, address string) notify.Notifier {
+func newNotifier(t *testing.T, address string) *pagerduty.Notifier {
 	t.Helper()
 	n, err := pagerduty.New(notify.Config{Address: notify.Secret(address), Channel: routingKey})
 	if err != nil {
@@ -133,7 +133,7 @@ func TestBaseURL(t *testing.T) {
 		"https://events.eu.pagerduty.com/v2/enqueue": "https://events.eu.pagerduty.com",
 		"http://user:pw@127.0.0.1:8080/x?y=z":        "http://127.0.0.1:8080",
 	} {
-		if got := newNotifier(t, address).(*pagerduty.Notifier).BaseURL; got != want {
+		if got := newNotifier(t, address).BaseURL; got != want {
 			t.Errorf("BaseURL(%s) = %s, want %s", address, got, want)
 		}
 	}

@@ -20,7 +20,7 @@ func newNotifier(t *testing.T, cfg notify.Config) *slack.Notifier {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	return n.(*slack.Notifier)
+	return n
 }
 
 func TestGolden(t *testing.T) {
@@ -165,7 +165,7 @@ func TestNoSecretLeak(t *testing.T) {
 	notifytest.AssertNoSecretLeak(t, func(cfg notify.Config) (notify.Notifier, error) {
 		n, err := slack.New(cfg)
 		if err == nil {
-			n.(*slack.Notifier).ChatPostMessageURL = cfg.Address.Reveal()
+			n.ChatPostMessageURL = cfg.Address.Reveal()
 		}
 		return n, err
 	})
