@@ -23,8 +23,6 @@ type Notifier struct {
 	auth notify.PostOption
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
-
 // New builds an Alertmanager notifier: cfg.Address is the alerts endpoint,
 // e.g. http://alertmanager:9093/api/v2/alerts. cfg.Token is sent as a bearer
 // token, unless cfg.Username and cfg.Password are both set: then basic auth

@@ -40,8 +40,6 @@ type Notifier struct {
 	apiKey map[string]notify.Secret
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
-
 // New builds a Datadog notifier: cfg.Address is the API site, e.g.
 // https://api.datadoghq.eu, whose path is ignored, and cfg.Token the API key
 // (not an application key).

@@ -20,8 +20,6 @@ type Notifier struct {
 	username string
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
-
 // New builds a Discord notifier. cfg.Address is the webhook URL, to which
 // "/slack" is appended as Flux does; cfg.Channel is ignored, as in Flux.
 func New(cfg notify.Config) (*Notifier, error) {

@@ -29,8 +29,6 @@ type Notifier struct {
 	secrets []notify.Secret
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
-
 // New builds a githubdispatch notifier. cfg.Address is the repository URL
 // (https, ssh or SCP form); github.com goes to api.github.com, any other
 // host to its Enterprise API at <host>/api/v3/. The token is cfg.Token, or

@@ -16,8 +16,6 @@ type Notifier struct {
 	ep notify.Endpoint
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
-
 // New builds a Google Chat notifier for the webhook address cfg.Address.
 // The webhook's key and token are in its query, so the address is the
 // secret; Google Chat takes no other credentials.

@@ -41,8 +41,6 @@ type Notifier struct {
 	tokens oauth2.TokenSource
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
-
 // New checks the project, topic and credentials, and builds the token
 // source once, so that an access token serves events until it expires.
 func New(cfg notify.Config) (*Notifier, error) {

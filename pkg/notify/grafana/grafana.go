@@ -19,8 +19,6 @@ type Notifier struct {
 	auth notify.PostOption
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
-
 // New builds a Grafana notifier: cfg.Address is the annotations endpoint,
 // e.g. https://grafana.example.com/api/annotations/graphite. cfg.Token is
 // sent as a bearer token; without one, cfg.Username and cfg.Password, when

@@ -29,8 +29,6 @@ type Notifier struct {
 	token notify.Secret
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
-
 // New builds an incident.io notifier. cfg.Address is the alert source URL
 // (…/v2/alert_events/http/<id>) and cfg.Token its API token, which is
 // required.

@@ -18,8 +18,6 @@ type Notifier struct {
 	ep notify.Endpoint
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
-
 // New builds a Lark notifier for the webhook cfg.Address. Flux uses neither
 // a proxy nor certSecretRef for lark (behaviour reference §6); notify.Resolve
 // leaves both out of cfg.HTTPClient for this type, so Herald does the same.

@@ -29,8 +29,6 @@ type Notifier struct {
 	auth map[string]notify.Secret
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
-
 // New builds a Matrix notifier: cfg.Address is the homeserver URL, cfg.Channel
 // the room id and cfg.Token the access token. Flux uses certSecretRef but no
 // proxy for matrix (behaviour reference §6); notify.Resolve leaves the proxy

@@ -36,8 +36,6 @@ type Notifier struct {
 	ep notify.Endpoint
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
-
 // New builds a Teams notifier for the webhook address cfg.Address.
 func New(cfg notify.Config) (*Notifier, error) {
 	ep, err := notify.NewEndpoint(cfg)

@@ -21,8 +21,6 @@ type Notifier struct {
 	auth        map[string]notify.Secret
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
-
 // New builds an Opsgenie notifier: cfg.Address is the Alert API URL, e.g.
 // https://api.opsgenie.com/v2/alerts, and cfg.Token the API key. cfg.UID,
 // the Provider's UID, goes into every alias.

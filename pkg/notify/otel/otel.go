@@ -41,8 +41,6 @@ type Notifier struct {
 	provider Alert
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
-
 // Alert identifies the Alert an event is sent for.
 type Alert struct {
 	Name, Namespace, UID string

@@ -30,8 +30,6 @@ type Notifier struct {
 	ep         notify.Endpoint
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
-
 // New builds a PagerDuty notifier: cfg.Address is an events API URL such as
 // https://events.pagerduty.com/v2/enqueue, of which only the scheme and host
 // count, and cfg.Channel is the integration's routing key.

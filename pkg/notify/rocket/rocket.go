@@ -23,8 +23,6 @@ type Notifier struct {
 	username string
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
-
 // New builds a Rocket.Chat notifier. cfg.Address is the webhook URL;
 // cfg.Channel and cfg.Username are sent as given.
 func New(cfg notify.Config) (*Notifier, error) {

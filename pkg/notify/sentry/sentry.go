@@ -43,8 +43,6 @@ type attempt struct {
 	sent bool
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
-
 // New parses the DSN and builds the Sentry client once.
 func New(cfg notify.Config) (*Notifier, error) {
 	if cfg.Address == "" {

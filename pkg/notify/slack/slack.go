@@ -31,8 +31,6 @@ type Notifier struct {
 	username string
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
-
 // New builds a Slack notifier. cfg.Address is the webhook or
 // chat.postMessage URL; cfg.Token, when set, is sent as a bearer token.
 func New(cfg notify.Config) (*Notifier, error) {

@@ -32,8 +32,6 @@ type Notifier struct {
 	ep        notify.Endpoint
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
-
 // New builds a Telegram notifier. cfg.Channel is the chat ID, optionally
 // followed by ":" and a message thread (topic) ID; cfg.Token is the bot
 // token. Both are required, with Flux's error texts.

@@ -20,8 +20,6 @@ type Notifier struct {
 	auth notify.PostOption
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
-
 // New builds a Webex notifier. cfg.Address is the Messages API URL
 // (https://webexapis.com/v1/messages), cfg.Channel the room ID and
 // cfg.Token the bot's access token.

@@ -23,8 +23,6 @@ type Notifier struct {
 	auth map[string]notify.Secret
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
-
 // New builds a Zoom notifier. cfg.Address is the incoming webhook URL and
 // cfg.Token its verification token, which is required.
 func New(cfg notify.Config) (*Notifier, error) {

@@ -28,8 +28,6 @@ type Notifier struct {
 	password notify.Secret
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
-
 // New builds a Zulip notifier. cfg.Address is the server URL, cfg.Channel
 // is "<stream>/<topic>", and the secret's username and password (the bot's
 // email and API key) are sent as basic auth.
