@@ -1,7 +1,6 @@
 package grafana_test
 
 import (
-	"context"
 	"encoding/base64"
 	"testing"
 
@@ -15,14 +14,8 @@ func notifyOnce(t *testing.T, cfg notify.Config, ev event.Event) notifytest.Requ
 	t.Helper()
 	sink := notifytest.NewSink(t, nil)
 	cfg.Address = notify.Secret(sink.URL + "/api/annotations/graphite")
-	n, err := grafana.New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	if retry, err := n.Notify(context.Background(), ev); err != nil {
-		t.Fatalf("Notify: retry=%v err=%v", retry, err)
-	}
-	return sink.Last(t)
+	n := notifytest.New(t, grafana.New, cfg)
+	return notifytest.Deliver(t, sink, n, ev)
 }
 
 func TestGolden(t *testing.T) {
@@ -107,13 +100,7 @@ func TestNewError(t *testing.T) {
 }
 
 func TestRetry(t *testing.T) {
-	notifytest.RunRetryTests(t, func(t *testing.T, address string) notify.Notifier {
-		n, err := grafana.New(notify.Config{Address: notify.Secret(address), Token: "t"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	})
+	notifytest.RunRetryTests(t, notifytest.At(grafana.New, notify.Config{Token: "t"}))
 }
 
 func TestNoSecretLeak(t *testing.T) {

@@ -15,11 +15,7 @@ const routingKey = "R0UT1NGK3Y0000000000000000000000"
 
 func newNotifier(t *testing.T, address string) *pagerduty.Notifier {
 	t.Helper()
-	n, err := pagerduty.New(notify.Config{Address: notify.Secret(address), Channel: routingKey})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return n
+	return notifytest.New(t, pagerduty.New, notify.Config{Address: notify.Secret(address), Channel: routingKey})
 }
 
 // notifyAll sends ev to a sink at an address with a path and a query, which
@@ -166,9 +162,7 @@ func TestNewError(t *testing.T) {
 }
 
 func TestRetry(t *testing.T) {
-	notifytest.RunRetryTests(t, func(t *testing.T, address string) notify.Notifier {
-		return newNotifier(t, address)
-	})
+	notifytest.RunRetryTests(t, newNotifier)
 }
 
 // The routing key is masked too: it is in the body a 400 may echo.

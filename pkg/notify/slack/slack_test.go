@@ -16,11 +16,7 @@ const referenceBody = `{"channel":"general","username":"kustomize-controller","i
 
 func newNotifier(t *testing.T, cfg notify.Config) *slack.Notifier {
 	t.Helper()
-	n, err := slack.New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return n
+	return notifytest.New(t, slack.New, cfg)
 }
 
 func TestGolden(t *testing.T) {
