@@ -1,7 +1,6 @@
 package alertmanager_test
 
 import (
-	"encoding/base64"
 	"testing"
 
 	"github.com/heraldhq/herald/pkg/event"
@@ -86,34 +85,21 @@ func TestAlertName(t *testing.T) {
 
 // Basic auth needs both username and password and then replaces the token.
 func TestAuth(t *testing.T) {
-	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:pw"))
-	tests := []struct {
-		name string
-		cfg  notify.Config
-		want string
-	}{
-		{"none", notify.Config{}, ""},
-		{"token", notify.Config{Token: "t"}, "Bearer t"},
-		{"basic over token", notify.Config{Token: "t", Username: "admin", Password: "pw"}, basic},
-		{"basic", notify.Config{Username: "admin", Password: "pw"}, basic},
-		{"username alone", notify.Config{Token: "t", Username: "admin"}, "Bearer t"},
-		{"password alone", notify.Config{Password: "pw"}, ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			h := notifyOnce(t, tc.cfg, notifytest.FluxTestEvent()).Header
-			if got := h.Values("Authorization"); len(got) > 1 || h.Get("Authorization") != tc.want {
-				t.Errorf("Authorization = %q, want %q", got, tc.want)
-			}
-		})
-	}
+	basic := notifytest.BasicAuth("admin", "pw")
+	notifytest.RunAuthTests(t, func(t *testing.T, cfg notify.Config) notifytest.Request {
+		return notifyOnce(t, cfg, notifytest.FluxTestEvent())
+	}, []notifytest.AuthCase{
+		{Name: "none", Cfg: notify.Config{}, Want: ""},
+		{Name: "token", Cfg: notify.Config{Token: "t"}, Want: "Bearer t"},
+		{Name: "basic over token", Cfg: notify.Config{Token: "t", Username: "admin", Password: "pw"}, Want: basic},
+		{Name: "basic", Cfg: notify.Config{Username: "admin", Password: "pw"}, Want: basic},
+		{Name: "username alone", Cfg: notify.Config{Token: "t", Username: "admin"}, Want: "Bearer t"},
+		{Name: "password alone", Cfg: notify.Config{Password: "pw"}, Want: ""},
+	})
 }
 
 func TestNewError(t *testing.T) {
-	_, err := alertmanager.New(notify.Config{Address: "alertmanager/api/v2/alerts/" + notifytest.LeakPathToken})
-	if err == nil || err.Error() != "invalid address: invalid URI for request" {
-		t.Fatalf("err = %v", err)
-	}
+	notifytest.NewError(t, alertmanager.New, notify.Config{Address: "alertmanager/api/v2/alerts/" + notifytest.LeakPathToken}, "invalid address: invalid URI for request")
 }
 
 func TestRetry(t *testing.T) {

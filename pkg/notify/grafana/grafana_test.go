@@ -1,7 +1,6 @@
 package grafana_test
 
 import (
-	"encoding/base64"
 	"testing"
 
 	"github.com/heraldhq/herald/pkg/event"
@@ -69,34 +68,21 @@ func TestPayload(t *testing.T) {
 
 // A token wins over basic auth; basic auth needs both username and password.
 func TestAuth(t *testing.T) {
-	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:pw"))
-	tests := []struct {
-		name string
-		cfg  notify.Config
-		want string
-	}{
-		{"none", notify.Config{}, ""},
-		{"token", notify.Config{Token: "t"}, "Bearer t"},
-		{"token over basic", notify.Config{Token: "t", Username: "admin", Password: "pw"}, "Bearer t"},
-		{"basic", notify.Config{Username: "admin", Password: "pw"}, basic},
-		{"username alone", notify.Config{Username: "admin"}, ""},
-		{"password alone", notify.Config{Password: "pw"}, ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			h := notifyOnce(t, tc.cfg, notifytest.FluxTestEvent()).Header
-			if got := h.Values("Authorization"); len(got) > 1 || h.Get("Authorization") != tc.want {
-				t.Errorf("Authorization = %q, want %q", got, tc.want)
-			}
-		})
-	}
+	basic := notifytest.BasicAuth("admin", "pw")
+	notifytest.RunAuthTests(t, func(t *testing.T, cfg notify.Config) notifytest.Request {
+		return notifyOnce(t, cfg, notifytest.FluxTestEvent())
+	}, []notifytest.AuthCase{
+		{Name: "none", Cfg: notify.Config{}, Want: ""},
+		{Name: "token", Cfg: notify.Config{Token: "t"}, Want: "Bearer t"},
+		{Name: "token over basic", Cfg: notify.Config{Token: "t", Username: "admin", Password: "pw"}, Want: "Bearer t"},
+		{Name: "basic", Cfg: notify.Config{Username: "admin", Password: "pw"}, Want: basic},
+		{Name: "username alone", Cfg: notify.Config{Username: "admin"}, Want: ""},
+		{Name: "password alone", Cfg: notify.Config{Password: "pw"}, Want: ""},
+	})
 }
 
 func TestNewError(t *testing.T) {
-	_, err := grafana.New(notify.Config{Address: "grafana/" + notifytest.LeakPathToken})
-	if err == nil || err.Error() != "invalid address: invalid URI for request" {
-		t.Fatalf("err = %v", err)
-	}
+	notifytest.NewError(t, grafana.New, notify.Config{Address: "grafana/" + notifytest.LeakPathToken}, "invalid address: invalid URI for request")
 }
 
 func TestRetry(t *testing.T) {

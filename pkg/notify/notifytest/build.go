@@ -2,6 +2,7 @@ package notifytest
 
 import (
 	"context"
+	"encoding/base64"
 	"testing"
 
 	"github.com/heraldhq/herald/pkg/event"
@@ -63,6 +64,41 @@ func RunGolden(t *testing.T, send func(t *testing.T, ev event.Event) Request) {
 	for _, tc := range GoldenCases {
 		t.Run(tc.Name, func(t *testing.T) {
 			AssertGolden(t, tc.Name, send(t, tc.Event()))
+		})
+	}
+}
+
+// NewError asserts that newNotifier refuses cfg with exactly the error want.
+func NewError[N any](t testing.TB, newNotifier func(notify.Config) (N, error), cfg notify.Config, want string) {
+	t.Helper()
+	if _, err := newNotifier(cfg); err == nil || err.Error() != want {
+		t.Errorf("New: err = %v, want %q", err, want)
+	}
+}
+
+// AuthCase is a config and the one Authorization header it must send, or
+// none for "".
+type AuthCase struct {
+	Name string
+	Cfg  notify.Config
+	Want string
+}
+
+// BasicAuth is the Authorization value of basic auth for user and password.
+func BasicAuth(user, password string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
+}
+
+// RunAuthTests checks the Authorization header of the request send makes
+// for each case's config.
+func RunAuthTests(t *testing.T, send func(t *testing.T, cfg notify.Config) Request, cases []AuthCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			h := send(t, tc.Cfg).Header
+			if got := h.Values("Authorization"); len(got) > 1 || h.Get("Authorization") != tc.Want {
+				t.Errorf("Authorization = %q, want %q", got, tc.Want)
+			}
 		})
 	}
 }
