@@ -1,16 +1,14 @@
 // Package otel exports each Flux event as one OpenTelemetry span, OTLP/HTTP
 // protobuf, to the collector URL in the address (Flux's
 // internal/notifier/otel.go). Flux drives the OpenTelemetry SDK's
-// otlptracehttp exporter; Herald encodes the same request itself and posts
-// it with notify.Post. Measured on the stripped arm64 dispatch binary, the
-// SDK and exporter would add 3.8 MB or more, the generated OTLP types with
-// the protobuf runtime 9.7 MB, and the hand encoder (encode.go) nothing
-// measurable.
+// otlptracehttp exporter; Herald encodes the same request itself
+// (encode.go), which keeps the SDK, the exporter and the protobuf runtime
+// out of the dispatch binary.
 //
 // Two inputs of Flux are not available to a Herald notifier. Flux names the
 // resource after the Alert and seeds the trace ID with the Alert's UID;
 // notify.Config describes the Provider only, so the Provider stands in for
-// the Alert unless the caller passes the Alert with WithAlert. And Flux asks
+// the Alert. And Flux asks
 // the API server for the object's parent Kustomization or source to link
 // spans; Herald has no cluster access, so every span is a root span.
 package otel
@@ -44,14 +42,6 @@ type Notifier struct {
 // Alert identifies the Alert an event is sent for.
 type Alert struct {
 	Name, Namespace, UID string
-}
-
-type alertKey struct{}
-
-// WithAlert tells Notify which Alert ctx's event is sent for, as Flux's
-// WithAlertMetadata does.
-func WithAlert(ctx context.Context, a Alert) context.Context {
-	return context.WithValue(ctx, alertKey{}, a)
 }
 
 // New checks the endpoint and fixes the headers once.
@@ -107,11 +97,7 @@ func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err 
 	if ev.InvolvedObject.Kind == "HelmRepository" {
 		return false, nil
 	}
-	alert, ok := ctx.Value(alertKey{}).(Alert)
-	if !ok {
-		alert = n.provider
-	}
-	body := NewTrace(alert, ev, n.Now()).Marshal()
+	body := NewTrace(n.provider, ev, n.Now()).Marshal()
 	// The secret's headers may replace the User-Agent but, as with the
 	// exporter, not the Content-Type.
 	return notify.Outcome(n.ep.Send(ctx, http.MethodPost, body,
