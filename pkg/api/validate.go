@@ -9,16 +9,6 @@ import (
 	"strings"
 )
 
-// FluxProviderTypes is the Provider type enum of Flux's v1beta3 API, sorted:
-// the default set Validate accepts.
-var FluxProviderTypes = []string{
-	"alertmanager", "azuredevops", "azureeventhub", "bitbucket", "bitbucketserver", "datadog",
-	"discord", "generic", "generic-hmac", "gitea", "giteapullrequestcomment", "github",
-	"githubdispatch", "githubpullrequestcomment", "gitlab", "gitlabmergerequestcomment",
-	"googlechat", "googlepubsub", "grafana", "incident.io", "lark", "matrix", "msteams", "nats",
-	"opsgenie", "otel", "pagerduty", "rocket", "sentry", "slack", "telegram", "webex", "zoom", "zulip",
-}
-
 // ReceiverTypes is the Receiver type enum of Flux's v1 API, sorted.
 var ReceiverTypes = []string{
 	"acr", "bitbucket", "cdevents", "dockerhub", "gcr", "generic", "generic-hmac", "generic-oidc",
@@ -32,9 +22,6 @@ var SourceKinds = []string{
 	"ImageRepository", "ImagePolicy", "ImageUpdateAutomation", "OCIRepository",
 	"ArtifactGenerator", "ExternalArtifact",
 }
-
-// commitStatusTypes may set spec.commitStatusExpr (Flux's CEL rule).
-var commitStatusTypes = []string{"github", "gitlab", "gitea", "bitbucketserver", "bitbucket", "azuredevops"}
 
 // Flux's CRD patterns for durations.
 var (
@@ -158,7 +145,7 @@ func (v *validator) provider(p *Provider) {
 	switch {
 	case s.Type == "":
 		r.errorf("spec.type", "required")
-	case !slices.Contains(FluxProviderTypes, s.Type):
+	case !isProviderType(s.Type):
 		r.errorf("spec.type", "unsupported value %q: must be one of %s", s.Type, strings.Join(FluxProviderTypes, ", "))
 	case !slices.Contains(v.providerTypes, s.Type):
 		// Flux's own manifests must load unchanged, so a type Flux knows
@@ -191,8 +178,8 @@ func (v *validator) provider(p *Provider) {
 			r.errorf("spec.interval", "invalid value %q: must match %s", s.Interval, intervalPattern)
 		}
 	}
-	if s.CommitStatusExpr != "" && !slices.Contains(commitStatusTypes, s.Type) {
-		r.errorf("spec", "spec.commitStatusExpr is only supported for the 'github', 'gitlab', 'gitea', 'bitbucketserver', 'bitbucket', 'azuredevops' provider types")
+	if s.CommitStatusExpr != "" && ProviderTypeOf(s.Type).Class != CommitStatus {
+		r.errorf("spec", "%s", commitStatusExprMessage)
 	}
 	r.providerSecrets(s)
 	r.ignoredOptions(s)

@@ -106,9 +106,9 @@ func WithResponseValidator(v ResponseValidator) PostOption {
 	return func(o *postOptions) { o.validate = v }
 }
 
-// WithMask adds values to mask out of errors, typically Config.SecretValues.
-// The URL, bearer token, basic credentials and secret headers given to Post
-// are masked without it.
+// WithMask adds values to mask out of errors beyond an Endpoint's Secrets.
+// The URL, bearer token, basic credentials and secret headers of the
+// request are masked without it.
 func WithMask(secrets ...Secret) PostOption {
 	return func(o *postOptions) { o.secrets = append(o.secrets, secrets...) }
 }
@@ -118,30 +118,28 @@ func WithClock(now func() time.Time) PostOption {
 	return func(o *postOptions) { o.now = now }
 }
 
-// PostJSON marshals payload with encoding/json, as Flux does (struct field
-// order, sorted map keys, HTML escaping), and POSTs it.
-func PostJSON(ctx context.Context, client *http.Client, address string, payload any, opts ...PostOption) error {
+func postJSON(ctx context.Context, client *http.Client, address string, payload any, opts ...PostOption) error {
 	body, err := json.Marshal(payload)
 	if err != nil {
 		return Permanent(fmt.Errorf("marshalling notification payload failed: %w", err))
 	}
-	return Post(ctx, client, http.MethodPost, address, body, opts...)
+	return post(ctx, client, http.MethodPost, address, body, opts...)
 }
 
-// Post makes exactly one request and classifies its outcome with Classify.
+// post makes exactly one request and classifies its outcome with Classify.
 // address is treated as a secret: it never appears in the error, and
 // neither does any value of the request's credentials or the WithMask list.
 // Every response body is drained up to a cap and closed, so the connection
 // goes back to the pool. A nil client means the shared default client.
-func Post(ctx context.Context, client *http.Client, method, address string, body []byte, opts ...PostOption) error {
+func post(ctx context.Context, client *http.Client, method, address string, body []byte, opts ...PostOption) error {
 	o := postOptions{contentType: "application/json", now: time.Now}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return o.mask(post(ctx, client, method, address, body, &o), address)
+	return o.mask(send(ctx, client, method, address, body, &o), address)
 }
 
-func post(ctx context.Context, client *http.Client, method, address string, body []byte, o *postOptions) error {
+func send(ctx context.Context, client *http.Client, method, address string, body []byte, o *postOptions) error {
 	if client == nil {
 		client = DefaultClient()
 	}
@@ -237,14 +235,7 @@ func (o *postOptions) mask(err error, address string) error {
 			secrets = append(secrets, valueFragments(h.value)...)
 		}
 	}
-	var cause error
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		cause = context.DeadlineExceeded
-	case errors.Is(err, context.Canceled):
-		cause = context.Canceled
-	}
-	safe := &safeError{msg: maskAll(err.Error(), secrets), cause: cause}
+	safe := newMaskedError(err, secrets)
 	var e *Error
 	if errors.As(err, &e) {
 		return &Error{Retryable: e.Retryable, RetryAfter: e.RetryAfter, StatusCode: e.StatusCode, Err: safe}
@@ -268,10 +259,10 @@ func DefaultClient() *http.Client {
 	return c
 }
 
-// ParseAddress checks a provider address as Flux does, with
+// parseAddress checks a provider address as Flux does, with
 // url.ParseRequestURI, and returns it revealed for the one place that sends
 // it. Its error names the problem, never the address.
-func ParseAddress(address Secret) (string, error) {
+func parseAddress(address Secret) (string, error) {
 	raw := address.Reveal()
 	if _, err := url.ParseRequestURI(raw); err != nil {
 		return "", fmt.Errorf("invalid address: %s", urlErrorReason(err))

@@ -26,7 +26,7 @@ type poster struct {
 }
 
 func (p poster) Notify(ctx context.Context, ev event.Event) (bool, error) {
-	return notify.Outcome(notify.PostJSON(ctx, nil, p.address, ev, p.opts...))
+	return notify.Outcome(notify.Endpoint{Address: p.address}.PostJSON(ctx, ev, p.opts...))
 }
 
 func TestPostRetryTable(t *testing.T) {
@@ -35,7 +35,7 @@ func TestPostRetryTable(t *testing.T) {
 
 func TestPostRequest(t *testing.T) {
 	sink := notifytest.NewSink(t, nil)
-	err := notify.Post(context.Background(), nil, http.MethodPut, sink.URL+"/x?y=1", []byte(`{"a":1}`),
+	err := notify.Endpoint{Address: sink.URL + "/x?y=1"}.Send(context.Background(), http.MethodPut, []byte(`{"a":1}`),
 		notify.WithContentType("application/x-www-form-urlencoded"),
 		notify.WithHeader("X-One", "1"),
 		notify.WithHeaders(map[string]notify.Secret{"x-one": "override", "X-Two": "2"}),
@@ -49,21 +49,21 @@ func TestPostRequest(t *testing.T) {
 
 func TestPostAuthOnlyWhenSet(t *testing.T) {
 	sink := notifytest.NewSink(t, nil)
-	if err := notify.Post(context.Background(), nil, http.MethodPost, sink.URL, nil,
+	if err := (notify.Endpoint{Address: sink.URL}).Send(context.Background(), http.MethodPost, nil,
 		notify.WithBasicAuth("", ""), notify.WithBearer("")); err != nil {
 		t.Fatal(err)
 	}
 	if h := sink.Last(t).Header.Get("Authorization"); h != "" {
 		t.Errorf("Authorization = %q without credentials", h)
 	}
-	if err := notify.Post(context.Background(), nil, http.MethodPost, sink.URL, nil, notify.WithBearer("tok")); err != nil {
+	if err := (notify.Endpoint{Address: sink.URL}).Send(context.Background(), http.MethodPost, nil, notify.WithBearer("tok")); err != nil {
 		t.Fatal(err)
 	}
 	if h := sink.Last(t).Header.Get("Authorization"); h != "Bearer tok" {
 		t.Errorf("Authorization = %q", h)
 	}
 	// Basic auth with only a password is still sent, as in Flux.
-	if err := notify.Post(context.Background(), nil, http.MethodPost, sink.URL, nil, notify.WithBasicAuth("", "p")); err != nil {
+	if err := (notify.Endpoint{Address: sink.URL}).Send(context.Background(), http.MethodPost, nil, notify.WithBasicAuth("", "p")); err != nil {
 		t.Fatal(err)
 	}
 	if h := sink.Last(t).Header.Get("Authorization"); h != "Basic OnA=" {
@@ -99,7 +99,7 @@ func TestPostErrorTexts(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := notify.Post(context.Background(), nil, http.MethodPost, tc.address, []byte("{}"), tc.opts...)
+			err := notify.Endpoint{Address: tc.address}.Send(context.Background(), http.MethodPost, []byte("{}"), tc.opts...)
 			if err == nil || !regexp.MustCompile(`\A`+tc.want+`\z`).MatchString(err.Error()) {
 				t.Fatalf("err = %v\nwant %s", err, tc.want)
 			}
@@ -123,7 +123,7 @@ func TestPostDeadline(t *testing.T) {
 	defer close(release)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	err := notify.Post(ctx, nil, http.MethodPost, sink.URL, nil)
+	err := notify.Endpoint{Address: sink.URL}.Send(ctx, http.MethodPost, nil)
 	if err == nil || err.Error() != "POST request failed: context deadline exceeded" ||
 		!errors.Is(err, context.DeadlineExceeded) || !notify.IsRetryable(err) {
 		t.Fatalf("err = %v", err)
@@ -135,7 +135,7 @@ func TestPostDeadline(t *testing.T) {
 func TestPostErrorBody(t *testing.T) {
 	big := strings.Repeat("x", 10<<10)
 	sink := notifytest.NewSink(t, notifytest.Status(400, big))
-	err := notify.Post(context.Background(), nil, http.MethodPost, sink.URL, nil)
+	err := notify.Endpoint{Address: sink.URL}.Send(context.Background(), http.MethodPost, nil)
 	want := "request failed with status code 400: " + big[:4<<10]
 	if err == nil || err.Error() != want {
 		t.Fatalf("error text has %d bytes, want %d", len(err.Error()), len(want))
@@ -143,7 +143,7 @@ func TestPostErrorBody(t *testing.T) {
 
 	const pathToken, extra = "0123456789abcdefghij", "extra-secret"
 	echo := notifytest.NewSink(t, notifytest.Echo(400))
-	err = notify.Post(context.Background(), nil, http.MethodPost, echo.URL+"/hook/"+pathToken, []byte(extra),
+	err = notify.Endpoint{Address: echo.URL + "/hook/" + pathToken}.Send(context.Background(), http.MethodPost, []byte(extra),
 		notify.WithBearer("bearer-token"), notify.WithHeaders(map[string]notify.Secret{"X-Key": "header-value"}),
 		notify.WithMask(extra))
 	for _, s := range []string{pathToken, extra, "bearer-token", "header-value"} {
@@ -160,7 +160,7 @@ func TestPostErrorBody(t *testing.T) {
 func TestPostRetryAfterClock(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	sink := notifytest.NewSink(t, notifytest.Status(503, "", "Retry-After", now.Add(90*time.Second).Format(http.TimeFormat)))
-	err := notify.Post(context.Background(), nil, http.MethodPost, sink.URL, nil, notify.WithClock(func() time.Time { return now }))
+	err := notify.Endpoint{Address: sink.URL}.Send(context.Background(), http.MethodPost, nil, notify.WithClock(func() time.Time { return now }))
 	if d, ok := notify.RetryAfter(err); !ok || d != 90*time.Second {
 		t.Fatalf("RetryAfter = %v, %v (err %v)", d, ok, err)
 	}
@@ -192,7 +192,7 @@ func TestPostResponseValidator(t *testing.T) {
 	}
 	for _, tc := range tests {
 		sink := notifytest.NewSink(t, notifytest.Status(tc.status, tc.body))
-		err := notify.Post(context.Background(), nil, http.MethodPost, sink.URL, nil, notify.WithResponseValidator(validator))
+		err := notify.Endpoint{Address: sink.URL}.Send(context.Background(), http.MethodPost, nil, notify.WithResponseValidator(validator))
 		if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || err.Error() != tc.wantErr) {
 			t.Errorf("%d %s: err = %v, want %q", tc.status, tc.body, err, tc.wantErr)
 		}
@@ -202,7 +202,7 @@ func TestPostResponseValidator(t *testing.T) {
 	}
 	big := strings.Repeat("y", 100<<10)
 	sink := notifytest.NewSink(t, notifytest.Status(200, big))
-	_ = notify.Post(context.Background(), nil, http.MethodPost, sink.URL, nil, notify.WithResponseValidator(validator))
+	_ = notify.Endpoint{Address: sink.URL}.Send(context.Background(), http.MethodPost, nil, notify.WithResponseValidator(validator))
 	if len(seen) != len(big) {
 		t.Errorf("validator saw %d bytes, want the whole %d-byte reply", len(seen), len(big))
 	}
@@ -233,24 +233,24 @@ func TestPostReusesConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 10 {
-		_ = notify.Post(context.Background(), client, http.MethodPost, srv.URL, []byte("{}"))
+		_ = notify.Endpoint{Address: srv.URL, Client: client}.Send(context.Background(), http.MethodPost, []byte("{}"))
 	}
 	if n := conns.Load(); n != 1 {
 		t.Errorf("10 posts opened %d connections, want 1", n)
 	}
 }
 
-func TestParseAddress(t *testing.T) {
+func TestNewEndpointAddress(t *testing.T) {
 	for in, want := range map[string]string{
 		"https://hooks.slack.com/services/T/B/X": "",
 		"":                                       "invalid address: empty url",
 		"hooks.slack.com/x":                      "invalid address: invalid URI for request",
 		"http://h:s3cret/x":                      "invalid address: invalid port <secret> after host",
 	} {
-		got, err := notify.ParseAddress(notify.Secret(in))
+		ep, err := notify.NewEndpoint(notify.Config{Address: notify.Secret(in)})
 		switch {
-		case want == "" && (err != nil || got != in):
-			t.Errorf("%q: %q, %v", in, got, err)
+		case want == "" && (err != nil || ep.Address != in):
+			t.Errorf("%q: %q, %v", in, ep.Address, err)
 		case want != "" && (err == nil || err.Error() != want):
 			t.Errorf("%q: err = %v, want %q", in, err, want)
 		}

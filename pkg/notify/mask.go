@@ -2,7 +2,9 @@ package notify
 
 import (
 	"cmp"
+	"context"
 	"encoding/base64"
+	"errors"
 	"net/url"
 	"slices"
 	"strings"
@@ -17,7 +19,7 @@ const minFragment = 16
 // SecretValues lists every value of c that must not appear in an error:
 // the address and the parts of it that carry tokens, the token, the password,
 // header values, the proxy's credentials and the rest of the main secret.
-// Providers pass it to Post through WithMask.
+// NewEndpoint masks them out of every request's error.
 func (c Config) SecretValues() []Secret {
 	var s []Secret
 	s = append(s, AddressFragments(c.Address.Reveal())...)
@@ -137,13 +139,24 @@ func maskAll(text string, secrets []Secret) string {
 	return Mask(text, slices.Compact(sorted)...)
 }
 
-// safeError is an error whose text was masked. It unwraps only to data-free
-// sentinels (context errors), never to the original error, which may hold
-// the URL or a secret in its fields.
-type safeError struct {
+// maskedError is an error whose text was masked. It unwraps only to
+// data-free sentinels (context errors), never to the original error, which
+// may hold the URL or a secret in its fields.
+type maskedError struct {
 	msg   string
 	cause error
 }
 
-func (e *safeError) Error() string { return e.msg }
-func (e *safeError) Unwrap() error { return e.cause }
+func newMaskedError(err error, secrets []Secret) *maskedError {
+	var cause error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		cause = context.DeadlineExceeded
+	case errors.Is(err, context.Canceled):
+		cause = context.Canceled
+	}
+	return &maskedError{msg: maskAll(err.Error(), secrets), cause: cause}
+}
+
+func (e *maskedError) Error() string { return e.msg }
+func (e *maskedError) Unwrap() error { return e.cause }

@@ -28,7 +28,7 @@ func TestMaskIgnoresEmptySecrets(t *testing.T) {
 func TestEmptyCredentialsMaskNoScheme(t *testing.T) {
 	const reply = "send Authorization: Bearer or GenieKey, not sk-42"
 	sink := notifytest.NewSink(t, notifytest.Status(http.StatusUnauthorized, reply))
-	err := notify.Post(context.Background(), nil, http.MethodPost, sink.URL, nil,
+	err := notify.Endpoint{Address: sink.URL}.Send(context.Background(), http.MethodPost, nil,
 		notify.WithHeaders(map[string]notify.Secret{"Authorization": "Bearer ", "X-Opsgenie": "GenieKey ", "X-Key": "sk-42"}))
 	const want = "request failed with status code 401: send Authorization: Bearer or GenieKey, not *****"
 	if err == nil || err.Error() != want {

@@ -115,3 +115,16 @@ func RetryAfter(err error) (time.Duration, bool) {
 	}
 	return 0, false
 }
+
+// FactoryOf adapts a provider's New, which returns its concrete notifier so
+// that tests need no type assertion, to a Factory. A failed New gives a nil
+// Notifier rather than one holding a nil pointer.
+func FactoryOf[N Notifier](newNotifier func(Config) (N, error)) Factory {
+	return func(cfg Config) (Notifier, error) {
+		n, err := newNotifier(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return n, nil
+	}
+}

@@ -38,13 +38,6 @@ const maxAddressLength = 2048
 // timeoutPattern is the Provider CRD's pattern for spec.timeout.
 var timeoutPattern = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?(ms|s|m))+$`)
 
-// commitStatusTypes may read TLS material from the main secret when they
-// have no certSecretRef, as Flux's getTLSConfigForProvider lets them.
-var commitStatusTypes = map[string]bool{
-	"github": true, "gitlab": true, "gitea": true,
-	"bitbucketserver": true, "bitbucket": true, "azuredevops": true,
-}
-
 // Resolve builds the Config of p. Later sources override earlier ones, as in
 // Flux: spec, then the main secret, then proxySecretRef. The errors name
 // secrets and keys, never their values.
@@ -92,6 +85,7 @@ func (r Resolver) Resolve(p api.Provider) (Config, error) {
 		}
 	}
 
+	facts := api.ProviderTypeOf(spec.Type)
 	switch {
 	case spec.CertSecretRef != nil:
 		data, err := r.get(p.Metadata.Namespace, spec.CertSecretRef.Name)
@@ -102,7 +96,9 @@ func (r Resolver) Resolve(p api.Provider) (Config, error) {
 		if err := tlsFromSecret(&settings, ref, data, true); err != nil {
 			return Config{}, fmt.Errorf("failed to get TLS config: %w", err)
 		}
-	case commitStatusTypes[spec.Type] && mainSecret != nil:
+	case facts.Class == api.CommitStatus && mainSecret != nil:
+		// Flux's getTLSConfigForProvider lets commit-status types read TLS
+		// material from the main secret when they have no certSecretRef.
 		ref := p.Metadata.Namespace + "/" + spec.SecretRef.Name
 		if err := tlsFromSecret(&settings, ref, mainSecret, false); err != nil {
 			return Config{}, fmt.Errorf("failed to get TLS config: %w", err)
@@ -112,10 +108,10 @@ func (r Resolver) Resolve(p api.Provider) (Config, error) {
 	// Like Flux, read and check every setting, then leave out those the
 	// type's notifier never uses: a CA meant for a self-hosted endpoint must
 	// not replace the system roots on a call to discord.com.
-	if api.IgnoresTLS(spec.Type) {
+	if facts.IgnoresTLS {
 		settings.CA, settings.Cert, settings.Key = nil, nil, nil
 	}
-	if api.IgnoresProxy(spec.Type) {
+	if facts.IgnoresProxy {
 		settings.Proxy = nil
 	}
 	if settings.Proxy != nil {

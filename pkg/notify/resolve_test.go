@@ -249,7 +249,7 @@ func TestResolveProxyIsUsed(t *testing.T) {
 	cfg := mustResolve(t, provider(api.ProviderSpec{ProxySecretRef: ref("proxy")}), secrets{"proxy": {
 		"address": []byte(proxy.URL), "username": []byte("u"), "password": []byte("p"),
 	}})
-	if err := notify.Post(context.Background(), cfg.HTTPClient, http.MethodPost, "http://webhook.invalid/hook", []byte("{}")); err != nil {
+	if err := (notify.Endpoint{Address: "http://webhook.invalid/hook", Client: cfg.HTTPClient}).Send(context.Background(), http.MethodPost, []byte("{}")); err != nil {
 		t.Fatal(err)
 	}
 	req := proxy.Last(t)

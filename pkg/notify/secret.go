@@ -2,8 +2,6 @@ package notify
 
 import (
 	"cmp"
-	"context"
-	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -53,20 +51,5 @@ func Mask(text string, secrets ...Secret) string {
 // unwraps only to a context error, never to err, whose fields may hold the
 // server's URL and credentials.
 func MaskError(err error, retry bool, secrets ...Secret) *Error {
-	var cause error
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		cause = context.DeadlineExceeded
-	case errors.Is(err, context.Canceled):
-		cause = context.Canceled
-	}
-	return &Error{Retryable: retry, Err: &maskedError{msg: Mask(err.Error(), secrets...), cause: cause}}
+	return &Error{Retryable: retry, Err: newMaskedError(err, secrets)}
 }
-
-type maskedError struct {
-	msg   string
-	cause error
-}
-
-func (e *maskedError) Error() string { return e.msg }
-func (e *maskedError) Unwrap() error { return e.cause }

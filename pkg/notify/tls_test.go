@@ -13,7 +13,7 @@ import (
 )
 
 func post(cfg notify.Config, address string) error {
-	return notify.Post(context.Background(), cfg.HTTPClient, http.MethodPost, address, []byte("{}"))
+	return notify.Endpoint{Address: address, Client: cfg.HTTPClient}.Send(context.Background(), http.MethodPost, []byte("{}"))
 }
 
 func TestResolveCustomCA(t *testing.T) {

@@ -3,6 +3,7 @@ package rules
 import (
 	"strings"
 
+	"github.com/heraldhq/herald/pkg/api"
 	"github.com/heraldhq/herald/pkg/event"
 )
 
@@ -70,37 +71,20 @@ func CombineMetadata(ev *event.Event, a *Alert) (map[string]string, Conflicts) {
 // ConflictMessage is the message of Flux's MetadataAppendFailed warning.
 const ConflictMessage = "metadata key conflicts detected (please refer to the Alert API docs and Flux RFC 0008 for more information)"
 
-// Provider types that take part in commit status and change request gating.
-var (
-	commitStatusTypes  = set("github", "gitlab", "gitea", "bitbucketserver", "bitbucket", "azuredevops")
-	changeRequestTypes = set("githubpullrequestcomment", "gitlabmergerequestcomment", "giteapullrequestcomment")
-)
-
-func set(items ...string) map[string]bool {
-	m := make(map[string]bool, len(items))
-	for _, item := range items {
-		m[item] = true
-	}
-	return m
-}
-
-// IsCommitStatusType reports whether providerType sets commit statuses.
-func IsCommitStatusType(providerType string) bool { return commitStatusTypes[providerType] }
-
 // Skip says why Flux would not send ev, with its cleaned metadata, to a
 // Provider of providerType, or "" when it would (behaviour reference §2.2,
 // steps 4 to 6). Skipped events are not errors.
 func Skip(ev *event.Event, providerType string) string {
-	if ev.IsCommitStatusUpdate() && !commitStatusTypes[providerType] &&
-		providerType != "generic" && providerType != "generic-hmac" {
+	t := api.ProviderTypeOf(providerType)
+	if ev.IsCommitStatusUpdate() && !t.ReceivesCommitStatusUpdates {
 		return "commit status update for a provider that does not set commit statuses"
 	}
-	if commitStatusTypes[providerType] &&
+	if t.Class == api.CommitStatus &&
 		ev.Metadata[event.AnnotationPrefix+event.MetaCommit] == "" &&
 		!ev.IsCommitStatusUpdate() && ev.Severity != event.SeverityError {
 		return "event dropped for commit status providers due to missing commit metadata key"
 	}
-	if changeRequestTypes[providerType] && ev.Metadata[event.AnnotationPrefix+event.MetaChangeRequest] == "" {
+	if t.Class == api.ChangeRequestComment && ev.Metadata[event.AnnotationPrefix+event.MetaChangeRequest] == "" {
 		return "event dropped for change request providers due to missing change_request metadata key"
 	}
 	return ""

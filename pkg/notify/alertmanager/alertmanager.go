@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
-	"net/http"
 	"time"
 
 	"golang.org/x/text/cases"
@@ -20,35 +19,25 @@ import (
 
 // Notifier posts one alert per event.
 type Notifier struct {
-	address  string
-	client   *http.Client
-	token    notify.Secret
-	username string
-	password notify.Secret
-	secrets  []notify.Secret
+	ep   notify.Endpoint
+	auth notify.PostOption
 }
-
-var _ notify.Notifier = (*Notifier)(nil)
 
 // New builds an Alertmanager notifier: cfg.Address is the alerts endpoint,
 // e.g. http://alertmanager:9093/api/v2/alerts. cfg.Token is sent as a bearer
 // token, unless cfg.Username and cfg.Password are both set: then basic auth
 // is sent instead, as in Flux, whose second request modifier replaces the
 // first.
-func New(cfg notify.Config) (notify.Notifier, error) {
-	address, err := notify.ParseAddress(cfg.Address)
+func New(cfg notify.Config) (*Notifier, error) {
+	ep, err := notify.NewEndpoint(cfg)
 	if err != nil {
 		return nil, err
 	}
-	client := cfg.Client()
-	return &Notifier{
-		address:  address,
-		client:   client,
-		token:    cfg.Token,
-		username: cfg.Username,
-		password: cfg.Password,
-		secrets:  cfg.SecretValues(),
-	}, nil
+	auth := notify.WithBearer(cfg.Token)
+	if cfg.Username != "" && cfg.Password != "" {
+		auth = notify.WithBasicAuth(cfg.Username, cfg.Password)
+	}
+	return &Notifier{ep: ep, auth: auth}, nil
 }
 
 // Alert is one postable alert, fields in Flux's order. Labels and
@@ -113,11 +102,5 @@ func AlertName(ev event.Event) string {
 
 // Notify posts ev as a one-element array of alerts.
 func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err error) {
-	opts := []notify.PostOption{notify.WithMask(n.secrets...)}
-	if n.username != "" && n.password != "" {
-		opts = append(opts, notify.WithBasicAuth(n.username, n.password))
-	} else {
-		opts = append(opts, notify.WithBearer(n.token))
-	}
-	return notify.Outcome(notify.PostJSON(ctx, n.client, n.address, []Alert{NewAlert(ev)}, opts...))
+	return notify.Outcome(n.ep.PostJSON(ctx, []Alert{NewAlert(ev)}, n.auth))
 }

@@ -1,8 +1,6 @@
 package alertmanager_test
 
 import (
-	"context"
-	"encoding/base64"
 	"testing"
 
 	"github.com/heraldhq/herald/pkg/event"
@@ -15,14 +13,8 @@ func notifyOnce(t *testing.T, cfg notify.Config, ev event.Event) notifytest.Requ
 	t.Helper()
 	sink := notifytest.NewSink(t, nil)
 	cfg.Address = notify.Secret(sink.URL + "/api/v2/alerts")
-	n, err := alertmanager.New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	if retry, err := n.Notify(context.Background(), ev); err != nil {
-		t.Fatalf("Notify: retry=%v err=%v", retry, err)
-	}
-	return sink.Last(t)
+	n := notifytest.New(t, alertmanager.New, cfg)
+	return notifytest.Deliver(t, sink, n, ev)
 }
 
 func TestGolden(t *testing.T) {
@@ -93,44 +85,25 @@ func TestAlertName(t *testing.T) {
 
 // Basic auth needs both username and password and then replaces the token.
 func TestAuth(t *testing.T) {
-	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:pw"))
-	tests := []struct {
-		name string
-		cfg  notify.Config
-		want string
-	}{
-		{"none", notify.Config{}, ""},
-		{"token", notify.Config{Token: "t"}, "Bearer t"},
-		{"basic over token", notify.Config{Token: "t", Username: "admin", Password: "pw"}, basic},
-		{"basic", notify.Config{Username: "admin", Password: "pw"}, basic},
-		{"username alone", notify.Config{Token: "t", Username: "admin"}, "Bearer t"},
-		{"password alone", notify.Config{Password: "pw"}, ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			h := notifyOnce(t, tc.cfg, notifytest.FluxTestEvent()).Header
-			if got := h.Values("Authorization"); len(got) > 1 || h.Get("Authorization") != tc.want {
-				t.Errorf("Authorization = %q, want %q", got, tc.want)
-			}
-		})
-	}
+	basic := notifytest.BasicAuth("admin", "pw")
+	notifytest.RunAuthTests(t, func(t *testing.T, cfg notify.Config) notifytest.Request {
+		return notifyOnce(t, cfg, notifytest.FluxTestEvent())
+	}, []notifytest.AuthCase{
+		{Name: "none", Cfg: notify.Config{}, Want: ""},
+		{Name: "token", Cfg: notify.Config{Token: "t"}, Want: "Bearer t"},
+		{Name: "basic over token", Cfg: notify.Config{Token: "t", Username: "admin", Password: "pw"}, Want: basic},
+		{Name: "basic", Cfg: notify.Config{Username: "admin", Password: "pw"}, Want: basic},
+		{Name: "username alone", Cfg: notify.Config{Token: "t", Username: "admin"}, Want: "Bearer t"},
+		{Name: "password alone", Cfg: notify.Config{Password: "pw"}, Want: ""},
+	})
 }
 
 func TestNewError(t *testing.T) {
-	_, err := alertmanager.New(notify.Config{Address: "alertmanager/api/v2/alerts/" + notifytest.LeakPathToken})
-	if err == nil || err.Error() != "invalid address: invalid URI for request" {
-		t.Fatalf("err = %v", err)
-	}
+	notifytest.NewError(t, alertmanager.New, notify.Config{Address: "alertmanager/api/v2/alerts/" + notifytest.LeakPathToken}, "invalid address: invalid URI for request")
 }
 
 func TestRetry(t *testing.T) {
-	notifytest.RunRetryTests(t, func(t *testing.T, address string) notify.Notifier {
-		n, err := alertmanager.New(notify.Config{Address: notify.Secret(address), Token: "t"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	})
+	notifytest.RunRetryTests(t, notifytest.At(alertmanager.New, notify.Config{Token: "t"}))
 }
 
 func TestNoSecretLeak(t *testing.T) {

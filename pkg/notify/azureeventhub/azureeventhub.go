@@ -60,7 +60,7 @@ var options = &azeventhubs.ProducerClientOptions{
 
 // New checks the config and builds the producer client, which does not
 // dial.
-func New(cfg notify.Config) (notify.Notifier, error) {
+func New(cfg notify.Config) (*Notifier, error) {
 	producer, err := newProducer(cfg, os.Getenv("AZURE_AUTHORITY_HOST"))
 	if err != nil {
 		return nil, err

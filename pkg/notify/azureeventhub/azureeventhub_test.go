@@ -3,7 +3,6 @@ package azureeventhub_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"testing"
@@ -64,7 +63,7 @@ func TestNewBuildsWithoutNetwork(t *testing.T) {
 				t.Errorf("New took %v", d)
 			}
 			// A producer that never connected closes at once.
-			if err := n.(io.Closer).Close(); err != nil {
+			if err := n.Close(); err != nil {
 				t.Errorf("Close: %v", err)
 			}
 		})

@@ -36,17 +36,14 @@ type Notifier struct {
 	// as the SDK does with its Host and Scheme settings.
 	BaseURL string
 
-	client  *http.Client
-	apiKey  map[string]notify.Secret
-	secrets []notify.Secret
+	ep     notify.Endpoint
+	apiKey map[string]notify.Secret
 }
-
-var _ notify.Notifier = (*Notifier)(nil)
 
 // New builds a Datadog notifier: cfg.Address is the API site, e.g.
 // https://api.datadoghq.eu, whose path is ignored, and cfg.Token the API key
 // (not an application key).
-func New(cfg notify.Config) (notify.Notifier, error) {
+func New(cfg notify.Config) (*Notifier, error) {
 	if cfg.Token == "" {
 		return nil, errors.New("token cannot be empty")
 	}
@@ -63,12 +60,10 @@ func New(cfg notify.Config) (notify.Notifier, error) {
 	if u.Scheme != "" {
 		base.Scheme = u.Scheme
 	}
-	client := cfg.Client()
 	return &Notifier{
 		BaseURL: base.String(),
-		client:  client,
+		ep:      notify.Endpoint{Client: cfg.Client(), Secrets: cfg.SecretValues()},
 		apiKey:  map[string]notify.Secret{"DD-API-KEY": cfg.Token},
-		secrets: cfg.SecretValues(),
 	}, nil
 }
 
@@ -125,10 +120,9 @@ func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err 
 	if err := json.NewEncoder(&body).Encode(NewEvent(ev)); err != nil {
 		return false, notify.Permanent(fmt.Errorf("marshalling notification payload failed: %w", err))
 	}
-	return notify.Outcome(notify.Post(ctx, n.client, http.MethodPost, n.BaseURL+"/api/v1/events", body.Bytes(),
+	return notify.Outcome(n.ep.At(n.BaseURL+"/api/v1/events").Send(ctx, http.MethodPost, body.Bytes(),
 		notify.WithHeader("Accept", "application/json"),
-		notify.WithHeaders(n.apiKey),
-		notify.WithMask(n.secrets...)))
+		notify.WithHeaders(n.apiKey)))
 }
 
 // quoted matches the pieces of the address that net/url quotes in its

@@ -15,11 +15,7 @@ const apiKey = "0123456789abcdef0123456789abcdef"
 
 func newNotifier(t *testing.T, address string) *datadog.Notifier {
 	t.Helper()
-	n, err := datadog.New(notify.Config{Address: notify.Secret(address), Token: apiKey})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return n.(*datadog.Notifier)
+	return notifytest.New(t, datadog.New, notify.Config{Address: notify.Secret(address), Token: apiKey})
 }
 
 // notifyOnce posts ev to a sink given as an address with a path, which the
@@ -34,21 +30,7 @@ func notifyOnce(t *testing.T, ev event.Event) notifytest.Request {
 }
 
 func TestGolden(t *testing.T) {
-	tests := []struct {
-		name     string
-		severity string
-		metadata bool
-	}{
-		{"info", event.SeverityInfo, true},
-		{"info-no-metadata", event.SeverityInfo, false},
-		{"error", event.SeverityError, true},
-		{"error-no-metadata", event.SeverityError, false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			notifytest.AssertGolden(t, tc.name, notifyOnce(t, notifytest.ReferenceEvent(tc.severity, tc.metadata)))
-		})
-	}
+	notifytest.RunGolden(t, notifyOnce)
 }
 
 // The §4.2 request for the reference event, independently of the golden
@@ -139,9 +121,7 @@ func TestNewErrors(t *testing.T) {
 }
 
 func TestRetry(t *testing.T) {
-	notifytest.RunRetryTests(t, func(t *testing.T, address string) notify.Notifier {
-		return newNotifier(t, address)
-	})
+	notifytest.RunRetryTests(t, newNotifier)
 }
 
 func TestNoSecretLeak(t *testing.T) {

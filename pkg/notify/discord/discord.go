@@ -5,7 +5,6 @@ package discord
 
 import (
 	"context"
-	"net/http"
 	"net/url"
 	"path"
 	"strings"
@@ -17,28 +16,19 @@ import (
 
 // Notifier posts Slack attachments to Discord's /slack endpoint.
 type Notifier struct {
-	address  string
-	client   *http.Client
+	ep       notify.Endpoint
 	username string
-	secrets  []notify.Secret
 }
-
-var _ notify.Notifier = (*Notifier)(nil)
 
 // New builds a Discord notifier. cfg.Address is the webhook URL, to which
 // "/slack" is appended as Flux does; cfg.Channel is ignored, as in Flux.
-func New(cfg notify.Config) (notify.Notifier, error) {
-	address, err := notify.ParseAddress(cfg.Address)
+func New(cfg notify.Config) (*Notifier, error) {
+	ep, err := notify.NewEndpoint(cfg)
 	if err != nil {
 		return nil, err
 	}
-	client := cfg.Client()
-	return &Notifier{
-		address:  slackURL(address),
-		client:   client,
-		username: cfg.Username,
-		secrets:  cfg.SecretValues(),
-	}, nil
+	ep.Address = slackURL(ep.Address)
+	return &Notifier{ep: ep, username: cfg.Username}, nil
 }
 
 // slackURL is Flux's rewrite of a webhook URL to Discord's Slack-compatible
@@ -51,7 +41,7 @@ func slackURL(raw string) string {
 	if strings.HasSuffix(raw, "/slack") {
 		return raw
 	}
-	// ParseAddress has accepted raw with the same parser, so err is nil.
+	// NewEndpoint has accepted raw with the same parser, so err is nil.
 	u, _ := url.ParseRequestURI(raw)
 	u.Path = path.Join(u.Path, "slack")
 	return u.String()
@@ -68,5 +58,5 @@ func NewPayload(ev event.Event, username string) slack.Payload {
 
 // Notify posts ev.
 func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err error) {
-	return notify.Outcome(notify.PostJSON(ctx, n.client, n.address, NewPayload(ev, n.username), notify.WithMask(n.secrets...)))
+	return notify.Outcome(n.ep.PostJSON(ctx, NewPayload(ev, n.username)))
 }

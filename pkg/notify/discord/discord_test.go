@@ -113,13 +113,7 @@ func TestNewErrors(t *testing.T) {
 }
 
 func TestRetry(t *testing.T) {
-	notifytest.RunRetryTests(t, func(t *testing.T, address string) notify.Notifier {
-		n, err := discord.New(notify.Config{Address: notify.Secret(address)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	})
+	notifytest.RunRetryTests(t, notifytest.At(discord.New, notify.Config{}))
 }
 
 func TestNoSecretLeak(t *testing.T) {

@@ -25,12 +25,10 @@ const (
 
 // Notifier forwards events as JSON, signed when it has an HMAC key.
 type Notifier struct {
-	address string
-	client  *http.Client
+	ep      notify.Endpoint
 	headers map[string]notify.Secret
 	// hmacKey is nil for the generic type.
 	hmacKey []byte
-	secrets []notify.Secret
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
@@ -52,17 +50,14 @@ func NewHMAC(cfg notify.Config) (notify.Notifier, error) {
 }
 
 func newNotifier(cfg notify.Config, key []byte) (*Notifier, error) {
-	address, err := notify.ParseAddress(cfg.Address)
+	ep, err := notify.NewEndpoint(cfg)
 	if err != nil {
 		return nil, err
 	}
-	client := cfg.Client()
 	return &Notifier{
-		address: address,
-		client:  client,
+		ep:      ep,
 		headers: cfg.Headers,
 		hmacKey: key,
-		secrets: cfg.SecretValues(),
 	}, nil
 }
 
@@ -75,16 +70,15 @@ func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err 
 	if err != nil {
 		return false, notify.Permanent(fmt.Errorf("marshalling notification payload failed: %w", err))
 	}
-	opts := make([]notify.PostOption, 0, 4)
+	opts := make([]notify.PostOption, 0, 3)
 	opts = append(opts,
 		notify.WithHeader(ComponentHeader, ev.ReportingController),
 		notify.WithHeaders(n.headers),
-		notify.WithMask(n.secrets...),
 	)
 	if n.hmacKey != nil {
 		opts = append(opts, notify.WithHeader(SignatureHeader, Sign(n.hmacKey, body)))
 	}
-	return notify.Outcome(notify.Post(ctx, n.client, http.MethodPost, n.address, body, opts...))
+	return notify.Outcome(n.ep.Send(ctx, http.MethodPost, body, opts...))
 }
 
 // Sign returns Flux's X-Signature value: "sha256=" and the lowercase hex

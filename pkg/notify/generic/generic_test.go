@@ -153,13 +153,7 @@ func TestNewErrors(t *testing.T) {
 func TestRetry(t *testing.T) {
 	for name, factory := range map[string]notify.Factory{"generic": generic.New, "generic-hmac": generic.NewHMAC} {
 		t.Run(name, func(t *testing.T) {
-			notifytest.RunRetryTests(t, func(t *testing.T, address string) notify.Notifier {
-				n, err := factory(notify.Config{Address: notify.Secret(address), Token: "key"})
-				if err != nil {
-					t.Fatal(err)
-				}
-				return n
-			})
+			notifytest.RunRetryTests(t, notifytest.At(factory, notify.Config{Token: "key"}))
 		})
 	}
 }

@@ -29,8 +29,6 @@ type Notifier struct {
 	secrets []notify.Secret
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
-
 // New builds a githubdispatch notifier. cfg.Address is the repository URL
 // (https, ssh or SCP form); github.com goes to api.github.com, any other
 // host to its Enterprise API at <host>/api/v3/. The token is cfg.Token, or
@@ -38,7 +36,7 @@ var _ notify.Notifier = (*Notifier)(nil)
 // Requests go through cfg.HTTPClient, so the Provider's proxy and CA apply
 // to every GitHub host; Flux sends API calls without the proxy and uses the
 // CA for Enterprise hosts only.
-func New(cfg notify.Config) (notify.Notifier, error) {
+func New(cfg notify.Config) (*Notifier, error) {
 	token := cfg.Token
 	if token == "" {
 		token = cfg.Password

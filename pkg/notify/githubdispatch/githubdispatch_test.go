@@ -25,11 +25,7 @@ const token = "ghp_dispatchtoken0123456789abcdef"
 
 func newNotifier(t *testing.T, cfg notify.Config) *githubdispatch.Notifier {
 	t.Helper()
-	n, err := githubdispatch.New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return n.(*githubdispatch.Notifier)
+	return notifytest.New(t, githubdispatch.New, cfg)
 }
 
 // noContent is GitHub's answer to a dispatch.

@@ -5,7 +5,6 @@ package googlechat
 import (
 	"cmp"
 	"context"
-	"net/http"
 	"slices"
 
 	"github.com/heraldhq/herald/pkg/event"
@@ -14,23 +13,18 @@ import (
 
 // Notifier posts Google Chat cards.
 type Notifier struct {
-	address string
-	client  *http.Client
-	secrets []notify.Secret
+	ep notify.Endpoint
 }
-
-var _ notify.Notifier = (*Notifier)(nil)
 
 // New builds a Google Chat notifier for the webhook address cfg.Address.
 // The webhook's key and token are in its query, so the address is the
 // secret; Google Chat takes no other credentials.
-func New(cfg notify.Config) (notify.Notifier, error) {
-	address, err := notify.ParseAddress(cfg.Address)
+func New(cfg notify.Config) (*Notifier, error) {
+	ep, err := notify.NewEndpoint(cfg)
 	if err != nil {
 		return nil, err
 	}
-	client := cfg.Client()
-	return &Notifier{address: address, client: client, secrets: cfg.SecretValues()}, nil
+	return &Notifier{ep: ep}, nil
 }
 
 // Payload is Flux's message: one card. Pointer fields that Flux never sets
@@ -109,5 +103,5 @@ func NewPayload(ev event.Event) Payload {
 
 // Notify posts ev.
 func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err error) {
-	return notify.Outcome(notify.PostJSON(ctx, n.client, n.address, NewPayload(ev), notify.WithMask(n.secrets...)))
+	return notify.Outcome(n.ep.PostJSON(ctx, NewPayload(ev)))
 }

@@ -1,7 +1,6 @@
 package googlechat_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/heraldhq/herald/pkg/event"
@@ -22,32 +21,12 @@ const (
 func send(t *testing.T, ev event.Event) notifytest.Request {
 	t.Helper()
 	sink := notifytest.NewSink(t, nil)
-	n, err := googlechat.New(notify.Config{Address: notify.Secret(sink.URL + "/v1/spaces/AAAA/messages?key=k&token=t")})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	if retry, err := n.Notify(context.Background(), ev); err != nil {
-		t.Fatalf("Notify: retry=%v err=%v", retry, err)
-	}
-	return sink.Last(t)
+	n := notifytest.New(t, googlechat.New, notify.Config{Address: notify.Secret(sink.URL + "/v1/spaces/AAAA/messages?key=k&token=t")})
+	return notifytest.Deliver(t, sink, n, ev)
 }
 
 func TestGolden(t *testing.T) {
-	tests := []struct {
-		name     string
-		severity string
-		metadata bool
-	}{
-		{"info", event.SeverityInfo, true},
-		{"info-no-metadata", event.SeverityInfo, false},
-		{"error", event.SeverityError, true},
-		{"error-no-metadata", event.SeverityError, false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			notifytest.AssertGolden(t, tc.name, send(t, notifytest.ReferenceEvent(tc.severity, tc.metadata)))
-		})
-	}
+	notifytest.RunGolden(t, send)
 }
 
 func TestReferenceBodies(t *testing.T) {
@@ -91,13 +70,7 @@ func TestNewErrors(t *testing.T) {
 }
 
 func TestRetry(t *testing.T) {
-	notifytest.RunRetryTests(t, func(t *testing.T, address string) notify.Notifier {
-		n, err := googlechat.New(notify.Config{Address: notify.Secret(address)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	})
+	notifytest.RunRetryTests(t, notifytest.At(googlechat.New, notify.Config{}))
 }
 
 func TestNoSecretLeak(t *testing.T) {

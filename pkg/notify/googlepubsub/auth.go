@@ -136,7 +136,7 @@ func (n *Notifier) token(ctx context.Context) (*oauth2.Token, error) {
 func (n *Notifier) tokenError(err error) error {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) || re.Response == nil {
-		return notify.MaskError(fmt.Errorf("fetching a GCP access token failed: %w", err), true, n.secrets...)
+		return notify.MaskError(fmt.Errorf("fetching a GCP access token failed: %w", err), true, n.ep.Secrets...)
 	}
 	code := re.Response.StatusCode
 	msg := fmt.Sprintf("fetching a GCP access token failed with status code %d", code)
@@ -150,7 +150,7 @@ func (n *Notifier) tokenError(err error) error {
 			msg += ": " + clip(reply.Description)
 		}
 	}
-	e := notify.MaskError(errors.New(msg), notify.RetryableStatus(code), n.secrets...)
+	e := notify.MaskError(errors.New(msg), notify.RetryableStatus(code), n.ep.Secrets...)
 	e.StatusCode = code
 	return e
 }

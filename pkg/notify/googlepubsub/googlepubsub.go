@@ -16,7 +16,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 
@@ -35,19 +34,16 @@ type Notifier struct {
 	// New sets DefaultEndpoint; tests point it at their server.
 	Endpoint string
 
-	path    string
-	topic   string
-	attrs   map[string]string
-	client  *http.Client
-	tokens  oauth2.TokenSource
-	secrets []notify.Secret
+	path   string
+	topic  string
+	attrs  map[string]string
+	ep     notify.Endpoint
+	tokens oauth2.TokenSource
 }
-
-var _ notify.Notifier = (*Notifier)(nil)
 
 // New checks the project, topic and credentials, and builds the token
 // source once, so that an access token serves events until it expires.
-func New(cfg notify.Config) (notify.Notifier, error) {
+func New(cfg notify.Config) (*Notifier, error) {
 	if cfg.Address == "" {
 		return nil, errors.New("GCP project ID cannot be empty")
 	}
@@ -83,9 +79,11 @@ func New(cfg notify.Config) (notify.Notifier, error) {
 		path:     "/v1/projects/" + url.PathEscape(cfg.Address.Reveal()) + "/topics/" + url.PathEscape(cfg.Channel) + ":publish",
 		topic:    cfg.Channel,
 		attrs:    attrs,
-		client:   client,
-		tokens:   tokenSource(sa, &tokenClient),
-		secrets:  append(cfg.SecretValues(), notify.Secret(sa.PrivateKey), notify.Secret(sa.PrivateKeyID)),
+		ep: notify.Endpoint{
+			Client:  client,
+			Secrets: append(cfg.SecretValues(), notify.Secret(sa.PrivateKey), notify.Secret(sa.PrivateKeyID)),
+		},
+		tokens: tokenSource(sa, &tokenClient),
 	}, nil
 }
 
@@ -114,8 +112,7 @@ func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err 
 		return notify.Outcome(err)
 	}
 	body := PublishRequest{Messages: []Message{{Data: data, Attributes: n.attrs}}}
-	err = notify.PostJSON(ctx, n.client, strings.TrimSuffix(n.Endpoint, "/")+n.path, body,
-		notify.WithBearer(notify.Secret(tok.AccessToken)), notify.WithMask(n.secrets...))
+	err = n.ep.At(strings.TrimSuffix(n.Endpoint, "/")+n.path).PostJSON(ctx, body, notify.WithBearer(notify.Secret(tok.AccessToken)))
 	if err != nil {
 		// The project is the address, which stays out of errors; the
 		// wrapped error is already classified and masked.

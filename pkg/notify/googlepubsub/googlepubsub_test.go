@@ -41,8 +41,8 @@ func newNotifier(t *testing.T, f *fakeGCP, cfg notify.Config) *googlepubsub.Noti
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	n.(*googlepubsub.Notifier).Endpoint = f.URL
-	return n.(*googlepubsub.Notifier)
+	n.Endpoint = f.URL
+	return n
 }
 
 func TestGolden(t *testing.T) {
@@ -134,7 +134,7 @@ func TestDefaultEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := n.(*googlepubsub.Notifier).Endpoint; got != "https://pubsub.googleapis.com" {
+	if got := n.Endpoint; got != "https://pubsub.googleapis.com" {
 		t.Errorf("Endpoint = %s", got)
 	}
 }
@@ -322,7 +322,7 @@ func TestNoSecretLeak(t *testing.T) {
 		if u, err := url.Parse(cfg.Address.Reveal()); err == nil && u.Host != "" {
 			endpoint = u.Scheme + "://" + u.Host
 		}
-		n.(*googlepubsub.Notifier).Endpoint = endpoint
+		n.Endpoint = endpoint
 		return n, nil
 	}, func(cfg *notify.Config) {
 		cfg.Channel = topic

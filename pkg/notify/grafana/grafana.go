@@ -6,7 +6,6 @@ package grafana
 import (
 	"context"
 	"maps"
-	"net/http"
 	"slices"
 	"strings"
 
@@ -16,34 +15,26 @@ import (
 
 // Notifier posts Graphite-format annotations.
 type Notifier struct {
-	address  string
-	client   *http.Client
-	token    notify.Secret
-	username string
-	password notify.Secret
-	secrets  []notify.Secret
+	ep   notify.Endpoint
+	auth notify.PostOption
 }
-
-var _ notify.Notifier = (*Notifier)(nil)
 
 // New builds a Grafana notifier: cfg.Address is the annotations endpoint,
 // e.g. https://grafana.example.com/api/annotations/graphite. cfg.Token is
 // sent as a bearer token; without one, cfg.Username and cfg.Password, when
 // both are set, as basic auth.
-func New(cfg notify.Config) (notify.Notifier, error) {
-	address, err := notify.ParseAddress(cfg.Address)
+func New(cfg notify.Config) (*Notifier, error) {
+	ep, err := notify.NewEndpoint(cfg)
 	if err != nil {
 		return nil, err
 	}
-	client := cfg.Client()
-	return &Notifier{
-		address:  address,
-		client:   client,
-		token:    cfg.Token,
-		username: cfg.Username,
-		password: cfg.Password,
-		secrets:  cfg.SecretValues(),
-	}, nil
+	// A token wins over basic auth, as in Flux; WithBearer of no token
+	// sends nothing.
+	auth := notify.WithBearer(cfg.Token)
+	if cfg.Token == "" && cfg.Username != "" && cfg.Password != "" {
+		auth = notify.WithBasicAuth(cfg.Username, cfg.Password)
+	}
+	return &Notifier{ep: ep, auth: auth}, nil
 }
 
 // Payload is a Graphite-format annotation, fields in Flux's order.
@@ -70,14 +61,7 @@ func NewPayload(ev event.Event) Payload {
 	return Payload{When: ev.Timestamp.Unix(), Text: ev.ObjectName(), Tags: tags}
 }
 
-// Notify posts ev. A token wins over basic auth, as in Flux.
+// Notify posts ev.
 func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err error) {
-	opts := []notify.PostOption{notify.WithMask(n.secrets...)}
-	switch {
-	case n.token != "":
-		opts = append(opts, notify.WithBearer(n.token))
-	case n.username != "" && n.password != "":
-		opts = append(opts, notify.WithBasicAuth(n.username, n.password))
-	}
-	return notify.Outcome(notify.PostJSON(ctx, n.client, n.address, NewPayload(ev), opts...))
+	return notify.Outcome(n.ep.PostJSON(ctx, NewPayload(ev), n.auth))
 }

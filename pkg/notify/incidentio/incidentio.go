@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/http"
 
 	"github.com/heraldhq/herald/pkg/event"
 	"github.com/heraldhq/herald/pkg/notify"
@@ -26,27 +25,22 @@ const (
 
 // Notifier posts alert events.
 type Notifier struct {
-	address string
-	client  *http.Client
-	token   notify.Secret
-	secrets []notify.Secret
+	ep    notify.Endpoint
+	token notify.Secret
 }
-
-var _ notify.Notifier = (*Notifier)(nil)
 
 // New builds an incident.io notifier. cfg.Address is the alert source URL
 // (…/v2/alert_events/http/<id>) and cfg.Token its API token, which is
 // required.
-func New(cfg notify.Config) (notify.Notifier, error) {
-	address, err := notify.ParseAddress(cfg.Address)
+func New(cfg notify.Config) (*Notifier, error) {
+	ep, err := notify.NewEndpoint(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("invalid incident.io alert source URL: %w", err)
 	}
 	if cfg.Token == "" {
 		return nil, errors.New("empty incident.io API token")
 	}
-	client := cfg.Client()
-	return &Notifier{address: address, client: client, token: cfg.Token, secrets: cfg.SecretValues()}, nil
+	return &Notifier{ep: ep, token: cfg.Token}, nil
 }
 
 // Payload is incident.io's alert event, fields in Flux's order. Flux never
@@ -93,6 +87,6 @@ func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err 
 	if ev.Reason == ProgressingReason {
 		return false, nil
 	}
-	return notify.Outcome(notify.PostJSON(ctx, n.client, n.address, NewPayload(ev),
-		notify.WithBearer(n.token), notify.WithMask(n.secrets...)))
+	return notify.Outcome(n.ep.PostJSON(ctx, NewPayload(ev),
+		notify.WithBearer(n.token)))
 }

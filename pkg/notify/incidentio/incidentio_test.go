@@ -19,11 +19,7 @@ const token = "incidentio-api-token"
 
 func newNotifier(t *testing.T, address string) notify.Notifier {
 	t.Helper()
-	n, err := incidentio.New(notify.Config{Address: notify.Secret(address), Token: token})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return n
+	return notifytest.New(t, incidentio.New, notify.Config{Address: notify.Secret(address), Token: token})
 }
 
 func TestGolden(t *testing.T) {

@@ -6,7 +6,6 @@ package lark
 import (
 	"context"
 	"maps"
-	"net/http"
 	"slices"
 	"strings"
 
@@ -16,23 +15,18 @@ import (
 
 // Notifier posts interactive cards to one webhook.
 type Notifier struct {
-	address string
-	client  *http.Client
-	secrets []notify.Secret
+	ep notify.Endpoint
 }
-
-var _ notify.Notifier = (*Notifier)(nil)
 
 // New builds a Lark notifier for the webhook cfg.Address. Flux uses neither
 // a proxy nor certSecretRef for lark (behaviour reference §6); notify.Resolve
 // leaves both out of cfg.HTTPClient for this type, so Herald does the same.
-func New(cfg notify.Config) (notify.Notifier, error) {
-	address, err := notify.ParseAddress(cfg.Address)
+func New(cfg notify.Config) (*Notifier, error) {
+	ep, err := notify.NewEndpoint(cfg)
 	if err != nil {
 		return nil, err
 	}
-	client := cfg.Client()
-	return &Notifier{address: address, client: client, secrets: cfg.SecretValues()}, nil
+	return &Notifier{ep: ep}, nil
 }
 
 // Payload is Lark's message body, fields in Flux's order.
@@ -102,5 +96,5 @@ func NewPayload(ev event.Event) Payload {
 // Notify posts ev. Any 2xx is success, as in Flux, which does not read
 // Lark's reply body.
 func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err error) {
-	return notify.Outcome(notify.PostJSON(ctx, n.client, n.address, NewPayload(ev), notify.WithMask(n.secrets...)))
+	return notify.Outcome(n.ep.PostJSON(ctx, NewPayload(ev)))
 }

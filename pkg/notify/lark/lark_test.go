@@ -1,7 +1,6 @@
 package lark_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -16,32 +15,12 @@ const hookPath = "/open-apis/bot/v2/hook/0d9f1c2b-0000-0000-0000-000000000000"
 func notifyOnce(t *testing.T, ev event.Event) notifytest.Request {
 	t.Helper()
 	sink := notifytest.NewSink(t, nil)
-	n, err := lark.New(notify.Config{Address: notify.Secret(sink.URL + hookPath)})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	if retry, err := n.Notify(context.Background(), ev); err != nil {
-		t.Fatalf("Notify: retry=%v err=%v", retry, err)
-	}
-	return sink.Last(t)
+	n := notifytest.New(t, lark.New, notify.Config{Address: notify.Secret(sink.URL + hookPath)})
+	return notifytest.Deliver(t, sink, n, ev)
 }
 
 func TestGolden(t *testing.T) {
-	tests := []struct {
-		name     string
-		severity string
-		metadata bool
-	}{
-		{"info", event.SeverityInfo, true},
-		{"info-no-metadata", event.SeverityInfo, false},
-		{"error", event.SeverityError, true},
-		{"error-no-metadata", event.SeverityError, false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			notifytest.AssertGolden(t, tc.name, notifyOnce(t, notifytest.ReferenceEvent(tc.severity, tc.metadata)))
-		})
-	}
+	notifytest.RunGolden(t, notifyOnce)
 }
 
 // The §4.2 shape for the reference event, independently of the golden files.
@@ -84,13 +63,7 @@ func TestNewError(t *testing.T) {
 }
 
 func TestRetry(t *testing.T) {
-	notifytest.RunRetryTests(t, func(t *testing.T, address string) notify.Notifier {
-		n, err := lark.New(notify.Config{Address: notify.Secret(address)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	})
+	notifytest.RunRetryTests(t, notifytest.At(lark.New, notify.Config{}))
 }
 
 func TestNoSecretLeak(t *testing.T) {

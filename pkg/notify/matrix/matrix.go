@@ -23,32 +23,25 @@ import (
 
 // Notifier puts m.text messages into one room.
 type Notifier struct {
-	address string
-	room    string
-	client  *http.Client
+	ep   notify.Endpoint
+	room string
 	// auth is "Bearer <token>", sent even with an empty token, as Flux does.
-	auth    map[string]notify.Secret
-	secrets []notify.Secret
+	auth map[string]notify.Secret
 }
-
-var _ notify.Notifier = (*Notifier)(nil)
 
 // New builds a Matrix notifier: cfg.Address is the homeserver URL, cfg.Channel
 // the room id and cfg.Token the access token. Flux uses certSecretRef but no
 // proxy for matrix (behaviour reference §6); notify.Resolve leaves the proxy
 // out of cfg.HTTPClient for this type, so Herald does the same.
-func New(cfg notify.Config) (notify.Notifier, error) {
-	address, err := notify.ParseAddress(cfg.Address)
+func New(cfg notify.Config) (*Notifier, error) {
+	ep, err := notify.NewEndpoint(cfg)
 	if err != nil {
 		return nil, err
 	}
-	client := cfg.Client()
 	return &Notifier{
-		address: address,
-		room:    cfg.Channel,
-		client:  client,
-		auth:    map[string]notify.Secret{"Authorization": "Bearer " + cfg.Token},
-		secrets: cfg.SecretValues(),
+		ep:   ep,
+		room: cfg.Channel,
+		auth: map[string]notify.Secret{"Authorization": "Bearer " + cfg.Token},
 	}, nil
 }
 
@@ -97,7 +90,6 @@ func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err 
 	if err != nil {
 		return false, notify.Permanent(fmt.Errorf("marshalling notification payload failed: %w", err))
 	}
-	url := n.address + "/_matrix/client/r0/rooms/" + n.room + "/send/m.room.message/" + txnID
-	return notify.Outcome(notify.Post(ctx, n.client, http.MethodPut, url, body,
-		notify.WithHeaders(n.auth), notify.WithMask(n.secrets...)))
+	url := n.ep.Address + "/_matrix/client/r0/rooms/" + n.room + "/send/m.room.message/" + txnID
+	return notify.Outcome(n.ep.At(url).Send(ctx, http.MethodPut, body, notify.WithHeaders(n.auth)))
 }

@@ -17,14 +17,8 @@ func notifyOnce(t *testing.T, cfg notify.Config, ev event.Event) notifytest.Requ
 	t.Helper()
 	sink := notifytest.NewSink(t, nil)
 	cfg.Address = notify.Secret(sink.URL + cfg.Address.Reveal())
-	n, err := matrix.New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	if retry, err := n.Notify(context.Background(), ev); err != nil {
-		t.Fatalf("Notify: retry=%v err=%v", retry, err)
-	}
-	return sink.Last(t)
+	n := notifytest.New(t, matrix.New, cfg)
+	return notifytest.Deliver(t, sink, n, ev)
 }
 
 func TestGolden(t *testing.T) {
@@ -118,13 +112,7 @@ func TestNewErrors(t *testing.T) {
 }
 
 func TestRetry(t *testing.T) {
-	notifytest.RunRetryTests(t, func(t *testing.T, address string) notify.Notifier {
-		n, err := matrix.New(notify.Config{Address: notify.Secret(address), Channel: room, Token: "t"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	})
+	notifytest.RunRetryTests(t, notifytest.At(matrix.New, notify.Config{Channel: room, Token: "t"}))
 }
 
 func TestNoSecretLeak(t *testing.T) {

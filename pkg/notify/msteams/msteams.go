@@ -6,7 +6,6 @@ package msteams
 
 import (
 	"context"
-	"net/http"
 	"net/url"
 	"strings"
 
@@ -34,25 +33,18 @@ type Notifier struct {
 	// does; tests set it to send either format to their server.
 	Schema Schema
 
-	address string
-	client  *http.Client
-	secrets []notify.Secret
+	ep notify.Endpoint
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
-
 // New builds a Teams notifier for the webhook address cfg.Address.
-func New(cfg notify.Config) (notify.Notifier, error) {
-	address, err := notify.ParseAddress(cfg.Address)
+func New(cfg notify.Config) (*Notifier, error) {
+	ep, err := notify.NewEndpoint(cfg)
 	if err != nil {
 		return nil, err
 	}
-	client := cfg.Client()
 	return &Notifier{
-		Schema:  schemaFor(address),
-		address: address,
-		client:  client,
-		secrets: cfg.SecretValues(),
+		Schema: schemaFor(ep.Address),
+		ep:     ep,
 	}, nil
 }
 
@@ -61,7 +53,7 @@ func New(cfg notify.Config) (notify.Notifier, error) {
 // the host counts, so a look-alike in the userinfo, path or query, or a
 // host such as "x.webhook.office.com.example.org", gets an Adaptive Card.
 func schemaFor(address string) Schema {
-	// ParseAddress has accepted address with the same parser, so err is nil.
+	// NewEndpoint has accepted address with the same parser, so err is nil.
 	u, _ := url.ParseRequestURI(address)
 	host, _, _ := strings.Cut(u.Host, ":")
 	if strings.HasSuffix(host, connectorHostSuffix) {
@@ -78,5 +70,5 @@ func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err 
 	} else {
 		payload = NewAdaptiveCardPayload(ev)
 	}
-	return notify.Outcome(notify.PostJSON(ctx, n.client, n.address, payload, notify.WithMask(n.secrets...)))
+	return notify.Outcome(n.ep.PostJSON(ctx, payload))
 }

@@ -29,7 +29,7 @@ func newNotifier(t *testing.T, address string, schema msteams.Schema) *msteams.N
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	tn := n.(*msteams.Notifier)
+	tn := n
 	tn.Schema = schema
 	return tn
 }
@@ -126,7 +126,7 @@ func TestSchemaDetection(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := n.(*msteams.Notifier).Schema; got != tc.want {
+			if got := n.Schema; got != tc.want {
 				t.Errorf("Schema = %v, want %v", got, tc.want)
 			}
 		})
@@ -162,7 +162,7 @@ func TestNoSecretLeak(t *testing.T) {
 			notifytest.AssertNoSecretLeak(t, func(cfg notify.Config) (notify.Notifier, error) {
 				n, err := msteams.New(cfg)
 				if err == nil {
-					n.(*msteams.Notifier).Schema = schema
+					n.Schema = schema
 				}
 				return n, err
 			})

@@ -138,11 +138,7 @@ func newNotifier(t *testing.T, cfg notify.Config) notify.Notifier {
 	if cfg.Channel == "" {
 		cfg.Channel = subject
 	}
-	n, err := nats.New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return n
+	return notifytest.New(t, nats.New, cfg)
 }
 
 func notifyOK(t *testing.T, n notify.Notifier, ev event.Event) {

@@ -55,7 +55,7 @@ func LeakAddress(base string) string {
 	return u.String() + "/hook/" + LeakPathToken + "?token=" + LeakQueryToken
 }
 
-// AssertNoSecretLeak builds notifiers with factory from a Provider whose
+// AssertNoSecretLeak builds notifiers with newNotifier from a Provider whose
 // secrets are planted everywhere (address userinfo, path and query, token,
 // password, header values, proxy credentials), resolved by notify.Resolver
 // as in production. It makes them fail in every way a request can: a 500 and
@@ -63,9 +63,10 @@ func LeakAddress(base string) string {
 // that echoes its request (Proxy-Authorization included), a refused proxy,
 // and an address that does not parse. No planted value may appear in an
 // error, in anything the error wraps, or in any log line. configure, if
-// given, adjusts each config (a channel, say) before the factory runs.
-func AssertNoSecretLeak(t *testing.T, factory notify.Factory, configure ...func(*notify.Config)) {
+// given, adjusts each config (a channel, say) before newNotifier runs.
+func AssertNoSecretLeak[N notify.Notifier](t *testing.T, newNotifier func(notify.Config) (N, error), configure ...func(*notify.Config)) {
 	t.Helper()
+	factory := notify.FactoryOf(newNotifier)
 	ev := ReferenceEvent(event.SeverityError, true)
 
 	var logs bytes.Buffer

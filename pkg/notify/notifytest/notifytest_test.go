@@ -102,6 +102,6 @@ func TestRunRetryTestsCatchesWrongClassification(t *testing.T) {
 type neverRetry struct{ address string }
 
 func (n neverRetry) Notify(ctx context.Context, ev event.Event) (bool, error) {
-	_, err := notify.Outcome(notify.PostJSON(ctx, nil, n.address, ev))
+	_, err := notify.Outcome(notify.Endpoint{Address: n.address}.PostJSON(ctx, ev))
 	return false, err
 }

@@ -63,7 +63,7 @@ type NewFunc func(t *testing.T, address string) notify.Notifier
 // RunRetryTests runs RetryTests against the notifier newNotifier builds for
 // a sink's address, then checks that a refused connection and a timeout are
 // retryable.
-func RunRetryTests(t *testing.T, newNotifier NewFunc) {
+func RunRetryTests[N notify.Notifier](t *testing.T, newNotifier func(t *testing.T, address string) N) {
 	t.Helper()
 	ev := ReferenceEvent(event.SeverityInfo, true)
 	for _, tc := range RetryTests() {

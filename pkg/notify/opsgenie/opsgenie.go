@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"maps"
-	"net/http"
 
 	"github.com/heraldhq/herald/pkg/event"
 	"github.com/heraldhq/herald/pkg/notify"
@@ -17,34 +16,27 @@ import (
 
 // Notifier creates alerts with a GenieKey.
 type Notifier struct {
-	address     string
-	client      *http.Client
+	ep          notify.Endpoint
 	providerUID string
 	auth        map[string]notify.Secret
-	secrets     []notify.Secret
 }
-
-var _ notify.Notifier = (*Notifier)(nil)
 
 // New builds an Opsgenie notifier: cfg.Address is the Alert API URL, e.g.
 // https://api.opsgenie.com/v2/alerts, and cfg.Token the API key. cfg.UID,
 // the Provider's UID, goes into every alias.
-func New(cfg notify.Config) (notify.Notifier, error) {
-	address, err := notify.ParseAddress(cfg.Address)
+func New(cfg notify.Config) (*Notifier, error) {
+	ep, err := notify.NewEndpoint(cfg)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.Token == "" {
 		return nil, errors.New("empty Opsgenie apikey/token")
 	}
-	client := cfg.Client()
 	return &Notifier{
-		address:     address,
-		client:      client,
+		ep:          ep,
 		providerUID: cfg.UID,
 		// Opsgenie's API key scheme: "Authorization: GenieKey <key>".
-		auth:    map[string]notify.Secret{"Authorization": "GenieKey " + cfg.Token},
-		secrets: cfg.SecretValues(),
+		auth: map[string]notify.Secret{"Authorization": "GenieKey " + cfg.Token},
 	}, nil
 }
 
@@ -84,6 +76,6 @@ func Alias(ev event.Event, providerUID string) string {
 // Notify posts ev. Any 2xx is success: Opsgenie answers 202 and processes
 // the request asynchronously.
 func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err error) {
-	return notify.Outcome(notify.PostJSON(ctx, n.client, n.address, NewAlert(ev, n.providerUID),
-		notify.WithHeaders(n.auth), notify.WithMask(n.secrets...)))
+	return notify.Outcome(n.ep.PostJSON(ctx, NewAlert(ev, n.providerUID),
+		notify.WithHeaders(n.auth)))
 }

@@ -1,7 +1,6 @@
 package opsgenie_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/heraldhq/herald/pkg/event"
@@ -16,14 +15,8 @@ const providerUID = "1f2e3d4c-0000-0000-0000-000000000000"
 func notifyOnce(t *testing.T, ev event.Event) notifytest.Request {
 	t.Helper()
 	sink := notifytest.NewSink(t, notifytest.Status(202, `{"result":"Request will be processed"}`))
-	n, err := opsgenie.New(notify.Config{Address: notify.Secret(sink.URL + "/v2/alerts"), Token: "og-api-key", UID: providerUID})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	if retry, err := n.Notify(context.Background(), ev); err != nil {
-		t.Fatalf("Notify: retry=%v err=%v", retry, err)
-	}
-	return sink.Last(t)
+	n := notifytest.New(t, opsgenie.New, notify.Config{Address: notify.Secret(sink.URL + "/v2/alerts"), Token: "og-api-key", UID: providerUID})
+	return notifytest.Deliver(t, sink, n, ev)
 }
 
 func TestGolden(t *testing.T) {
@@ -116,13 +109,7 @@ func TestNewErrors(t *testing.T) {
 }
 
 func TestRetry(t *testing.T) {
-	notifytest.RunRetryTests(t, func(t *testing.T, address string) notify.Notifier {
-		n, err := opsgenie.New(notify.Config{Address: notify.Secret(address), Token: "k", UID: providerUID})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	})
+	notifytest.RunRetryTests(t, notifytest.At(opsgenie.New, notify.Config{Token: "k", UID: providerUID}))
 }
 
 func TestNoSecretLeak(t *testing.T) {

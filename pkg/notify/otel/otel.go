@@ -1,16 +1,14 @@
 // Package otel exports each Flux event as one OpenTelemetry span, OTLP/HTTP
 // protobuf, to the collector URL in the address (Flux's
 // internal/notifier/otel.go). Flux drives the OpenTelemetry SDK's
-// otlptracehttp exporter; Herald encodes the same request itself and posts
-// it with notify.Post. Measured on the stripped arm64 dispatch binary, the
-// SDK and exporter would add 3.8 MB or more, the generated OTLP types with
-// the protobuf runtime 9.7 MB, and the hand encoder (encode.go) nothing
-// measurable.
+// otlptracehttp exporter; Herald encodes the same request itself
+// (encode.go), which keeps the SDK, the exporter and the protobuf runtime
+// out of the dispatch binary.
 //
 // Two inputs of Flux are not available to a Herald notifier. Flux names the
 // resource after the Alert and seeds the trace ID with the Alert's UID;
 // notify.Config describes the Provider only, so the Provider stands in for
-// the Alert unless the caller passes the Alert with WithAlert. And Flux asks
+// the Alert. And Flux asks
 // the API server for the object's parent Kustomization or source to link
 // spans; Herald has no cluster access, so every span is a root span.
 package otel
@@ -36,48 +34,33 @@ type Notifier struct {
 	// Now ends each span, as span.End does in Flux. New sets time.Now.
 	Now func() time.Time
 
-	endpoint string
-	client   *http.Client
+	ep       notify.Endpoint
 	headers  map[string]notify.Secret
 	provider Alert
-	secrets  []notify.Secret
 }
-
-var _ notify.Notifier = (*Notifier)(nil)
 
 // Alert identifies the Alert an event is sent for.
 type Alert struct {
 	Name, Namespace, UID string
 }
 
-type alertKey struct{}
-
-// WithAlert tells Notify which Alert ctx's event is sent for, as Flux's
-// WithAlertMetadata does.
-func WithAlert(ctx context.Context, a Alert) context.Context {
-	return context.WithValue(ctx, alertKey{}, a)
-}
-
 // New checks the endpoint and fixes the headers once.
-func New(cfg notify.Config) (notify.Notifier, error) {
-	raw, err := notify.ParseAddress(cfg.Address)
+func New(cfg notify.Config) (*Notifier, error) {
+	ep, err := notify.NewEndpoint(cfg)
 	if err != nil {
 		return nil, err
 	}
-	u, _ := url.Parse(raw) // ParseAddress has parsed it
+	u, _ := url.Parse(ep.Address) // NewEndpoint has parsed it
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return nil, errors.New("invalid address: scheme must be http or https")
 	}
 	// The exporter keeps only the scheme, host and path of the endpoint.
-	endpoint := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
-	client := cfg.Client()
+	ep.Address = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 	return &Notifier{
 		Now:      time.Now,
-		endpoint: endpoint,
-		client:   client,
+		ep:       ep,
 		headers:  headers(cfg),
 		provider: Alert{Name: cfg.Name, Namespace: cfg.Namespace, UID: cfg.UID},
-		secrets:  cfg.SecretValues(),
 	}, nil
 }
 
@@ -114,16 +97,11 @@ func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err 
 	if ev.InvolvedObject.Kind == "HelmRepository" {
 		return false, nil
 	}
-	alert, ok := ctx.Value(alertKey{}).(Alert)
-	if !ok {
-		alert = n.provider
-	}
-	body := NewTrace(alert, ev, n.Now()).Marshal()
+	body := NewTrace(n.provider, ev, n.Now()).Marshal()
 	// The secret's headers may replace the User-Agent but, as with the
 	// exporter, not the Content-Type.
-	return notify.Outcome(notify.Post(ctx, n.client, http.MethodPost, n.endpoint, body,
+	return notify.Outcome(n.ep.Send(ctx, http.MethodPost, body,
 		notify.WithHeaders(n.headers),
 		notify.WithHeader("Content-Type", ContentType),
-		notify.WithMask(n.secrets...),
 	))
 }

@@ -35,7 +35,7 @@ func newNotifier(t *testing.T, cfg notify.Config) *otel.Notifier {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	o := n.(*otel.Notifier)
+	o := n
 	o.Now = func() time.Time { return end }
 	return o
 }
@@ -184,15 +184,11 @@ func TestOKStatus(t *testing.T) {
 	}
 }
 
-// The Alert given with WithAlert replaces the Provider's stand-in.
-func TestWithAlert(t *testing.T) {
-	sink := notifytest.NewSink(t, nil)
-	n := newNotifier(t, notify.Config{Address: notify.Secret(sink.URL)})
-	ctx := otel.WithAlert(context.Background(), otel.Alert{Name: "on-call", Namespace: "apps", UID: "alert-uid"})
-	if _, err := n.Notify(ctx, notifytest.ReferenceEvent(event.SeverityInfo, true)); err != nil {
-		t.Fatal(err)
-	}
-	rs := decode(t, sink.Last(t).Body).ResourceSpans[0]
+// The Alert names the resource and seeds the trace ID.
+func TestTraceAlert(t *testing.T) {
+	a := otel.Alert{Name: "on-call", Namespace: "apps", UID: "alert-uid"}
+	body := otel.NewTrace(a, notifytest.ReferenceEvent(event.SeverityInfo, true), time.Now()).Marshal()
+	rs := decode(t, body).ResourceSpans[0]
 	if got := rs.Resource.Attributes[1].Value.GetStringValue(); got != "apps/on-call" {
 		t.Errorf("service.name = %q", got)
 	}

@@ -8,7 +8,6 @@ package pagerduty
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -28,30 +27,22 @@ type Notifier struct {
 	BaseURL string
 
 	routingKey string
-	client     *http.Client
-	secrets    []notify.Secret
+	ep         notify.Endpoint
 }
-
-var _ notify.Notifier = (*Notifier)(nil)
 
 // New builds a PagerDuty notifier: cfg.Address is an events API URL such as
 // https://events.pagerduty.com/v2/enqueue, of which only the scheme and host
 // count, and cfg.Channel is the integration's routing key.
-func New(cfg notify.Config) (notify.Notifier, error) {
-	address, err := notify.ParseAddress(cfg.Address)
+func New(cfg notify.Config) (*Notifier, error) {
+	ep, err := notify.NewEndpoint(cfg)
 	if err != nil {
 		return nil, err
 	}
-	u, _ := url.ParseRequestURI(address) // cannot fail: ParseAddress accepted it
-	client := cfg.Client()
-	return &Notifier{
-		BaseURL:    u.Scheme + "://" + u.Host,
-		routingKey: cfg.Channel,
-		client:     client,
-		// The routing key is in every body, which a failing server may
-		// echo, and it is enough to raise incidents: mask it as a secret.
-		secrets: append(cfg.SecretValues(), notify.Secret(cfg.Channel)),
-	}, nil
+	u, _ := url.ParseRequestURI(ep.Address) // cannot fail: NewEndpoint accepted it
+	// The routing key is in every body, which a failing server may echo,
+	// and it is enough to raise incidents: mask it as a secret.
+	ep.Secrets = append(ep.Secrets, notify.Secret(cfg.Channel))
+	return &Notifier{BaseURL: u.Scheme + "://" + u.Host, routingKey: cfg.Channel, ep: ep}, nil
 }
 
 // Notify sends ev to /v2/enqueue and, for info events, a change event to
@@ -62,12 +53,11 @@ func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err 
 	if ev.Reason == "Progressing" {
 		return false, nil
 	}
-	opt := notify.WithMask(n.secrets...)
-	if err := notify.PostJSON(ctx, n.client, n.BaseURL+"/v2/enqueue", NewEvent(ev, n.routingKey), opt); err != nil {
+	if err := n.ep.At(n.BaseURL+"/v2/enqueue").PostJSON(ctx, NewEvent(ev, n.routingKey)); err != nil {
 		return notify.Outcome(fmt.Errorf("failed sending event: %w", err))
 	}
 	if ev.Severity == event.SeverityInfo {
-		if err := notify.PostJSON(ctx, n.client, n.BaseURL+"/v2/change/enqueue", NewChangeEvent(ev, n.routingKey), opt); err != nil {
+		if err := n.ep.At(n.BaseURL+"/v2/change/enqueue").PostJSON(ctx, NewChangeEvent(ev, n.routingKey)); err != nil {
 			return notify.Outcome(fmt.Errorf("failed sending change event: %w", err))
 		}
 	}

@@ -13,13 +13,9 @@ import (
 
 const routingKey = "R0UT1NGK3Y0000000000000000000000"
 
-func newNotifier(t *testing.T, address string) notify.Notifier {
+func newNotifier(t *testing.T, address string) *pagerduty.Notifier {
 	t.Helper()
-	n, err := pagerduty.New(notify.Config{Address: notify.Secret(address), Channel: routingKey})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return n
+	return notifytest.New(t, pagerduty.New, notify.Config{Address: notify.Secret(address), Channel: routingKey})
 }
 
 // notifyAll sends ev to a sink at an address with a path and a query, which
@@ -133,7 +129,7 @@ func TestBaseURL(t *testing.T) {
 		"https://events.eu.pagerduty.com/v2/enqueue": "https://events.eu.pagerduty.com",
 		"http://user:pw@127.0.0.1:8080/x?y=z":        "http://127.0.0.1:8080",
 	} {
-		if got := newNotifier(t, address).(*pagerduty.Notifier).BaseURL; got != want {
+		if got := newNotifier(t, address).BaseURL; got != want {
 			t.Errorf("BaseURL(%s) = %s, want %s", address, got, want)
 		}
 	}
@@ -166,9 +162,7 @@ func TestNewError(t *testing.T) {
 }
 
 func TestRetry(t *testing.T) {
-	notifytest.RunRetryTests(t, func(t *testing.T, address string) notify.Notifier {
-		return newNotifier(t, address)
-	})
+	notifytest.RunRetryTests(t, newNotifier)
 }
 
 // The routing key is masked too: it is in the body a 400 may echo.

@@ -4,7 +4,6 @@ package rocket
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/heraldhq/herald/pkg/event"
 	"github.com/heraldhq/herald/pkg/notify"
@@ -19,29 +18,22 @@ const (
 
 // Notifier posts Slack-shaped attachments to Rocket.Chat.
 type Notifier struct {
-	address  string
-	client   *http.Client
+	ep       notify.Endpoint
 	channel  string
 	username string
-	secrets  []notify.Secret
 }
-
-var _ notify.Notifier = (*Notifier)(nil)
 
 // New builds a Rocket.Chat notifier. cfg.Address is the webhook URL;
 // cfg.Channel and cfg.Username are sent as given.
-func New(cfg notify.Config) (notify.Notifier, error) {
-	address, err := notify.ParseAddress(cfg.Address)
+func New(cfg notify.Config) (*Notifier, error) {
+	ep, err := notify.NewEndpoint(cfg)
 	if err != nil {
 		return nil, err
 	}
-	client := cfg.Client()
 	return &Notifier{
-		address:  address,
-		client:   client,
+		ep:       ep,
 		channel:  cfg.Channel,
 		username: cfg.Username,
-		secrets:  cfg.SecretValues(),
 	}, nil
 }
 
@@ -63,5 +55,5 @@ func NewPayload(ev event.Event, channel, username string) slack.Payload {
 // Notify posts ev.
 func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err error) {
 	p := NewPayload(ev, n.channel, n.username)
-	return notify.Outcome(notify.PostJSON(ctx, n.client, n.address, p, notify.WithMask(n.secrets...)))
+	return notify.Outcome(n.ep.PostJSON(ctx, p))
 }

@@ -1,7 +1,6 @@
 package rocket_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/heraldhq/herald/pkg/event"
@@ -19,14 +18,8 @@ func notifyOnce(t *testing.T, cfg notify.Config, ev event.Event) notifytest.Requ
 	t.Helper()
 	sink := notifytest.NewSink(t, nil)
 	cfg.Address = notify.Secret(sink.URL + "/hooks/abc/def")
-	n, err := rocket.New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	if retry, err := n.Notify(context.Background(), ev); err != nil {
-		t.Fatalf("Notify: retry=%v err=%v", retry, err)
-	}
-	return sink.Last(t)
+	n := notifytest.New(t, rocket.New, cfg)
+	return notifytest.Deliver(t, sink, n, ev)
 }
 
 func TestGolden(t *testing.T) {
@@ -88,13 +81,7 @@ func TestNewErrors(t *testing.T) {
 }
 
 func TestRetry(t *testing.T) {
-	notifytest.RunRetryTests(t, func(t *testing.T, address string) notify.Notifier {
-		n, err := rocket.New(notify.Config{Address: notify.Secret(address), Channel: "general"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	})
+	notifytest.RunRetryTests(t, notifytest.At(rocket.New, notify.Config{Channel: "general"}))
 }
 
 func TestNoSecretLeak(t *testing.T) {

@@ -14,7 +14,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 
@@ -27,10 +26,10 @@ import (
 // Notifier captures events with a Sentry client whose transport posts them
 // in the calling goroutine.
 type Notifier struct {
-	client  *sentry.Client
-	dsn     *sentry.Dsn
-	http    *http.Client
-	secrets []notify.Secret
+	client *sentry.Client
+	dsn    *sentry.Dsn
+	// ep posts to the DSN's envelope endpoint.
+	ep notify.Endpoint
 
 	// pending maps the ID of each event being captured to its attempt, so
 	// that the transport, which the SDK calls without a context or a way to
@@ -44,10 +43,8 @@ type attempt struct {
 	sent bool
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
-
 // New parses the DSN and builds the Sentry client once.
-func New(cfg notify.Config) (notify.Notifier, error) {
+func New(cfg notify.Config) (*Notifier, error) {
 	if cfg.Address == "" {
 		return nil, errors.New("DSN cannot be empty")
 	}
@@ -62,8 +59,7 @@ func New(cfg notify.Config) (notify.Notifier, error) {
 		}
 		return nil, errors.New("invalid DSN")
 	}
-	client := cfg.Client()
-	n := &Notifier{dsn: dsn, http: client, secrets: cfg.SecretValues()}
+	n := &Notifier{dsn: dsn, ep: notify.Endpoint{Address: dsn.GetAPIURL().String(), Client: cfg.Client(), Secrets: cfg.SecretValues()}}
 	n.client, err = sentry.NewClient(sentry.ClientOptions{
 		Dsn:              cfg.Address.Reveal(),
 		Environment:      cfg.Channel,

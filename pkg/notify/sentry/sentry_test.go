@@ -33,11 +33,7 @@ func dsn(t testing.TB, address string) string {
 
 func newNotifier(t *testing.T, address, environment string) notify.Notifier {
 	t.Helper()
-	n, err := sentry.New(notify.Config{Address: notify.Secret(dsn(t, address)), Channel: environment})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return n
+	return notifytest.New(t, sentry.New, notify.Config{Address: notify.Secret(dsn(t, address)), Channel: environment})
 }
 
 // envelope is a decoded one-item Sentry envelope.

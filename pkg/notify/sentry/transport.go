@@ -70,11 +70,10 @@ func (n *Notifier) post(ctx context.Context, ev *sentry.Event) error {
 		// Deprecated by Sentry, still sent by the SDK for old self-hosted servers.
 		auth += ", sentry_secret=" + secret
 	}
-	return notify.Post(ctx, n.http, http.MethodPost, n.dsn.GetAPIURL().String(), envelope.Bytes(),
+	return n.ep.Send(ctx, http.MethodPost, envelope.Bytes(),
 		notify.WithContentType("application/x-sentry-envelope"),
 		notify.WithHeader("User-Agent", client),
 		notify.WithHeaders(map[string]notify.Secret{"X-Sentry-Auth": notify.Secret(auth)}),
-		notify.WithMask(n.secrets...),
 	)
 }
 

@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 
@@ -26,32 +25,25 @@ type Notifier struct {
 	// Flux. New sets ChatPostMessageURL; tests point it at their server.
 	ChatPostMessageURL string
 
-	address  string
-	client   *http.Client
+	ep       notify.Endpoint
 	token    notify.Secret
 	channel  string
 	username string
-	secrets  []notify.Secret
 }
-
-var _ notify.Notifier = (*Notifier)(nil)
 
 // New builds a Slack notifier. cfg.Address is the webhook or
 // chat.postMessage URL; cfg.Token, when set, is sent as a bearer token.
-func New(cfg notify.Config) (notify.Notifier, error) {
-	address, err := notify.ParseAddress(cfg.Address)
+func New(cfg notify.Config) (*Notifier, error) {
+	ep, err := notify.NewEndpoint(cfg)
 	if err != nil {
 		return nil, err
 	}
-	client := cfg.Client()
 	return &Notifier{
 		ChatPostMessageURL: ChatPostMessageURL,
-		address:            address,
-		client:             client,
+		ep:                 ep,
 		token:              cfg.Token,
 		channel:            cfg.Channel,
 		username:           cfg.Username,
-		secrets:            cfg.SecretValues(),
 	}, nil
 }
 
@@ -117,11 +109,11 @@ func NewPayload(ev event.Event, channel, username string) Payload {
 
 // Notify posts ev. A bearer token is added only when the config has one.
 func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err error) {
-	opts := []notify.PostOption{notify.WithBearer(n.token), notify.WithMask(n.secrets...)}
-	if n.address == n.ChatPostMessageURL {
+	opts := []notify.PostOption{notify.WithBearer(n.token)}
+	if n.ep.Address == n.ChatPostMessageURL {
 		opts = append(opts, notify.WithResponseValidator(validateChatResponse))
 	}
-	return notify.Outcome(notify.PostJSON(ctx, n.client, n.address, NewPayload(ev, n.channel, n.username), opts...))
+	return notify.Outcome(n.ep.PostJSON(ctx, NewPayload(ev, n.channel, n.username), opts...))
 }
 
 // transientErrors are chat.postMessage errors that Slack documents as

@@ -16,11 +16,7 @@ const referenceBody = `{"channel":"general","username":"kustomize-controller","i
 
 func newNotifier(t *testing.T, cfg notify.Config) *slack.Notifier {
 	t.Helper()
-	n, err := slack.New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return n.(*slack.Notifier)
+	return notifytest.New(t, slack.New, cfg)
 }
 
 func TestGolden(t *testing.T) {
@@ -165,7 +161,7 @@ func TestNoSecretLeak(t *testing.T) {
 	notifytest.AssertNoSecretLeak(t, func(cfg notify.Config) (notify.Notifier, error) {
 		n, err := slack.New(cfg)
 		if err == nil {
-			n.(*slack.Notifier).ChatPostMessageURL = cfg.Address.Reveal()
+			n.ChatPostMessageURL = cfg.Address.Reveal()
 		}
 		return n, err
 	})

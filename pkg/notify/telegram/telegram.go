@@ -7,7 +7,6 @@ package telegram
 import (
 	"context"
 	"errors"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -30,16 +29,13 @@ type Notifier struct {
 	chatID    string
 	threadID  string
 	hasThread bool
-	client    *http.Client
-	secrets   []notify.Secret
+	ep        notify.Endpoint
 }
-
-var _ notify.Notifier = (*Notifier)(nil)
 
 // New builds a Telegram notifier. cfg.Channel is the chat ID, optionally
 // followed by ":" and a message thread (topic) ID; cfg.Token is the bot
 // token. Both are required, with Flux's error texts.
-func New(cfg notify.Config) (notify.Notifier, error) {
+func New(cfg notify.Config) (*Notifier, error) {
 	if cfg.Channel == "" {
 		return nil, errors.New("empty Telegram channel")
 	}
@@ -51,7 +47,6 @@ func New(cfg notify.Config) (notify.Notifier, error) {
 	if _, err := sendMessageURL(DefaultAPIURL, cfg.Token); err != nil {
 		return nil, err
 	}
-	client := cfg.Client()
 	chatID, threadID, hasThread := strings.Cut(cfg.Channel, ":")
 	return &Notifier{
 		APIURL:    DefaultAPIURL,
@@ -59,8 +54,7 @@ func New(cfg notify.Config) (notify.Notifier, error) {
 		chatID:    chatID,
 		threadID:  threadID,
 		hasThread: hasThread,
-		client:    client,
-		secrets:   cfg.SecretValues(),
+		ep:        notify.Endpoint{Client: cfg.Client(), Secrets: cfg.SecretValues()},
 	}, nil
 }
 
@@ -140,5 +134,5 @@ func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err 
 	if n.hasThread {
 		p.MessageThreadID = n.threadID
 	}
-	return notify.Outcome(notify.PostJSON(ctx, n.client, address, p, notify.WithMask(n.secrets...)))
+	return notify.Outcome(n.ep.At(address).PostJSON(ctx, p))
 }

@@ -25,7 +25,7 @@ func newNotifier(t *testing.T, api string, cfg notify.Config) *telegram.Notifier
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	tn := n.(*telegram.Notifier)
+	tn := n
 	tn.APIURL = api
 	return tn
 }
@@ -169,7 +169,7 @@ func TestAddressIgnored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := d.(*telegram.Notifier).APIURL; got != "https://api.telegram.org" {
+	if got := d.APIURL; got != "https://api.telegram.org" {
 		t.Errorf("APIURL = %s", got)
 	}
 }
@@ -229,7 +229,7 @@ func TestNoSecretLeak(t *testing.T) {
 			return nil, err
 		}
 		// Send where the check's servers listen, never to Telegram.
-		tn := n.(*telegram.Notifier)
+		tn := n
 		tn.APIURL = closed
 		if u, err := url.Parse(cfg.Address.Reveal()); err == nil && u.Host != "" {
 			tn.APIURL = u.Scheme + "://" + u.Host

@@ -5,7 +5,6 @@ package webex
 
 import (
 	"context"
-	"net/http"
 	"slices"
 	"strings"
 
@@ -15,25 +14,20 @@ import (
 
 // Notifier posts Markdown messages to one room.
 type Notifier struct {
-	address string
-	client  *http.Client
-	roomID  string
+	ep     notify.Endpoint
+	roomID string
 	// auth sets the Authorization header.
-	auth    notify.PostOption
-	secrets []notify.Secret
+	auth notify.PostOption
 }
-
-var _ notify.Notifier = (*Notifier)(nil)
 
 // New builds a Webex notifier. cfg.Address is the Messages API URL
 // (https://webexapis.com/v1/messages), cfg.Channel the room ID and
 // cfg.Token the bot's access token.
-func New(cfg notify.Config) (notify.Notifier, error) {
-	address, err := notify.ParseAddress(cfg.Address)
+func New(cfg notify.Config) (*Notifier, error) {
+	ep, err := notify.NewEndpoint(cfg)
 	if err != nil {
 		return nil, err
 	}
-	client := cfg.Client()
 	// Flux sends the header even without a token; Go trims the value on
 	// the wire, so it arrives as "Bearer". With a token it is a secret
 	// header, masked out of errors however a server echoes it; without
@@ -43,11 +37,9 @@ func New(cfg notify.Config) (notify.Notifier, error) {
 		auth = notify.WithHeaders(map[string]notify.Secret{"Authorization": "Bearer " + cfg.Token})
 	}
 	return &Notifier{
-		address: address,
-		client:  client,
-		roomID:  cfg.Channel,
-		auth:    auth,
-		secrets: cfg.SecretValues(),
+		ep:     ep,
+		roomID: cfg.Channel,
+		auth:   auth,
 	}, nil
 }
 
@@ -83,6 +75,6 @@ func Markdown(ev event.Event) string {
 // Notify posts ev to the room.
 func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err error) {
 	p := Payload{RoomID: n.roomID, Markdown: Markdown(ev)}
-	return notify.Outcome(notify.PostJSON(ctx, n.client, n.address, p,
-		n.auth, notify.WithMask(n.secrets...)))
+	return notify.Outcome(n.ep.PostJSON(ctx, p,
+		n.auth))
 }

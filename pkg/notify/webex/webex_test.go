@@ -19,14 +19,8 @@ func send(t *testing.T, cfg notify.Config, ev event.Event) notifytest.Request {
 	t.Helper()
 	sink := notifytest.NewSink(t, nil)
 	cfg.Address = notify.Secret(sink.URL + "/v1/messages")
-	n, err := webex.New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	if retry, err := n.Notify(context.Background(), ev); err != nil {
-		t.Fatalf("Notify: retry=%v err=%v", retry, err)
-	}
-	return sink.Last(t)
+	n := notifytest.New(t, webex.New, cfg)
+	return notifytest.Deliver(t, sink, n, ev)
 }
 
 func TestGolden(t *testing.T) {
@@ -108,13 +102,7 @@ func TestNewErrors(t *testing.T) {
 }
 
 func TestRetry(t *testing.T) {
-	notifytest.RunRetryTests(t, func(t *testing.T, address string) notify.Notifier {
-		n, err := webex.New(notify.Config{Address: notify.Secret(address), Channel: roomID, Token: "t"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	})
+	notifytest.RunRetryTests(t, notifytest.At(webex.New, notify.Config{Channel: roomID, Token: "t"}))
 }
 
 func TestNoSecretLeak(t *testing.T) {

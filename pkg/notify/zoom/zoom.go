@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/http"
 	"net/url"
 	"slices"
 
@@ -18,29 +17,25 @@ import (
 
 // Notifier posts Zoom rich messages.
 type Notifier struct {
-	address string
-	client  *http.Client
+	ep notify.Endpoint
 	// auth carries the verification token raw, without a scheme: that is
 	// what the incoming webhook expects in Authorization.
-	auth    map[string]notify.Secret
-	secrets []notify.Secret
+	auth map[string]notify.Secret
 }
-
-var _ notify.Notifier = (*Notifier)(nil)
 
 // New builds a Zoom notifier. cfg.Address is the incoming webhook URL and
 // cfg.Token its verification token, which is required.
-func New(cfg notify.Config) (notify.Notifier, error) {
-	raw, err := notify.ParseAddress(cfg.Address)
+func New(cfg notify.Config) (*Notifier, error) {
+	ep, err := notify.NewEndpoint(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("invalid Zoom incoming webhook URL: %w", err)
 	}
 	if cfg.Token == "" {
 		return nil, errors.New("empty Zoom verification token")
 	}
-	// ParseAddress has accepted it; Flux parses with ParseRequestURI too, so
+	// NewEndpoint has accepted it; Flux parses with ParseRequestURI too, so
 	// the same address gives the same request URL.
-	u, _ := url.ParseRequestURI(raw)
+	u, _ := url.ParseRequestURI(ep.Address)
 	// Ask for the rich format unless the URL pins one. As in Flux, an empty
 	// format counts as none, and only then is the query re-encoded (which
 	// sorts it).
@@ -48,12 +43,10 @@ func New(cfg notify.Config) (notify.Notifier, error) {
 		q.Set("format", "full")
 		u.RawQuery = q.Encode()
 	}
-	client := cfg.Client()
+	ep.Address = u.String()
 	return &Notifier{
-		address: u.String(),
-		client:  client,
-		auth:    map[string]notify.Secret{"Authorization": cfg.Token},
-		secrets: cfg.SecretValues(),
+		ep:   ep,
+		auth: map[string]notify.Secret{"Authorization": cfg.Token},
 	}, nil
 }
 
@@ -111,6 +104,6 @@ func NewPayload(ev event.Event) Payload {
 
 // Notify posts ev with the raw token as Authorization.
 func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err error) {
-	return notify.Outcome(notify.PostJSON(ctx, n.client, n.address, NewPayload(ev),
-		notify.WithHeaders(n.auth), notify.WithMask(n.secrets...)))
+	return notify.Outcome(n.ep.PostJSON(ctx, NewPayload(ev),
+		notify.WithHeaders(n.auth)))
 }

@@ -21,29 +21,25 @@ const MessagesPath = "/api/v1/messages"
 
 // Notifier posts form-encoded stream messages.
 type Notifier struct {
-	endpoint string
-	client   *http.Client
+	ep       notify.Endpoint
 	stream   string
 	topic    string
 	username string
 	password notify.Secret
-	secrets  []notify.Secret
 }
-
-var _ notify.Notifier = (*Notifier)(nil)
 
 // New builds a Zulip notifier. cfg.Address is the server URL, cfg.Channel
 // is "<stream>/<topic>", and the secret's username and password (the bot's
 // email and API key) are sent as basic auth.
-func New(cfg notify.Config) (notify.Notifier, error) {
-	raw, err := notify.ParseAddress(cfg.Address)
+func New(cfg notify.Config) (*Notifier, error) {
+	ep, err := notify.NewEndpoint(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("invalid Zulip endpoint URL: %w", err)
 	}
-	// Flux parses with url.Parse. ParseAddress's ParseRequestURI also
+	// Flux parses with url.Parse. NewEndpoint's ParseRequestURI also
 	// accepts "/path" and "scheme:opaque", which name no server: refuse
 	// them here rather than fail every delivery, as Flux would.
-	u, err := url.Parse(raw)
+	u, err := url.Parse(ep.Address)
 	if err != nil || u.Host == "" {
 		return nil, errors.New("invalid Zulip endpoint URL: it needs a scheme and a host")
 	}
@@ -55,15 +51,13 @@ func New(cfg notify.Config) (notify.Notifier, error) {
 		return nil, fmt.Errorf("invalid Zulip channel format, expected <channel>/<topic>, got '%s'", cfg.Channel)
 	}
 
-	client := cfg.Client()
+	ep.Address = u.String()
 	return &Notifier{
-		endpoint: u.String(),
-		client:   client,
+		ep:       ep,
 		stream:   stream,
 		topic:    topic,
 		username: cfg.Username,
 		password: cfg.Password,
-		secrets:  cfg.SecretValues(),
 	}, nil
 }
 
@@ -82,9 +76,8 @@ func NewForm(ev event.Event, stream, topic string) url.Values {
 // when the username or password is set, as Flux's poster does.
 func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err error) {
 	body := []byte(NewForm(ev, n.stream, n.topic).Encode())
-	return notify.Outcome(notify.Post(ctx, n.client, http.MethodPost, n.endpoint, body,
+	return notify.Outcome(n.ep.Send(ctx, http.MethodPost, body,
 		notify.WithContentType("application/x-www-form-urlencoded"),
 		notify.WithBasicAuth(n.username, n.password),
-		notify.WithMask(n.secrets...),
 	))
 }

@@ -163,13 +163,7 @@ func TestNewErrors(t *testing.T) {
 }
 
 func TestRetry(t *testing.T) {
-	notifytest.RunRetryTests(t, func(t *testing.T, address string) notify.Notifier {
-		n, err := zulip.New(notify.Config{Address: notify.Secret(address), Channel: "general/flux", Username: "u", Password: "p"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	})
+	notifytest.RunRetryTests(t, notifytest.At(zulip.New, notify.Config{Channel: "general/flux", Username: "u", Password: "p"}))
 }
 
 func TestNoSecretLeak(t *testing.T) {
