@@ -51,3 +51,14 @@ func (e Endpoint) Send(ctx context.Context, method string, body []byte, opts ...
 func (e Endpoint) masked(opts []PostOption) []PostOption {
 	return append(slices.Clip(opts), WithMask(e.Secrets...))
 }
+
+// Build makes a provider's notifier around the Endpoint of cfg: the one
+// constructor step that every HTTP provider shares.
+func Build[N any](cfg Config, notifier func(Endpoint) N) (N, error) {
+	ep, err := NewEndpoint(cfg)
+	if err != nil {
+		var zero N
+		return zero, err
+	}
+	return notifier(ep), nil
+}

@@ -20,11 +20,7 @@ type Notifier struct {
 // The webhook's key and token are in its query, so the address is the
 // secret; Google Chat takes no other credentials.
 func New(cfg notify.Config) (*Notifier, error) {
-	ep, err := notify.NewEndpoint(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &Notifier{ep: ep}, nil
+	return notify.Build(cfg, func(ep notify.Endpoint) *Notifier { return &Notifier{ep: ep} })
 }
 
 // Payload is Flux's message: one card. Pointer fields that Flux never sets

@@ -22,11 +22,7 @@ type Notifier struct {
 // a proxy nor certSecretRef for lark (behaviour reference §6); notify.Resolve
 // leaves both out of cfg.HTTPClient for this type, so Herald does the same.
 func New(cfg notify.Config) (*Notifier, error) {
-	ep, err := notify.NewEndpoint(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &Notifier{ep: ep}, nil
+	return notify.Build(cfg, func(ep notify.Endpoint) *Notifier { return &Notifier{ep: ep} })
 }
 
 // Payload is Lark's message body, fields in Flux's order.
