@@ -1,0 +1,134 @@
+package commitstatus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/ext"
+
+	"github.com/heraldhq/herald/pkg/event"
+)
+
+// ExprErrorPrefix starts every error of spec.commitStatusExpr, as Flux
+// reports it on the Alert.
+const ExprErrorPrefix = "failed to create commit status: failed to evaluate the spec.commitStatusExpr CEL expression for the event: "
+
+// Expr is a compiled spec.commitStatusExpr. Compile it once, when the
+// Provider is loaded; it is safe for concurrent use.
+type Expr struct {
+	src  string
+	prog cel.Program
+}
+
+// ExprInput holds the variables of a commitStatusExpr. Event is the event
+// after metadata combination (§2.3), so event.metadata holds unprefixed
+// keys. Alert and Provider are the objects as maps with their YAML field
+// names (ObjectMap makes them); the Provider's metadata.uid should be the
+// UID Herald uses for it, so that an expression reads the same UID as
+// DefaultID.
+type ExprInput struct {
+	Event    event.Event
+	Alert    map[string]any
+	Provider map[string]any
+}
+
+// CompileExpr compiles src as Flux does (fluxcd/pkg/runtime/cel with
+// WithCompile, WithOutputType(string) and WithStructVariables("event",
+// "alert", "provider")), in the same environment. Its error is Flux's whole
+// text, ExprErrorPrefix included, since Flux compiles at every event and
+// reports it there.
+func CompileExpr(src string) (*Expr, error) {
+	e, err := compile(src)
+	if err != nil {
+		return nil, fmt.Errorf("%sfailed to compile expression: %w", ExprErrorPrefix, err)
+	}
+	return e, nil
+}
+
+func compile(src string) (*Expr, error) {
+	env, err := cel.NewEnv(
+		cel.HomogeneousAggregateLiterals(),
+		cel.EagerlyValidateDeclarations(true),
+		cel.DefaultUTCTimeZone(true),
+		cel.CrossTypeNumericComparisons(true),
+		cel.OptionalTypes(),
+		ext.Strings(),
+		ext.Sets(),
+		ext.Encoders(),
+		cel.Variable("event", cel.ObjectType("google.protobuf.Struct")),
+		cel.Variable("alert", cel.ObjectType("google.protobuf.Struct")),
+		cel.Variable("provider", cel.ObjectType("google.protobuf.Struct")),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("failed to create CEL environment: %w", err)
+	}
+	ast, issues := env.Compile(src)
+	if issues != nil && issues.Err() != nil {
+		return nil, fmt.Errorf("failed to parse the CEL expression '%s': %s", src, issues.String())
+	}
+	if got := ast.OutputType(); !got.IsExactType(types.StringType) {
+		return nil, fmt.Errorf("CEL expression output type mismatch: expected %s, got %s", types.StringType, got)
+	}
+	prog, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.InterruptCheckFrequency(100))
+	if err != nil {
+		return nil, fmt.Errorf("failed to create CEL program: %w", err)
+	}
+	return &Expr{src: src, prog: prog}, nil
+}
+
+// String returns the expression's source.
+func (e *Expr) String() string { return e.src }
+
+// Eval returns the status id for in. Its errors are Flux's texts,
+// ExprErrorPrefix included; evaluation stops when ctx is done.
+func (e *Expr) Eval(ctx context.Context, in ExprInput) (string, error) {
+	ev, err := EventMap(in.Event)
+	if err != nil {
+		return "", fmt.Errorf("%sfailed to convert event to map: %w", ExprErrorPrefix, err)
+	}
+	vars := map[string]any{"event": ev, "alert": orEmpty(in.Alert), "provider": orEmpty(in.Provider)}
+	val, _, err := e.prog.ContextEval(ctx, vars)
+	if err != nil {
+		return "", fmt.Errorf("%sfailed to evaluate the CEL expression '%s': %w", ExprErrorPrefix, e.src, err)
+	}
+	s, ok := val.(types.String)
+	if !ok {
+		return "", fmt.Errorf("%sfailed to evaluate CEL expression as string: '%s'", ExprErrorPrefix, e.src)
+	}
+	return string(s), nil
+}
+
+func orEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+// EventMap is the event as the expression sees it: its JSON form as a map,
+// as Kubernetes' unstructured converter gives it to Flux's expression.
+func EventMap(ev event.Event) (map[string]any, error) {
+	return ObjectMap(ev)
+}
+
+// ObjectMap converts an object (an api.Alert or api.Provider, say) to the
+// map of its JSON form, which is what the expression's alert and provider
+// variables hold.
+func ObjectMap(obj any) (map[string]any, error) {
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, errors.New("not an object")
+	}
+	return m, nil
+}

@@ -1,0 +1,250 @@
+// Package github sets commit statuses on GitHub and GitHub Enterprise
+// Server through go-github, as Flux's internal/notifier/github.go does
+// (behaviour reference §4.3): it lists the commit's statuses
+// (GET /repos/{o}/{r}/commits/{sha}/statuses?per_page=50) and creates one
+// (POST /repos/{o}/{r}/statuses/{sha}) only when the newest status with the
+// same context differs in state or description.
+package github
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/url"
+	"time"
+
+	gh "github.com/google/go-github/v93/github"
+
+	"github.com/heraldhq/herald/pkg/event"
+	"github.com/heraldhq/herald/pkg/notify"
+	"github.com/heraldhq/herald/pkg/notify/commitstatus"
+	"github.com/heraldhq/herald/pkg/notify/githubapp"
+)
+
+// Notifier sets commit statuses on one repository.
+type Notifier struct {
+	// Now turns rate-limit resets and Retry-After dates into delays. New
+	// sets time.Now, or the clock of WithClock.
+	Now func() time.Time
+
+	uid     string
+	repo    commitstatus.GitHubRepo
+	client  *gh.Client
+	app     *githubapp.Source
+	secrets []notify.Secret
+}
+
+var (
+	_ notify.Notifier             = (*Notifier)(nil)
+	_ commitstatus.StatusNotifier = (*Notifier)(nil)
+)
+
+// Option adjusts New.
+type Option func(*options)
+
+type options struct {
+	cache *githubapp.Cache
+	now   func() time.Time
+}
+
+// WithAppCache keeps GitHub App installation tokens in c instead of
+// githubapp.Shared.
+func WithAppCache(c *githubapp.Cache) Option { return func(o *options) { o.cache = c } }
+
+// WithClock sets the clock of the notifier and of its App tokens.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// New builds a github commit-status notifier. cfg.Address is the
+// repository URL (https, ssh or SCP form); github.com goes to
+// api.github.com, any other host to its Enterprise API at <host>/api/v3/.
+// The token is cfg.Token, or cfg.Password when the token is empty, as Flux
+// reads GitHub secrets; without either, the secret must hold GitHub App keys
+// (see package githubapp). Requests go through cfg.HTTPClient, so the
+// Provider's proxy and CA apply to every GitHub host, where Flux sends API
+// calls without the proxy and uses the CA for Enterprise hosts only.
+func New(cfg notify.Config, opts ...Option) (*Notifier, error) {
+	o := options{now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	token := cfg.Token
+	if token == "" {
+		token = cfg.Password
+	}
+	var app *githubapp.Source
+	if token == "" {
+		appCfg, ok := githubapp.FromSecret(cfg.SecretData)
+		if !ok {
+			return nil, errors.New("github token or github app details must be specified")
+		}
+		var err error
+		if app, err = githubapp.New(appCfg, cfg.HTTPClient, o.cache); err != nil {
+			return nil, err
+		}
+		app.Now = o.now
+	}
+	addr, err := commitstatus.ParseAddress(cfg.Address.Reveal())
+	if err != nil {
+		return nil, err
+	}
+	repo, err := addr.GitHub()
+	if err != nil {
+		return nil, err
+	}
+	hc := githubapp.Client(cfg.HTTPClient)
+	ghOpts := []gh.ClientOptionsFunc{gh.WithHTTPClient(hc)}
+	if app == nil {
+		ghOpts = append(ghOpts, gh.WithAuthToken(token.Reveal()))
+	} else {
+		base, _ := url.Parse(repo.APIBase)
+		hc.Transport = &appTransport{base: hc.Transport, source: app, origin: base}
+	}
+	if repo.Enterprise {
+		// APIBase already ends in /api/v3/ where Flux's go-github v64 put
+		// it, so v93 takes it as it is.
+		ghOpts = append(ghOpts, gh.WithEnterpriseURLs(repo.APIBase, repo.APIBase))
+	}
+	client, err := gh.NewClient(ghOpts...)
+	if err != nil {
+		// Its text would quote the URL, which ParseAddress has vetted.
+		return nil, errors.New("could not create enterprise GitHub client")
+	}
+	return &Notifier{Now: o.now, uid: cfg.UID, repo: repo, client: client, app: app, secrets: maskList(cfg)}, nil
+}
+
+// Notify sets the status with the default id, built from the Provider's
+// UID and the involved object.
+func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err error) {
+	return n.NotifyCommitStatus(ctx, ev, commitstatus.DefaultID(n.uid, ev))
+}
+
+// NotifyCommitStatus sets the status statusID on the event's commit, unless
+// the newest status of that context already has the same state and
+// description. Progressing events are skipped, as in Flux.
+func (n *Notifier) NotifyCommitStatus(ctx context.Context, ev event.Event, statusID string) (retry bool, err error) {
+	if statusID == "" {
+		return false, notify.Permanent(errors.New("commit status cannot be empty"))
+	}
+	s, skip, err := commitstatus.For(commitstatus.GitHub, ev, statusID)
+	if skip {
+		return false, nil
+	}
+	if err != nil {
+		return false, notify.Permanent(err)
+	}
+	var token notify.Secret
+	if n.app != nil {
+		// The transport asks again for every call; this surfaces the App's
+		// errors with their own classification, and the token for masking.
+		if token, err = n.app.Token(ctx); err != nil {
+			return notify.Outcome(n.fail("could not get a GitHub App installation token: ", err, ""))
+		}
+	}
+	owner, repo := n.repo.Owner, n.repo.Repo
+	statuses, resp, err := n.client.Repositories.ListStatuses(ctx, owner, repo, s.Commit, &gh.ListOptions{PerPage: 50})
+	if err != nil && !success(resp) {
+		return notify.Outcome(n.fail("could not list commit statuses: ", err, token))
+	}
+	if duplicate(statuses, s) {
+		return false, nil
+	}
+	_, resp, err = n.client.Repositories.CreateStatus(ctx, owner, repo, s.Commit, gh.RepoStatus{
+		State:       &s.State,
+		Description: &s.Description,
+		Context:     &s.ID,
+	})
+	if err != nil && !success(resp) {
+		if githubapp.TooManyStatuses(err) {
+			slog.Warn("github refuses more statuses for this commit and context (1,000 at most); the status is not set",
+				"owner", owner, "repo", repo, "commit", s.Commit, "context", s.ID)
+		}
+		return notify.Outcome(n.fail("could not create commit status: ", err, token))
+	}
+	return false, nil
+}
+
+// success reports a 2xx answer, which go-github may still call an error
+// (202, or a body it cannot decode). A list it cannot read is taken as
+// empty, so the status is set; a created status is created.
+func success(resp *gh.Response) bool {
+	return resp != nil && resp.Response != nil && resp.StatusCode >= 200 && resp.StatusCode <= 299
+}
+
+// duplicate is Flux's duplicateGithubStatus: the first (newest) status with
+// the same context decides, and entries missing a field are ignored.
+func duplicate(statuses []*gh.RepoStatus, s commitstatus.Status) bool {
+	for _, st := range statuses {
+		if st == nil || st.Context == nil || st.State == nil || st.Description == nil {
+			continue
+		}
+		if *st.Context == s.ID {
+			return *st.State == s.State && *st.Description == s.Description
+		}
+	}
+	return false
+}
+
+// fail classifies err and masks the Provider's secrets and the App token
+// out of Flux's text.
+func (n *Notifier) fail(prefix string, err error, token notify.Secret) error {
+	e := githubapp.Classify(err, n.Now())
+	e.Err = notify.MaskError(fmt.Errorf("%s%w", prefix, err), e.Retryable, append(n.secrets, token)...).Err
+	return e
+}
+
+// maskList is what errors must not show: every secret of cfg but the
+// repository URL, whose owner/repo path go-github's errors name and which
+// tells the user which status failed; only the address's userinfo is
+// secret there.
+func maskList(cfg notify.Config) []notify.Secret {
+	c := cfg
+	c.Address = ""
+	// The App's id, installation and API URL identify it and help to read
+	// an error; its key and tokens stay masked.
+	c.SecretData = maps.Clone(cfg.SecretData)
+	for _, k := range []string{githubapp.KeyAppID, githubapp.KeyAppInstallationID, githubapp.KeyAppInstallationOwner, githubapp.KeyAppBaseURL} {
+		delete(c.SecretData, k)
+	}
+	secrets := c.SecretValues()
+	if u, err := url.Parse(cfg.SecretData[githubapp.KeyAppBaseURL].Reveal()); err == nil && u.User != nil {
+		secrets = append(secrets, notify.Secret(u.User.String()))
+	}
+	if u, err := url.Parse(cfg.Address.Reveal()); err == nil && u.User != nil {
+		secrets = append(secrets, notify.Secret(u.User.String()))
+		if p, ok := u.User.Password(); ok {
+			secrets = append(secrets, notify.Secret(p))
+		}
+	}
+	return secrets
+}
+
+// appTransport sets the installation token on requests to the API origin,
+// as go-github's WithAuthToken does for a fixed token.
+type appTransport struct {
+	base   http.RoundTripper
+	source *githubapp.Source
+	origin *url.URL
+}
+
+func (t *appTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := t.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	if req.URL.Scheme != t.origin.Scheme || req.URL.Host != t.origin.Host {
+		return base.RoundTrip(req)
+	}
+	token, err := t.source.Token(req.Context())
+	if err != nil {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		return nil, err
+	}
+	req = req.Clone(req.Context())
+	req.Header.Set("Authorization", "Bearer "+token.Reveal())
+	return base.RoundTrip(req)
+}
