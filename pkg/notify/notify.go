@@ -22,6 +22,18 @@ type Notifier interface {
 	Notify(ctx context.Context, ev event.Event) (retry bool, err error)
 }
 
+// StatusNotifier is a Git commit-status provider. The dispatcher computes
+// the status id when it plans the event's deliveries, since a Provider's
+// spec.commitStatusExpr reads the Alert, and the delivery passes it here;
+// Notify, the plain Notifier method, uses the default id of the Provider's
+// UID instead.
+type StatusNotifier interface {
+	// NotifyCommitStatus makes one attempt to set the status statusID on
+	// the event's commit. retry reports whether a later attempt could
+	// succeed.
+	NotifyCommitStatus(ctx context.Context, ev event.Event, statusID string) (retry bool, err error)
+}
+
 // Factory builds a Notifier from resolved config. It validates the config,
 // builds its clients once, and never puts a secret into its error.
 type Factory func(cfg Config) (Notifier, error)

@@ -7,7 +7,6 @@
 package commitstatus
 
 import (
-	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
@@ -16,17 +15,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/heraldhq/herald/pkg/event"
+	"github.com/heraldhq/herald/pkg/notify"
 )
 
-// StatusNotifier is a commit-status provider. The dispatcher computes the
-// status id when the event is ingested, since spec.commitStatusExpr reads the
-// Alert, and passes it with the event; Notify, the plain notify.Notifier
-// method, uses DefaultID with the Provider's UID instead.
-type StatusNotifier interface {
-	// NotifyCommitStatus makes one attempt to set the status statusID on the
-	// event's commit. retry reports whether a later attempt could succeed.
-	NotifyCommitStatus(ctx context.Context, ev event.Event, statusID string) (retry bool, err error)
-}
+// StatusNotifier is a commit-status provider; see notify.StatusNotifier.
+type StatusNotifier = notify.StatusNotifier
 
 // Host is a commit-status provider type.
 type Host string

@@ -75,15 +75,6 @@ func FuzzExtractCommit(f *testing.F) {
 	})
 }
 
-func FuzzCompileExpr(f *testing.F) {
-	for _, s := range []string{"event.involvedObject.name + 'x'", "'(", "1 + 1", "[1,2].map(x, x)"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, src string) {
-		_, _ = commitstatus.CompileExpr(src)
-	})
-}
-
 func FuzzSplitCamelCase(f *testing.F) {
 	for _, s := range []string{"HealthCheckFailed", "PDFLoader", "\xff", "aB1 c"} {
 		f.Add(s)

@@ -1,4 +1,9 @@
-package commitstatus
+// Package statusexpr evaluates a Provider's spec.commitStatusExpr, the CEL
+// expression that names a commit status (behaviour reference §4.3). It is
+// apart from package commitstatus so that the providers, which only take the
+// id, do not link CEL; the dispatcher computes the id when it plans an
+// event's deliveries, since the expression reads the Alert.
+package statusexpr
 
 import (
 	"context"
@@ -13,9 +18,9 @@ import (
 	"github.com/heraldhq/herald/pkg/event"
 )
 
-// ExprErrorPrefix starts every error of spec.commitStatusExpr, as Flux
+// ErrorPrefix starts every error of spec.commitStatusExpr, as Flux
 // reports it on the Alert.
-const ExprErrorPrefix = "failed to create commit status: failed to evaluate the spec.commitStatusExpr CEL expression for the event: "
+const ErrorPrefix = "failed to create commit status: failed to evaluate the spec.commitStatusExpr CEL expression for the event: "
 
 // Expr is a compiled spec.commitStatusExpr. Compile it once, when the
 // Provider is loaded; it is safe for concurrent use.
@@ -24,27 +29,27 @@ type Expr struct {
 	prog cel.Program
 }
 
-// ExprInput holds the variables of a commitStatusExpr. Event is the event
+// Input holds the variables of a commitStatusExpr. Event is the event
 // after metadata combination (§2.3), so event.metadata holds unprefixed
 // keys. Alert and Provider are the objects as maps with their YAML field
 // names (ObjectMap makes them); the Provider's metadata.uid should be the
 // UID Herald uses for it, so that an expression reads the same UID as
 // DefaultID.
-type ExprInput struct {
+type Input struct {
 	Event    event.Event
 	Alert    map[string]any
 	Provider map[string]any
 }
 
-// CompileExpr compiles src as Flux does (fluxcd/pkg/runtime/cel with
+// Compile compiles src as Flux does (fluxcd/pkg/runtime/cel with
 // WithCompile, WithOutputType(string) and WithStructVariables("event",
 // "alert", "provider")), in the same environment. Its error is Flux's whole
-// text, ExprErrorPrefix included, since Flux compiles at every event and
+// text, ErrorPrefix included, since Flux compiles at every event and
 // reports it there.
-func CompileExpr(src string) (*Expr, error) {
+func Compile(src string) (*Expr, error) {
 	e, err := compile(src)
 	if err != nil {
-		return nil, fmt.Errorf("%sfailed to compile expression: %w", ExprErrorPrefix, err)
+		return nil, fmt.Errorf("%sfailed to compile expression: %w", ErrorPrefix, err)
 	}
 	return e, nil
 }
@@ -84,20 +89,20 @@ func compile(src string) (*Expr, error) {
 func (e *Expr) String() string { return e.src }
 
 // Eval returns the status id for in. Its errors are Flux's texts,
-// ExprErrorPrefix included; evaluation stops when ctx is done.
-func (e *Expr) Eval(ctx context.Context, in ExprInput) (string, error) {
+// ErrorPrefix included; evaluation stops when ctx is done.
+func (e *Expr) Eval(ctx context.Context, in Input) (string, error) {
 	ev, err := EventMap(in.Event)
 	if err != nil {
-		return "", fmt.Errorf("%sfailed to convert event to map: %w", ExprErrorPrefix, err)
+		return "", fmt.Errorf("%sfailed to convert event to map: %w", ErrorPrefix, err)
 	}
 	vars := map[string]any{"event": ev, "alert": orEmpty(in.Alert), "provider": orEmpty(in.Provider)}
 	val, _, err := e.prog.ContextEval(ctx, vars)
 	if err != nil {
-		return "", fmt.Errorf("%sfailed to evaluate the CEL expression '%s': %w", ExprErrorPrefix, e.src, err)
+		return "", fmt.Errorf("%sfailed to evaluate the CEL expression '%s': %w", ErrorPrefix, e.src, err)
 	}
 	s, ok := val.(types.String)
 	if !ok {
-		return "", fmt.Errorf("%sfailed to evaluate CEL expression as string: '%s'", ExprErrorPrefix, e.src)
+		return "", fmt.Errorf("%sfailed to evaluate CEL expression as string: '%s'", ErrorPrefix, e.src)
 	}
 	return string(s), nil
 }

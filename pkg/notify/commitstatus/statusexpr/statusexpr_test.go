@@ -1,4 +1,4 @@
-package commitstatus_test
+package statusexpr_test
 
 import (
 	"context"
@@ -7,19 +7,19 @@ import (
 
 	"github.com/heraldhq/herald/pkg/api"
 	"github.com/heraldhq/herald/pkg/event"
-	"github.com/heraldhq/herald/pkg/notify/commitstatus"
+	"github.com/heraldhq/herald/pkg/notify/commitstatus/statusexpr"
 )
 
-func exprInput(t *testing.T) commitstatus.ExprInput {
+func exprInput(t *testing.T) statusexpr.Input {
 	t.Helper()
-	alert, err := commitstatus.ObjectMap(api.Alert{
+	alert, err := statusexpr.ObjectMap(api.Alert{
 		TypeMeta: api.TypeMeta{APIVersion: "notification.toolkit.fluxcd.io/v1beta3", Kind: "Alert"},
 		Metadata: api.ObjectMeta{Name: "test-alert", Namespace: "flux-system"},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	provider, err := commitstatus.ObjectMap(api.Provider{
+	provider, err := statusexpr.ObjectMap(api.Provider{
 		Metadata: api.ObjectMeta{Name: "github", UID: "0c9c2e41-d2f9-4f9b-9c41-bebc1984d67a"},
 		Spec:     api.ProviderSpec{Type: "github"},
 	})
@@ -27,7 +27,7 @@ func exprInput(t *testing.T) commitstatus.ExprInput {
 		t.Fatal(err)
 	}
 	ev := kustomization("ApplySucceeded", event.SeverityInfo, map[string]string{"environment": "production"})
-	return commitstatus.ExprInput{Event: ev, Alert: alert, Provider: provider}
+	return statusexpr.Input{Event: ev, Alert: alert, Provider: provider}
 }
 
 // provider_commit_status_test.go's Test_newCommitStatus, with the error
@@ -54,9 +54,9 @@ func TestExpr(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.expr, func(t *testing.T) {
-			e, err := commitstatus.CompileExpr(tc.expr)
+			e, err := statusexpr.Compile(tc.expr)
 			if tc.wantCompileErr != "" {
-				if err == nil || !strings.HasPrefix(err.Error(), commitstatus.ExprErrorPrefix) || !strings.Contains(err.Error(), tc.wantCompileErr) {
+				if err == nil || !strings.HasPrefix(err.Error(), statusexpr.ErrorPrefix) || !strings.Contains(err.Error(), tc.wantCompileErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantCompileErr)
 				}
 				return
@@ -69,8 +69,8 @@ func TestExpr(t *testing.T) {
 			}
 			got, err := e.Eval(context.Background(), exprInput(t))
 			if tc.wantEvalErr != "" {
-				if err == nil || err.Error() != commitstatus.ExprErrorPrefix+tc.wantEvalErr {
-					t.Fatalf("err = %v\nwant %s%s", err, commitstatus.ExprErrorPrefix, tc.wantEvalErr)
+				if err == nil || err.Error() != statusexpr.ErrorPrefix+tc.wantEvalErr {
+					t.Fatalf("err = %v\nwant %s%s", err, statusexpr.ErrorPrefix, tc.wantEvalErr)
 				}
 				return
 			}
@@ -84,7 +84,7 @@ func TestExpr(t *testing.T) {
 // One compiled expression serves concurrent events, and a nil object is an
 // empty map.
 func TestExprConcurrent(t *testing.T) {
-	e, err := commitstatus.CompileExpr("event.involvedObject.name + '/' + event.metadata.environment")
+	e, err := statusexpr.Compile("event.involvedObject.name + '/' + event.metadata.environment")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestExprConcurrent(t *testing.T) {
 
 // The event map has the event's JSON keys, metadata unprefixed as given.
 func TestEventMap(t *testing.T) {
-	m, err := commitstatus.EventMap(exprInput(t).Event)
+	m, err := statusexpr.EventMap(exprInput(t).Event)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,24 @@ func TestEventMap(t *testing.T) {
 		m["metadata"].(map[string]any)["environment"] != "production" {
 		t.Errorf("EventMap = %v", m)
 	}
-	if _, err := commitstatus.ObjectMap("a string"); err == nil {
+	if _, err := statusexpr.ObjectMap("a string"); err == nil {
 		t.Error("ObjectMap accepts a non-object")
 	}
+}
+
+func kustomization(reason, severity string, metadata map[string]string) event.Event {
+	return event.Event{
+		InvolvedObject: event.ObjectReference{Kind: "Kustomization", Name: "gitops-system", Namespace: "flux-system",
+			APIVersion: "kustomize.toolkit.fluxcd.io/v1"},
+		Reason: reason, Severity: severity, Metadata: metadata,
+	}
+}
+
+func FuzzCompile(f *testing.F) {
+	for _, s := range []string{"event.involvedObject.name + 'x'", "'(", "1 + 1", "[1,2].map(x, x)"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		_, _ = statusexpr.Compile(src)
+	})
 }
