@@ -1,11 +1,17 @@
 package config
 
 import (
+	"context"
+	"fmt"
 	"maps"
 	"sync"
+	"time"
 
+	"github.com/heraldhq/herald/pkg/api"
 	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/event"
+	"github.com/heraldhq/herald/pkg/notify/commitstatus"
+	"github.com/heraldhq/herald/pkg/notify/commitstatus/statusexpr"
 	"github.com/heraldhq/herald/pkg/rules"
 )
 
@@ -31,6 +37,9 @@ const (
 	// MetadataConflict: a job was queued, but several sources set the
 	// same metadata keys (Flux's RFC-0008 warning).
 	MetadataConflict
+	// DispatchFailed: the event could not be prepared for this Provider,
+	// e.g. its commitStatusExpr failed; Reason is Flux's error text.
+	DispatchFailed
 )
 
 // Note is one Alert's outcome that the caller logs.
@@ -89,13 +98,54 @@ func (s *Snapshot) Plan(ev *event.Event, cluster, dedupKey string) Plan {
 		out := *ev
 		out.Metadata = metadata
 		out.ObjectLabels = nil
+		var statusID string
+		if api.ProviderTypeOf(p.Type).Class == api.CommitStatus {
+			id, err := s.statusID(p, &out, a)
+			if err != nil {
+				plan.Notes = append(plan.Notes, Note{Kind: DispatchFailed, Alert: alert, Provider: a.Provider, Reason: err.Error()})
+				continue
+			}
+			statusID = id
+		}
 		plan.Jobs = append(plan.Jobs, delivery.Job{
 			ID:           delivery.JobID(dedupKey, ev.Timestamp, a.UID, p.Ref),
 			Event:        out,
 			Provider:     p.Ref,
 			ProviderType: p.Type,
 			Alert:        alert,
+			CommitStatus: statusID,
 		})
 	}
 	return plan
 }
+
+// statusID is the id of the commit status a job of p sets for ev, whose
+// metadata is combined, under Alert a (§2.2 step 9): the Provider's
+// commitStatusExpr, or the default id of its UID.
+func (s *Snapshot) statusID(p *Provider, ev *event.Event, a *rules.Alert) (string, error) {
+	if p.statusExprErr != nil {
+		return "", p.statusExprErr
+	}
+	if p.statusExpr == nil {
+		return commitstatus.DefaultID(p.UID, *ev), nil
+	}
+	alert, err := statusexpr.ObjectMap(s.alerts[a.UID])
+	if err != nil {
+		return "", fmt.Errorf("%sfailed to convert alert to map: %w", statusexpr.ErrorPrefix, err)
+	}
+	// The expression reads the UID the default id is made of, which is
+	// metadata.uid only when the manifest carries one.
+	spec := p.spec
+	spec.Metadata.UID = p.UID
+	provider, err := statusexpr.ObjectMap(spec)
+	if err != nil {
+		return "", fmt.Errorf("%sfailed to convert provider to map: %w", statusexpr.ErrorPrefix, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), statusExprTimeout)
+	defer cancel()
+	return p.statusExpr.Eval(ctx, statusexpr.Input{Event: *ev, Alert: alert, Provider: provider})
+}
+
+// statusExprTimeout bounds one commitStatusExpr evaluation, so that an
+// expression that loops over a large input cannot hold up ingest.
+const statusExprTimeout = time.Second

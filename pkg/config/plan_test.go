@@ -4,6 +4,7 @@ import (
 	"errors"
 	"maps"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/heraldhq/herald/pkg/api"
@@ -75,6 +76,7 @@ func testEvent(severity string, metadata map[string]string) *event.Event {
 type planned struct {
 	Alert, Provider, Type string
 	Metadata              map[string]string
+	CommitStatus          string
 }
 
 func TestPlan(t *testing.T) {
@@ -143,7 +145,38 @@ func TestPlan(t *testing.T) {
 		alerts:    []api.Alert{testAlert("gh", "gh", nil)},
 		ev:        testEvent(event.SeverityError, nil),
 		matched:   1,
-		jobs:      []planned{{Alert: "flux-system/gh", Provider: "flux-system/gh", Type: "github"}},
+		jobs: []planned{{Alert: "flux-system/gh", Provider: "flux-system/gh", Type: "github",
+			CommitStatus: "kustomization/podinfo/" + stableUIDPrefix("gh")}},
+	}, {
+		// §8: the default id is lower(Kind/name/<UID up to its first "-">),
+		// with metadata.uid when the manifest carries one.
+		name:      "a commit status job carries the default status id",
+		providers: []api.Provider{withUID(testProvider("", "gh", "github", false), "0c9c2e41-d2f9-4f9b-9c41-bebc1984d67a")},
+		alerts:    []api.Alert{testAlert("gh", "gh", nil)},
+		ev:        testEvent(event.SeverityInfo, map[string]string{commitKey: "a1afe267b54f38b46b487f6e938a6fd508278c07"}),
+		matched:   1,
+		jobs: []planned{{Alert: "flux-system/gh", Provider: "flux-system/gh", Type: "github",
+			Metadata:     map[string]string{event.MetaCommit: "a1afe267b54f38b46b487f6e938a6fd508278c07"},
+			CommitStatus: "kustomization/podinfo/0c9c2e41"}},
+	}, {
+		name: "commitStatusExpr reads the event, the Alert and the Provider",
+		providers: []api.Provider{withExpr(withUID(testProvider("", "gh", "gitlab", false), "0c9c2e41-d2f9-4f9b-9c41-bebc1984d67a"),
+			"event.metadata.env + '/' + alert.metadata.name + '/' + provider.metadata.uid.split('-')[0]")},
+		alerts: []api.Alert{testAlert("gh", "gh", func(s *api.AlertSpec) {
+			s.EventMetadata = map[string]string{"env": "prod"}
+		})},
+		ev:      testEvent(event.SeverityError, nil),
+		matched: 1,
+		jobs: []planned{{Alert: "flux-system/gh", Provider: "flux-system/gh", Type: "gitlab",
+			Metadata: map[string]string{"env": "prod"}, CommitStatus: "prod/gh/0c9c2e41"}},
+	}, {
+		name:      "a commitStatusExpr that does not compile fails the dispatch as in Flux",
+		providers: []api.Provider{withExpr(testProvider("", "gh", "github", false), "event.involvedObject.name +")},
+		alerts:    []api.Alert{testAlert("gh", "gh", nil)},
+		ev:        testEvent(event.SeverityError, nil),
+		matched:   1,
+		notes: []Note{{Kind: DispatchFailed, Alert: "flux-system/gh", Provider: "gh",
+			Reason: "failed to create commit status: failed to evaluate the spec.commitStatusExpr CEL expression for the event: failed to compile expression: failed to parse the CEL expression 'event.involvedObject.name +': ERROR: <input>:1:28: Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', '!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER}\n | event.involvedObject.name +\n | ...........................^"}},
 	}, {
 		name:      "a change request provider needs the change_request key",
 		providers: []api.Provider{testProvider("", "pr", "githubpullrequestcomment", false)},
@@ -214,7 +247,7 @@ func TestPlan(t *testing.T) {
 			}
 			var got []planned
 			for _, j := range plan.Jobs {
-				got = append(got, planned{Alert: j.Alert, Provider: j.Provider.String(), Type: j.ProviderType, Metadata: j.Event.Metadata})
+				got = append(got, planned{Alert: j.Alert, Provider: j.Provider.String(), Type: j.ProviderType, Metadata: j.Event.Metadata, CommitStatus: j.CommitStatus})
 				if j.Event.ObjectLabels != nil {
 					t.Errorf("job %s keeps the object's labels; providers never see them", j.Alert)
 				}
@@ -258,4 +291,22 @@ func TestPlanOneJobPerAlert(t *testing.T) {
 	if len(plan.Jobs) != 2 || plan.Jobs[0].ID == plan.Jobs[1].ID {
 		t.Fatalf("jobs %+v, want two with distinct ids", plan.Jobs)
 	}
+}
+
+func withUID(p api.Provider, uid string) api.Provider {
+	p.Metadata.UID = uid
+	return p
+}
+
+func withExpr(p api.Provider, expr string) api.Provider {
+	p.Spec.CommitStatusExpr = expr
+	return p
+}
+
+// stableUIDPrefix is the default id's part of the UID Herald gives a
+// Provider of flux-system without metadata.uid.
+func stableUIDPrefix(name string) string {
+	uid := api.StableUID(api.KindProvider, api.ObjectMeta{Namespace: "flux-system", Name: name})
+	prefix, _, _ := strings.Cut(uid, "-")
+	return prefix
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/heraldhq/herald/pkg/api"
 	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/notify"
+	"github.com/heraldhq/herald/pkg/notify/commitstatus/statusexpr"
 	"github.com/heraldhq/herald/pkg/receiver"
 	"github.com/heraldhq/herald/pkg/rules"
 )
@@ -45,6 +46,10 @@ type Provider struct {
 	spec      api.Provider
 	lookup    notify.SecretLookup
 	notifiers Notifiers
+	// statusExpr is the compiled spec.commitStatusExpr, or its compile
+	// error, which Flux reports at every event rather than at load.
+	statusExpr    *statusexpr.Expr
+	statusExprErr error
 
 	// mu is held while resolving, so that concurrent deliveries read the
 	// secrets once.
@@ -92,7 +97,9 @@ type providerKey struct {
 
 // Snapshot is one loaded config, compiled for the hot paths.
 type Snapshot struct {
-	Alerts    *rules.Index
+	Alerts *rules.Index
+	// alerts holds the Alert objects by UID, for commitStatusExpr.
+	alerts    map[string]*api.Alert
 	providers map[providerKey]*Provider
 	receivers map[string]*Receiver
 	// Counts of the objects loaded, for logs and readiness.
@@ -163,7 +170,15 @@ func NewSnapshot(cfg *api.Config, notifiers Notifiers, opts SnapshotOptions) (*S
 				t.Release()
 			}
 		}
+		if src := p.Spec.CommitStatusExpr; src != "" && api.ProviderTypeOf(p.Spec.Type).Class == api.CommitStatus {
+			entry.statusExpr, entry.statusExprErr = statusexpr.Compile(src)
+		}
 		s.providers[providerKey{ref.Cluster, ref.Namespace, ref.Name}] = entry
+	}
+	s.alerts = make(map[string]*api.Alert, len(cfg.Alerts))
+	for i := range cfg.Alerts {
+		a := &cfg.Alerts[i]
+		s.alerts[api.StableUID(api.KindAlert, a.Metadata)] = a
 	}
 	s.receivers = make(map[string]*Receiver, len(cfg.Receivers))
 	for i := range cfg.Receivers {

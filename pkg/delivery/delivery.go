@@ -51,6 +51,9 @@ type Job struct {
 	ProviderType string      `json:"providerType"`
 	// Alert is the namespace/name of the Alert that selected the event.
 	Alert string `json:"alert"`
+	// CommitStatus is the id of the commit status to set, for the Git
+	// commit-status providers; the dispatcher computes it (§2.2 step 9).
+	CommitStatus string `json:"commitStatus,omitempty"`
 	// Attempt counts the attempts made so far.
 	Attempt int `json:"attempt"`
 }
@@ -167,7 +170,7 @@ func (d *Deliverer) Attempt(ctx context.Context, job *Job) Result {
 	}
 	attemptCtx, cancel := context.WithTimeout(ctx, timeout)
 	start := time.Now()
-	retry, err := target.Notifier.Notify(attemptCtx, job.Event)
+	retry, err := notifyOnce(attemptCtx, target.Notifier, job)
 	if err != nil && attemptCtx.Err() == context.DeadlineExceeded {
 		err = namedTimeout(ctx, err, timeout)
 	}
@@ -182,6 +185,15 @@ func (d *Deliverer) Attempt(ctx context.Context, job *Job) Result {
 		return d.finish(job, Result{Decision: GiveUp, Err: err, Reason: ReasonPermanent, Failure: notify.FailureReason(err)}, elapsed)
 	}
 	return d.retry(job, err, notify.FailureReason(err), elapsed)
+}
+
+// notifyOnce makes the attempt: a commit-status provider gets the status id
+// the dispatcher planned, any other the event alone.
+func notifyOnce(ctx context.Context, n notify.Notifier, job *Job) (bool, error) {
+	if sn, ok := n.(notify.StatusNotifier); ok && job.CommitStatus != "" {
+		return sn.NotifyCommitStatus(ctx, job.Event, job.CommitStatus)
+	}
+	return n.Notify(ctx, job.Event)
 }
 
 // namedTimeout says which deadline ended an attempt: the Provider's

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -213,5 +214,36 @@ func TestAttemptNamesTheTimeout(t *testing.T) {
 				t.Errorf("deliveries{outcome=retry,reason=timeout} = %v, want 1", got)
 			}
 		})
+	}
+}
+
+// statusRecorder is a commit-status provider that records what it was
+// asked to set.
+type statusRecorder struct{ ids []string }
+
+func (s *statusRecorder) Notify(context.Context, event.Event) (bool, error) {
+	s.ids = append(s.ids, "<default>")
+	return false, nil
+}
+
+func (s *statusRecorder) NotifyCommitStatus(_ context.Context, _ event.Event, id string) (bool, error) {
+	s.ids = append(s.ids, id)
+	return false, nil
+}
+
+// A commit-status job sets the status id the dispatcher planned; a job
+// without one (queued before ids were planned) falls back to Notify.
+func TestAttemptPassesTheStatusID(t *testing.T) {
+	rec := &statusRecorder{}
+	var logs bytes.Buffer
+	d := newDeliverer(rec, &logs)
+	for _, id := range []string{"kustomization/podinfo/0c9c2e41", ""} {
+		job := &Job{ID: "id", Provider: ProviderRef{Namespace: "ns", Name: "p"}, ProviderType: "github", CommitStatus: id}
+		if r := d.Attempt(context.Background(), job); r.Decision != Done {
+			t.Fatalf("decision %v: %v", r.Decision, r.Err)
+		}
+	}
+	if want := []string{"kustomization/podinfo/0c9c2e41", "<default>"}; !slices.Equal(rec.ids, want) {
+		t.Errorf("calls %q, want %q", rec.ids, want)
 	}
 }

@@ -134,6 +134,9 @@ func (h *Ingest) logNotes(ev *event.Event, notes []config.Note) {
 				"alert", n.Alert, "provider", n.Provider, "object", objectRef(ev))
 		case config.Skipped:
 			h.Logger.Debug(n.Reason, "alert", n.Alert, "object", objectRef(ev))
+		case config.DispatchFailed:
+			h.Logger.Warn("failed to dispatch notification for "+objectRef(ev)+": "+n.Reason,
+				"alert", n.Alert, "provider", n.Provider)
 		case config.MetadataConflict:
 			h.Logger.Warn(rules.ConflictMessage, "alert", n.Alert, "conflicts", conflictAttr(n.Conflicts))
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/pkg/notify/datadog"
 	"github.com/heraldhq/herald/pkg/notify/discord"
 	"github.com/heraldhq/herald/pkg/notify/generic"
+	"github.com/heraldhq/herald/pkg/notify/github"
 	"github.com/heraldhq/herald/pkg/notify/githubdispatch"
 	"github.com/heraldhq/herald/pkg/notify/googlechat"
 	"github.com/heraldhq/herald/pkg/notify/googlepubsub"
@@ -43,6 +44,7 @@ var factories = map[string]notify.Factory{
 	"discord":        notify.FactoryOf(discord.New),
 	"generic":        notify.FactoryOf(generic.New),
 	"generic-hmac":   notify.FactoryOf(generic.NewHMAC),
+	"github":         notify.FactoryOf(func(cfg notify.Config) (*github.Notifier, error) { return github.New(cfg) }),
 	"githubdispatch": notify.FactoryOf(githubdispatch.New),
 	"googlechat":     notify.FactoryOf(googlechat.New),
 	"googlepubsub":   notify.FactoryOf(googlepubsub.New),
