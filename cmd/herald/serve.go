@@ -101,6 +101,8 @@ func serve(f serveFlags, logger *slog.Logger) error {
 		MaxAttempts: f.maxAttempts,
 		Metrics:     m,
 		Logger:      logger,
+		// Git statuses and comments set by a newer event are kept.
+		Order: memory.NewStatusOrder(24 * time.Hour),
 	}
 	queue := delivery.NewMemoryQueue(deliverer, f.workers, 8192)
 

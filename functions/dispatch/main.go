@@ -60,6 +60,7 @@ func main() {
 			MaxAttempts: env.MaxAttempts,
 			Metrics:     m,
 			Logger:      logger,
+			Order:       db.StatusOrder(),
 		},
 		Idempotency: db,
 		Client:      queue,

@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/pkg/event"
 	"github.com/heraldhq/herald/pkg/metrics"
 	"github.com/heraldhq/herald/pkg/notify"
+	"github.com/heraldhq/herald/pkg/store"
 )
 
 // DefaultMaxAttempts is how often a delivery is tried before it is given up.
@@ -131,6 +132,9 @@ type Deliverer struct {
 	MaxAttempts int
 	Metrics     metrics.Recorder
 	Logger      *slog.Logger
+	// Order, when set, keeps a late delivery from overwriting a Git commit
+	// status or comment that a newer event set.
+	Order store.StatusOrder
 }
 
 // ErrProviderMissing is returned when a job's Provider no longer exists.
@@ -163,6 +167,17 @@ func (d *Deliverer) Attempt(ctx context.Context, job *Job) Result {
 		d.Metrics.DeliveryOutcome(job.ProviderType, metrics.OutcomeSkipped, "")
 		d.Logger.Info("delivery skipped", d.attrs(job, "reason", "provider suspended")...)
 		return Result{Decision: Done}
+	}
+	if key, ok := orderKey(job); ok && d.Order != nil {
+		newest, err := d.Order.Advance(ctx, key, job.Event.Timestamp.Time)
+		if err != nil {
+			return d.retry(job, err, notify.FailureReason(err), 0)
+		}
+		if !newest {
+			d.Metrics.DeliveryOutcome(job.ProviderType, metrics.OutcomeSkipped, ReasonSuperseded)
+			d.Logger.Info("delivery skipped: a newer event already set this status", d.attrs(job, "reason", ReasonSuperseded)...)
+			return Result{Decision: Done}
+		}
 	}
 	timeout := target.Timeout
 	if timeout <= 0 {

@@ -19,6 +19,7 @@ import (
 	"github.com/heraldhq/herald/pkg/metrics"
 	"github.com/heraldhq/herald/pkg/metrics/prom"
 	"github.com/heraldhq/herald/pkg/notify"
+	"github.com/heraldhq/herald/pkg/store/memory"
 )
 
 func TestBackoffSchedule(t *testing.T) {
@@ -245,5 +246,68 @@ func TestAttemptPassesTheStatusID(t *testing.T) {
 	}
 	if want := []string{"kustomization/podinfo/0c9c2e41", "<default>"}; !slices.Equal(rec.ids, want) {
 		t.Errorf("calls %q, want %q", rec.ids, want)
+	}
+}
+
+// A late delivery never overwrites what a newer event set: of two events
+// for the same commit status, the older one delivered last sets nothing,
+// while a retry of the newer one and another commit's status go through.
+// Comments follow the same rule per change request and object.
+func TestAttemptKeepsTheNewerStatus(t *testing.T) {
+	rec := &statusRecorder{}
+	var logs bytes.Buffer
+	d := newDeliverer(rec, &logs)
+	d.Order = memory.NewStatusOrder(time.Hour)
+	t0 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	job := func(typ, commit string, at time.Time, changeRequest string) *Job {
+		md := map[string]string{event.MetaCommit: commit}
+		if changeRequest != "" {
+			md[event.MetaChangeRequest] = changeRequest
+		}
+		j := &Job{
+			ID: "id", Provider: ProviderRef{Namespace: "ns", Name: "p"}, ProviderType: typ,
+			Event: event.Event{
+				InvolvedObject: event.ObjectReference{Kind: "Kustomization", Namespace: "ns", Name: "podinfo"},
+				Timestamp:      event.NewTime(at), Metadata: md, Reason: "ReconciliationSucceeded",
+			},
+		}
+		if typ == "github" {
+			j.CommitStatus = "kustomization/podinfo/0c9c2e41"
+		}
+		return j
+	}
+	const (
+		commitA = "a1afe267b54f38b46b487f6e938a6fd508278c07"
+		commitB = "b2bfe267b54f38b46b487f6e938a6fd508278c07"
+	)
+	steps := []struct {
+		name string
+		job  *Job
+		sent bool
+	}{
+		{"newer status first", job("github", commitA, t0.Add(time.Minute), ""), true},
+		{"older status late", job("github", commitA, t0, ""), false},
+		{"retry of the newer", job("github", commitA, t0.Add(time.Minute), ""), true},
+		{"another commit", job("github", commitB, t0, ""), true},
+		{"newer comment", job("githubpullrequestcomment", commitA, t0.Add(time.Minute), "42"), true},
+		{"older comment late", job("githubpullrequestcomment", commitA, t0, "42"), false},
+		{"another change request", job("githubpullrequestcomment", commitA, t0, "43"), true},
+		{"chat providers are not ordered", job("slack", commitA, t0, ""), true},
+	}
+	for _, s := range steps {
+		before := len(rec.ids)
+		r := d.Attempt(context.Background(), s.job)
+		if r.Decision != Done {
+			t.Fatalf("%s: decision %v: %v", s.name, r.Decision, r.Err)
+		}
+		if sent := len(rec.ids) > before; sent != s.sent {
+			t.Errorf("%s: sent %v, want %v", s.name, sent, s.sent)
+		}
+	}
+	if got := testutil.ToFloat64(d.Metrics.(*prom.Metrics).Deliveries.WithLabelValues("github", metrics.OutcomeSkipped, ReasonSuperseded)); got != 1 {
+		t.Errorf("deliveries{outcome=skipped,reason=superseded} for github = %v, want 1", got)
+	}
+	if !strings.Contains(logs.String(), `"msg":"delivery skipped: a newer event already set this status"`) {
+		t.Errorf("no log line says why the late status was skipped:\n%s", logs.String())
 	}
 }

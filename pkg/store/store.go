@@ -59,3 +59,15 @@ type ClaimResult struct {
 	// Token identifies this claim to its release, when Claimed.
 	Token string
 }
+
+// StatusOrder keeps, per Git status or comment, the time of the newest
+// event that was allowed to set it, so that a delivery retried for a long
+// time, or replayed from the dead-letter queue, never overwrites what a
+// newer event set: a queue does not keep order, and a late "failed" must
+// not turn a commit red again after a later "succeeded".
+type StatusOrder interface {
+	// Advance records at for key unless a later time is recorded; ok is
+	// false when one is, and the caller must not set the status. An equal
+	// time is allowed, so that a retry of the same event goes through.
+	Advance(ctx context.Context, key string, at time.Time) (ok bool, err error)
+}

@@ -50,6 +50,7 @@ const (
 	DefaultDedupInterval = 5 * time.Minute
 	DefaultDeliveryTTL   = 24 * time.Hour
 	DefaultReconcileTTL  = time.Hour
+	DefaultOrderTTL      = 30 * 24 * time.Hour
 )
 
 // Options tune a Store. Zero values take the defaults.
@@ -63,6 +64,10 @@ type Options struct {
 	// ReconcileTTL is how long a reconcile request waits for the forwarder.
 	// Default 1h.
 	ReconcileTTL time.Duration
+	// OrderTTL is how long the time of a commit status or comment is kept
+	// to refuse older deliveries to it. Default 30 days, longer than any
+	// delivery is retried or a dead letter kept (SQS keeps 14 days).
+	OrderTTL time.Duration
 	// Now is the clock; tests replace it. Default time.Now.
 	Now func() time.Time
 	// Logger reports config items it skips. Default slog.Default().
@@ -87,6 +92,9 @@ func New(client *dynamodb.Client, table string, opts Options) *Store {
 	}
 	if opts.ReconcileTTL <= 0 {
 		opts.ReconcileTTL = DefaultReconcileTTL
+	}
+	if opts.OrderTTL <= 0 {
+		opts.OrderTTL = DefaultOrderTTL
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
