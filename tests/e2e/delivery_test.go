@@ -6,9 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +17,8 @@ import (
 	eventv1 "github.com/fluxcd/pkg/apis/event/v1beta1"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/heraldhq/herald/pkg/api"
+	"github.com/heraldhq/herald/pkg/notify/github/githubtest"
 	"github.com/heraldhq/herald/tests/internal/harness"
 )
 
@@ -519,55 +521,67 @@ func TestMaxAttempts(t *testing.T) {
 	}
 }
 
-// TestTypeNotDeliveredYet checks that a Provider of a type Flux knows and
-// Herald does not deliver to yet loads with the rest of the config, and that
-// its delivery fails loudly with the reason instead of vanishing.
-func TestTypeNotDeliveredYet(t *testing.T) {
+// TestGitCommitStatus sends kustomize-controller's "Reconciliation
+// finished" event with Flux's recorder through herald serve and checks that
+// the fake GitHub gets exactly the calls Flux makes (§4.3): one list and
+// one status with the default id of the Provider's UID; that the same
+// status again lists and sets nothing; and that the token never reaches a
+// log line.
+func TestGitCommitStatus(t *testing.T) {
 	t.Parallel()
-	generic := sink(t, nil)
-	cfg := oneProvider(generic.URL() + "/hook")
-	cfg.Secrets = append(cfg.Secrets, harness.Secret{Name: "github-token", Namespace: ns, StringData: map[string]string{"token": "ghp-not-delivered"}})
-	cfg.Providers = append(cfg.Providers, harness.Provider{Name: "status", Namespace: ns, Type: "github", Address: "https://github.com/org/app", SecretRef: "github-token"})
-	cfg.Alerts = append(cfg.Alerts, harness.Alert{Name: "status", Namespace: ns, ProviderRef: "status", EventSources: allKustomizations})
+	const token = "ghp-e2e-commit-status-token"
+	gh := githubtest.New(t)
+	gh.Token = token
+	cfg := harness.Config{
+		Secrets:   []harness.Secret{{Name: "github-token", Namespace: ns, StringData: map[string]string{"token": token}}},
+		Providers: []harness.Provider{{Name: "status", Namespace: ns, Type: "github", Address: gh.URL + "/flux/podinfo", SecretRef: "github-token"}},
+		Alerts:    []harness.Alert{{Name: "status", Namespace: ns, ProviderRef: "status", EventSources: allKustomizations}},
+	}
 	herald := serve(t, cfg)
 	rec := newRecorder(t, herald.URL)
 
-	// An error event passes Flux's commit-status gate without a commit key.
-	ex := rec.send(t, fluxObject(kustomizationGVK, ns, "app", nil), nil, corev1.EventTypeWarning, "BuildFailed", "kustomize build failed")
-	if ex.Status != http.StatusAccepted {
-		t.Fatalf("herald answered %d %q, want 202", ex.Status, ex.Reply)
+	const sha = "a1afe267b54f38b46b487f6e938a6fd508278c07"
+	meta := map[string]string{
+		"kustomize.toolkit.fluxcd.io/revision":      "main@sha1:" + sha,
+		"kustomize.toolkit.fluxcd.io/commit_status": "update",
 	}
-	if _, err := generic.WaitFor(1, deliveryMax); err != nil {
-		t.Fatalf("the generic Provider beside the github one: %v", err)
-	}
-	deadline := time.Now().Add(deliveryMax)
-	var failure map[string]any
-	warned := false
-	for failure == nil && time.Now().Before(deadline) {
-		for line := range strings.Lines(herald.Stderr()) {
-			var entry map[string]any
-			if json.Unmarshal([]byte(line), &entry) != nil {
-				continue
-			}
-			if entry["msg"] == "delivery failed, giving up" && entry["provider_type"] == "github" {
-				failure = entry
-			}
-			if entry["msg"] == "config warning" && strings.Contains(fmt.Sprint(entry["warning"]), `Provider/flux-system/status: spec.type: Herald does not deliver to "github" yet`) {
-				warned = true
-			}
+	uid := api.StableUID(api.KindProvider, api.ObjectMeta{Namespace: ns, Name: "status"})
+	context := "kustomization/podinfo/" + uid[:strings.Index(uid, "-")]
+	list := "GET /api/v3/repos/flux/podinfo/commits/" + sha + "/statuses?per_page=50"
+	create := "POST /api/v3/repos/flux/podinfo/statuses/" + sha
+
+	send := func(message string) {
+		t.Helper()
+		ex := rec.send(t, fluxObject(kustomizationGVK, ns, "podinfo", nil), meta, corev1.EventTypeNormal, "ReconciliationSucceeded", message)
+		if ex.Status != http.StatusAccepted {
+			t.Fatalf("herald answered %d %q, want 202", ex.Status, ex.Reply)
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
-	if !warned {
-		t.Error("herald serve did not log a warning about the github Provider when it loaded the config")
+	waitCalls := func(n int) []string {
+		t.Helper()
+		deadline := time.Now().Add(deliveryMax)
+		for len(gh.Calls()) < n && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		return gh.Calls()
 	}
-	if failure == nil {
-		t.Fatal("no log line says the github delivery failed")
+
+	send("Reconciliation finished in 1.2s, next run in 10m0s")
+	if got, want := waitCalls(2), []string{list, create}; !slices.Equal(got, want) {
+		t.Fatalf("calls %q, want %q", got, want)
 	}
-	if failure["reason"] != "provider unavailable" || !strings.HasPrefix(fmt.Sprint(failure["error"]), "provider type not supported by Herald yet: github") {
-		t.Errorf("failure logged as %v, want reason \"provider unavailable\" and the unsupported type in the error", failure)
+	statuses := gh.Statuses("flux", "podinfo", sha)
+	if len(statuses) != 1 || statuses[0].State != "success" || statuses[0].Context != context ||
+		statuses[0].Description != "reconciliation succeeded" {
+		t.Fatalf("statuses %+v, want one success %q", statuses, context)
 	}
-	if strings.Contains(herald.Stderr(), "ghp-not-delivered") {
-		t.Error("herald's logs contain the github token")
+
+	// Another message, the same status: Flux lists and sets nothing new.
+	send("Reconciliation finished in 0.9s, next run in 10m0s")
+	if got, want := waitCalls(3), []string{list, create, list}; !slices.Equal(got, want) {
+		t.Fatalf("calls %q, want %q", got, want)
+	}
+	if strings.Contains(herald.Stderr(), token) {
+		t.Error("herald's logs contain the GitHub token")
 	}
 }
