@@ -38,6 +38,7 @@ import (
 	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/event"
 	"github.com/heraldhq/herald/pkg/lambdamux"
+	"github.com/heraldhq/herald/pkg/notify/github/githubtest"
 	"github.com/heraldhq/herald/pkg/notify/notifytest"
 	"github.com/heraldhq/herald/pkg/receiver"
 	"github.com/heraldhq/herald/pkg/server"
@@ -88,6 +89,7 @@ func TestFunctions(t *testing.T) {
 	t.Run("ColdStart", func(t *testing.T) { testColdStart(t, b) })
 	t.Run("DispatchHTTP", func(t *testing.T) { testDispatchHTTP(t, b) })
 	t.Run("DispatchSQS", func(t *testing.T) { testDispatchSQS(t, b) })
+	t.Run("DispatchSQSCommitStatus", func(t *testing.T) { testDispatchSQSCommitStatus(t, b) })
 	t.Run("Receiver", func(t *testing.T) { testReceiver(t, b) })
 	t.Run("InitFailure", func(t *testing.T) { testInitFailure(t, b) })
 }
@@ -308,6 +310,61 @@ func testDispatchSQS(t *testing.T, b *lambdatest.Builder) {
 	}
 	if n := len(st.posts("/bad")); n != 1 {
 		t.Errorf("the bad provider got %d POSTs, want 1", n)
+	}
+}
+
+// A commit-status job through the dispatch binary's SQS handler, with the
+// Provider in DynamoDB Local and its token in Secrets Manager: the fake
+// GitHub gets Flux's list and create calls with the planned status id, and
+// an older event of the same status, delivered afterwards, sets nothing.
+func testDispatchSQSCommitStatus(t *testing.T, b *lambdatest.Builder) {
+	const token = "ghp-lambda-commit-status"
+	st := newStack(t)
+	gh := githubtest.New(t)
+	gh.Token = token
+	st.sm.Set("herald/"+ns+"/github-token", `{"token":"`+token+`"}`)
+	p := api.Provider{
+		TypeMeta: api.TypeMeta{APIVersion: api.NotificationGroup + "/v1beta3", Kind: api.KindProvider},
+		Metadata: api.ObjectMeta{Name: "status", Namespace: ns},
+		Spec:     api.ProviderSpec{Type: "github", Address: gh.URL + "/flux/podinfo", SecretRef: &api.LocalObjectReference{Name: "github-token"}},
+	}
+	if _, err := st.store.PutObject(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	f := lambdatest.Start(t, b.MustBuild(t, dispatchPkg, lambdatest.Host()), st.env(true))
+
+	const sha = "a1afe267b54f38b46b487f6e938a6fd508278c07"
+	statusJob := func(at time.Time, reason string) delivery.Job {
+		j := st.job("status")
+		j.ProviderType = "github"
+		j.CommitStatus = "kustomization/podinfo/0c9c2e41"
+		j.Event.Reason = reason
+		j.Event.Timestamp = event.NewTime(at)
+		j.ID = delivery.JobID(reason, j.Event.Timestamp, "alert-uid", j.Provider)
+		return j
+	}
+	now := time.Now().Truncate(time.Second)
+	newer, older := statusJob(now, "ReconciliationSucceeded"), statusJob(now.Add(-time.Minute), "HealthCheckFailed")
+
+	for _, j := range []delivery.Job{newer, older} {
+		msg := st.sqs.Inject(st.queueURL, jobBody(t, j), 1)
+		if out := invokeSQS(t, f, st.sqsEvent(t, msg)); len(out.BatchItemFailures) != 0 {
+			t.Fatalf("batchItemFailures %v, want none", failedIDs(out))
+		}
+	}
+	want := []string{
+		"GET /api/v3/repos/flux/podinfo/commits/" + sha + "/statuses?per_page=50",
+		"POST /api/v3/repos/flux/podinfo/statuses/" + sha,
+	}
+	if got := gh.Calls(); !slices.Equal(got, want) {
+		t.Fatalf("calls %q, want %q (the older failure must set nothing)", got, want)
+	}
+	statuses := gh.Statuses("flux", "podinfo", sha)
+	if len(statuses) != 1 || statuses[0].State != "success" || statuses[0].Context != "kustomization/podinfo/0c9c2e41" {
+		t.Errorf("statuses %+v, want one success with the planned id", statuses)
+	}
+	if strings.Contains(f.Output(), token) {
+		t.Error("the function's logs contain the GitHub token")
 	}
 }
 
