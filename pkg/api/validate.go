@@ -181,6 +181,10 @@ func (v *validator) provider(p *Provider) {
 	if s.CommitStatusExpr != "" && ProviderTypeOf(s.Type).Class != CommitStatus {
 		r.errorf("spec", "%s", commitStatusExprMessage)
 	}
+	if s.Type == "azuredevops" && s.SecretRef == nil {
+		// Flux falls back to the controller's AKS workload identity.
+		r.warnf("spec.secretRef", "required by Herald: without a secret holding a personal access token (key token), Flux uses AKS workload identity, which Herald cannot use since it does not run in AKS; deliveries fail")
+	}
 	r.providerSecrets(s)
 	r.ignoredOptions(s)
 }

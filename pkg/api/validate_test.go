@@ -309,6 +309,17 @@ spec: {type: gcr, secretRef: {name: basic}, resources: [{kind: ImageRepository, 
 			`f.yaml: document 1: Provider/ns/hmac2: spec.certSecretRef.name: Secret "tls" key "caFile" is deprecated: use ca.crt, tls.crt and tls.key`,
 		},
 	}, {
+		name: "azuredevops without a token would need AKS workload identity",
+		doc: `apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Provider
+metadata: {name: ado, namespace: ns}
+spec: {type: azuredevops, address: "https://dev.azure.com/org/project/_git/repo"}
+`,
+		opts: ValidateOptions{ProviderTypes: FluxProviderTypes},
+		warnings: []string{
+			`f.yaml: document 0: Provider/ns/ado: spec.secretRef: required by Herald: without a secret holding a personal access token (key token), Flux uses AKS workload identity, which Herald cannot use since it does not run in AKS; deliveries fail`,
+		},
+	}, {
 		name: "external secrets need not be in the set",
 		doc:  slackProvider,
 		opts: ValidateOptions{ExternalSecrets: true},
