@@ -55,6 +55,17 @@ var notHTTP = map[string]string{
 	"azureeventhub": "AMQP",
 	"sentry":        "the envelope carries a random event ID and the send time; its package decodes it",
 	"otel":          "the span ends at the send time; its package decodes the OTLP protobuf",
+	// The Git providers talk to a host's API, not one sink; each has its
+	// fake host in its package, and TestGitCommitStatus drives one here.
+	"github":                    "a commit-status API: TestGitCommitStatus",
+	"gitlab":                    "a commit-status API: its package's fake GitLab",
+	"gitea":                     "a commit-status API: its package's fake Gitea",
+	"bitbucket":                 "a commit-status API: its package's fake Bitbucket",
+	"bitbucketserver":           "a commit-status API: its package's fake Bitbucket Server",
+	"azuredevops":               "a commit-status API: its package's fake Azure DevOps",
+	"githubpullrequestcomment":  "a comment API: its package's fake GitHub",
+	"gitlabmergerequestcomment": "a comment API: its package's fake GitLab",
+	"giteapullrequestcomment":   "a comment API: its package's fake Gitea",
 }
 
 // TestEveryHTTPProvider posts one Flux event through herald serve to one
