@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"slices"
+
+	"github.com/heraldhq/herald/pkg/event"
 )
 
 // Endpoint is what an HTTP provider sends with: the URL, the client Resolve
@@ -61,4 +63,22 @@ func Build[N any](cfg Config, notifier func(Endpoint) N) (N, error) {
 		return zero, err
 	}
 	return notifier(ep), nil
+}
+
+// Webhook is the whole notifier of a provider whose only work is its
+// payload: for each event it posts, as JSON, what render makes of it, to the
+// Provider's address, which is the only credential (Google Chat, Lark).
+type Webhook[P any] struct {
+	ep     Endpoint
+	render func(event.Event) P
+}
+
+// NewWebhook builds a Webhook that posts render's payloads to cfg.Address.
+func NewWebhook[P any](cfg Config, render func(event.Event) P) (*Webhook[P], error) {
+	return Build(cfg, func(ep Endpoint) *Webhook[P] { return &Webhook[P]{ep: ep, render: render} })
+}
+
+// Notify posts ev's payload once.
+func (w *Webhook[P]) Notify(ctx context.Context, ev event.Event) (retry bool, err error) {
+	return Outcome(w.ep.PostJSON(ctx, w.render(ev)))
 }

@@ -29,15 +29,13 @@ type Notifier struct {
 // is sent instead, as in Flux, whose second request modifier replaces the
 // first.
 func New(cfg notify.Config) (*Notifier, error) {
-	ep, err := notify.NewEndpoint(cfg)
-	if err != nil {
-		return nil, err
-	}
-	auth := notify.WithBearer(cfg.Token)
-	if cfg.Username != "" && cfg.Password != "" {
-		auth = notify.WithBasicAuth(cfg.Username, cfg.Password)
-	}
-	return &Notifier{ep: ep, auth: auth}, nil
+	return notify.Build(cfg, func(ep notify.Endpoint) *Notifier {
+		auth := notify.WithBearer(cfg.Token)
+		if cfg.Username != "" && cfg.Password != "" {
+			auth = notify.WithBasicAuth(cfg.Username, cfg.Password)
+		}
+		return &Notifier{ep: ep, auth: auth}
+	})
 }
 
 // Alert is one postable alert, fields in Flux's order. Labels and

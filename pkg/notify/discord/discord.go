@@ -23,12 +23,10 @@ type Notifier struct {
 // New builds a Discord notifier. cfg.Address is the webhook URL, to which
 // "/slack" is appended as Flux does; cfg.Channel is ignored, as in Flux.
 func New(cfg notify.Config) (*Notifier, error) {
-	ep, err := notify.NewEndpoint(cfg)
-	if err != nil {
-		return nil, err
-	}
-	ep.Address = slackURL(ep.Address)
-	return &Notifier{ep: ep, username: cfg.Username}, nil
+	return notify.Build(cfg, func(ep notify.Endpoint) *Notifier {
+		ep.Address = slackURL(ep.Address)
+		return &Notifier{ep: ep, username: cfg.Username}
+	})
 }
 
 // slackURL is Flux's rewrite of a webhook URL to Discord's Slack-compatible

@@ -4,7 +4,6 @@ package googlechat
 
 import (
 	"cmp"
-	"context"
 	"slices"
 
 	"github.com/heraldhq/herald/pkg/event"
@@ -12,15 +11,13 @@ import (
 )
 
 // Notifier posts Google Chat cards.
-type Notifier struct {
-	ep notify.Endpoint
-}
+type Notifier = notify.Webhook[Payload]
 
 // New builds a Google Chat notifier for the webhook address cfg.Address.
 // The webhook's key and token are in its query, so the address is the
 // secret; Google Chat takes no other credentials.
 func New(cfg notify.Config) (*Notifier, error) {
-	return notify.Build(cfg, func(ep notify.Endpoint) *Notifier { return &Notifier{ep: ep} })
+	return notify.NewWebhook(cfg, NewPayload)
 }
 
 // Payload is Flux's message: one card. Pointer fields that Flux never sets
@@ -95,9 +92,4 @@ func NewPayload(ev event.Event) Payload {
 		Header:   Header{Title: ev.ObjectName(), SubTitle: ev.ReportingController},
 		Sections: sections,
 	}}}
-}
-
-// Notify posts ev.
-func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err error) {
-	return notify.Outcome(n.ep.PostJSON(ctx, NewPayload(ev)))
 }

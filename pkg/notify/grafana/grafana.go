@@ -24,17 +24,15 @@ type Notifier struct {
 // sent as a bearer token; without one, cfg.Username and cfg.Password, when
 // both are set, as basic auth.
 func New(cfg notify.Config) (*Notifier, error) {
-	ep, err := notify.NewEndpoint(cfg)
-	if err != nil {
-		return nil, err
-	}
-	// A token wins over basic auth, as in Flux; WithBearer of no token
-	// sends nothing.
-	auth := notify.WithBearer(cfg.Token)
-	if cfg.Token == "" && cfg.Username != "" && cfg.Password != "" {
-		auth = notify.WithBasicAuth(cfg.Username, cfg.Password)
-	}
-	return &Notifier{ep: ep, auth: auth}, nil
+	return notify.Build(cfg, func(ep notify.Endpoint) *Notifier {
+		// A token wins over basic auth, as in Flux; WithBearer of no token
+		// sends nothing.
+		auth := notify.WithBearer(cfg.Token)
+		if cfg.Token == "" && cfg.Username != "" && cfg.Password != "" {
+			auth = notify.WithBasicAuth(cfg.Username, cfg.Password)
+		}
+		return &Notifier{ep: ep, auth: auth}
+	})
 }
 
 // Payload is a Graphite-format annotation, fields in Flux's order.

@@ -4,7 +4,6 @@
 package lark
 
 import (
-	"context"
 	"maps"
 	"slices"
 	"strings"
@@ -13,16 +12,15 @@ import (
 	"github.com/heraldhq/herald/pkg/notify"
 )
 
-// Notifier posts interactive cards to one webhook.
-type Notifier struct {
-	ep notify.Endpoint
-}
+// Notifier posts interactive cards to one webhook. Any 2xx is success, as
+// in Flux, which does not read Lark's reply body.
+type Notifier = notify.Webhook[Payload]
 
 // New builds a Lark notifier for the webhook cfg.Address. Flux uses neither
 // a proxy nor certSecretRef for lark (behaviour reference §6); notify.Resolve
 // leaves both out of cfg.HTTPClient for this type, so Herald does the same.
 func New(cfg notify.Config) (*Notifier, error) {
-	return notify.Build(cfg, func(ep notify.Endpoint) *Notifier { return &Notifier{ep: ep} })
+	return notify.NewWebhook(cfg, NewPayload)
 }
 
 // Payload is Lark's message body, fields in Flux's order.
@@ -87,10 +85,4 @@ func NewPayload(ev event.Event) Payload {
 			Elements: []Element{{Tag: "div", Text: Text{Tag: "lark_md", Content: b.String()}}},
 		},
 	}
-}
-
-// Notify posts ev. Any 2xx is success, as in Flux, which does not read
-// Lark's reply body.
-func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err error) {
-	return notify.Outcome(n.ep.PostJSON(ctx, NewPayload(ev)))
 }

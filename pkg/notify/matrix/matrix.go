@@ -34,15 +34,13 @@ type Notifier struct {
 // proxy for matrix (behaviour reference §6); notify.Resolve leaves the proxy
 // out of cfg.HTTPClient for this type, so Herald does the same.
 func New(cfg notify.Config) (*Notifier, error) {
-	ep, err := notify.NewEndpoint(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &Notifier{
-		ep:   ep,
-		room: cfg.Channel,
-		auth: map[string]notify.Secret{"Authorization": "Bearer " + cfg.Token},
-	}, nil
+	return notify.Build(cfg, func(ep notify.Endpoint) *Notifier {
+		return &Notifier{
+			ep:   ep,
+			room: cfg.Channel,
+			auth: map[string]notify.Secret{"Authorization": "Bearer " + cfg.Token},
+		}
+	})
 }
 
 // Payload is the m.room.message content Flux sends.

@@ -38,14 +38,12 @@ type Notifier struct {
 
 // New builds a Teams notifier for the webhook address cfg.Address.
 func New(cfg notify.Config) (*Notifier, error) {
-	ep, err := notify.NewEndpoint(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &Notifier{
-		Schema: schemaFor(ep.Address),
-		ep:     ep,
-	}, nil
+	return notify.Build(cfg, func(ep notify.Endpoint) *Notifier {
+		return &Notifier{
+			Schema: schemaFor(ep.Address),
+			ep:     ep,
+		}
+	})
 }
 
 // schemaFor is Flux's test: the host up to its first ":" (so without the

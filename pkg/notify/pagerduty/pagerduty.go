@@ -34,15 +34,13 @@ type Notifier struct {
 // https://events.pagerduty.com/v2/enqueue, of which only the scheme and host
 // count, and cfg.Channel is the integration's routing key.
 func New(cfg notify.Config) (*Notifier, error) {
-	ep, err := notify.NewEndpoint(cfg)
-	if err != nil {
-		return nil, err
-	}
-	u, _ := url.ParseRequestURI(ep.Address) // cannot fail: NewEndpoint accepted it
-	// The routing key is in every body, which a failing server may echo,
-	// and it is enough to raise incidents: mask it as a secret.
-	ep.Secrets = append(ep.Secrets, notify.Secret(cfg.Channel))
-	return &Notifier{BaseURL: u.Scheme + "://" + u.Host, routingKey: cfg.Channel, ep: ep}, nil
+	return notify.Build(cfg, func(ep notify.Endpoint) *Notifier {
+		u, _ := url.ParseRequestURI(ep.Address) // cannot fail: NewEndpoint accepted it
+		// The routing key is in every body, which a failing server may echo,
+		// and it is enough to raise incidents: mask it as a secret.
+		ep.Secrets = append(ep.Secrets, notify.Secret(cfg.Channel))
+		return &Notifier{BaseURL: u.Scheme + "://" + u.Host, routingKey: cfg.Channel, ep: ep}
+	})
 }
 
 // Notify sends ev to /v2/enqueue and, for info events, a change event to

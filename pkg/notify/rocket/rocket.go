@@ -26,15 +26,13 @@ type Notifier struct {
 // New builds a Rocket.Chat notifier. cfg.Address is the webhook URL;
 // cfg.Channel and cfg.Username are sent as given.
 func New(cfg notify.Config) (*Notifier, error) {
-	ep, err := notify.NewEndpoint(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &Notifier{
-		ep:       ep,
-		channel:  cfg.Channel,
-		username: cfg.Username,
-	}, nil
+	return notify.Build(cfg, func(ep notify.Endpoint) *Notifier {
+		return &Notifier{
+			ep:       ep,
+			channel:  cfg.Channel,
+			username: cfg.Username,
+		}
+	})
 }
 
 // NewPayload is Flux's Rocket.Chat message: the Slack one with an empty

@@ -34,17 +34,15 @@ type Notifier struct {
 // New builds a Slack notifier. cfg.Address is the webhook or
 // chat.postMessage URL; cfg.Token, when set, is sent as a bearer token.
 func New(cfg notify.Config) (*Notifier, error) {
-	ep, err := notify.NewEndpoint(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &Notifier{
-		ChatPostMessageURL: ChatPostMessageURL,
-		ep:                 ep,
-		token:              cfg.Token,
-		channel:            cfg.Channel,
-		username:           cfg.Username,
-	}, nil
+	return notify.Build(cfg, func(ep notify.Endpoint) *Notifier {
+		return &Notifier{
+			ChatPostMessageURL: ChatPostMessageURL,
+			ep:                 ep,
+			token:              cfg.Token,
+			channel:            cfg.Channel,
+			username:           cfg.Username,
+		}
+	})
 }
 
 // Payload is Slack's message body, fields in Flux's order.
