@@ -1,0 +1,5 @@
+package gitlab_test
+
+import "net/url"
+
+func parseURL(s string) (*url.URL, error) { return url.Parse(s) }
