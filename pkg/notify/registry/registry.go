@@ -15,8 +15,12 @@ import (
 	"github.com/heraldhq/herald/pkg/notify/datadog"
 	"github.com/heraldhq/herald/pkg/notify/discord"
 	"github.com/heraldhq/herald/pkg/notify/generic"
+	"github.com/heraldhq/herald/pkg/notify/gitea"
+	"github.com/heraldhq/herald/pkg/notify/giteacomment"
 	"github.com/heraldhq/herald/pkg/notify/github"
 	"github.com/heraldhq/herald/pkg/notify/githubdispatch"
+	"github.com/heraldhq/herald/pkg/notify/gitlab"
+	"github.com/heraldhq/herald/pkg/notify/gitlabcomment"
 	"github.com/heraldhq/herald/pkg/notify/googlechat"
 	"github.com/heraldhq/herald/pkg/notify/googlepubsub"
 	"github.com/heraldhq/herald/pkg/notify/grafana"
@@ -38,32 +42,36 @@ import (
 )
 
 var factories = map[string]notify.Factory{
-	"alertmanager":   notify.FactoryOf(alertmanager.New),
-	"azureeventhub":  notify.FactoryOf(azureeventhub.New),
-	"datadog":        notify.FactoryOf(datadog.New),
-	"discord":        notify.FactoryOf(discord.New),
-	"generic":        notify.FactoryOf(generic.New),
-	"generic-hmac":   notify.FactoryOf(generic.NewHMAC),
-	"github":         notify.FactoryOf(func(cfg notify.Config) (*github.Notifier, error) { return github.New(cfg) }),
-	"githubdispatch": notify.FactoryOf(githubdispatch.New),
-	"googlechat":     notify.FactoryOf(googlechat.New),
-	"googlepubsub":   notify.FactoryOf(googlepubsub.New),
-	"grafana":        notify.FactoryOf(grafana.New),
-	"incident.io":    notify.FactoryOf(incidentio.New),
-	"lark":           notify.FactoryOf(lark.New),
-	"matrix":         notify.FactoryOf(matrix.New),
-	"msteams":        notify.FactoryOf(msteams.New),
-	"nats":           notify.FactoryOf(nats.New),
-	"opsgenie":       notify.FactoryOf(opsgenie.New),
-	"otel":           notify.FactoryOf(otel.New),
-	"pagerduty":      notify.FactoryOf(pagerduty.New),
-	"rocket":         notify.FactoryOf(rocket.New),
-	"sentry":         notify.FactoryOf(sentry.New),
-	"slack":          notify.FactoryOf(slack.New),
-	"telegram":       notify.FactoryOf(telegram.New),
-	"webex":          notify.FactoryOf(webex.New),
-	"zoom":           notify.FactoryOf(zoom.New),
-	"zulip":          notify.FactoryOf(zulip.New),
+	"alertmanager":              notify.FactoryOf(alertmanager.New),
+	"azureeventhub":             notify.FactoryOf(azureeventhub.New),
+	"datadog":                   notify.FactoryOf(datadog.New),
+	"discord":                   notify.FactoryOf(discord.New),
+	"generic":                   notify.FactoryOf(generic.New),
+	"generic-hmac":              notify.FactoryOf(generic.NewHMAC),
+	"github":                    notify.FactoryOf(func(cfg notify.Config) (*github.Notifier, error) { return github.New(cfg) }),
+	"githubdispatch":            notify.FactoryOf(githubdispatch.New),
+	"gitea":                     notify.FactoryOf(gitea.New),
+	"giteapullrequestcomment":   notify.FactoryOf(giteacomment.New),
+	"gitlab":                    notify.FactoryOf(gitlab.New),
+	"gitlabmergerequestcomment": notify.FactoryOf(gitlabcomment.New),
+	"googlechat":                notify.FactoryOf(googlechat.New),
+	"googlepubsub":              notify.FactoryOf(googlepubsub.New),
+	"grafana":                   notify.FactoryOf(grafana.New),
+	"incident.io":               notify.FactoryOf(incidentio.New),
+	"lark":                      notify.FactoryOf(lark.New),
+	"matrix":                    notify.FactoryOf(matrix.New),
+	"msteams":                   notify.FactoryOf(msteams.New),
+	"nats":                      notify.FactoryOf(nats.New),
+	"opsgenie":                  notify.FactoryOf(opsgenie.New),
+	"otel":                      notify.FactoryOf(otel.New),
+	"pagerduty":                 notify.FactoryOf(pagerduty.New),
+	"rocket":                    notify.FactoryOf(rocket.New),
+	"sentry":                    notify.FactoryOf(sentry.New),
+	"slack":                     notify.FactoryOf(slack.New),
+	"telegram":                  notify.FactoryOf(telegram.New),
+	"webex":                     notify.FactoryOf(webex.New),
+	"zoom":                      notify.FactoryOf(zoom.New),
+	"zulip":                     notify.FactoryOf(zulip.New),
 }
 
 // New builds the notifier for cfg.Type.

@@ -1,13 +1,16 @@
 package registry_test
 
 import (
+	"context"
 	"errors"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/heraldhq/herald/pkg/api"
+	"github.com/heraldhq/herald/pkg/event"
 	"github.com/heraldhq/herald/pkg/notify"
 	"github.com/heraldhq/herald/pkg/notify/notifytest"
 	"github.com/heraldhq/herald/pkg/notify/registry"
@@ -68,23 +71,44 @@ var leakConfig = map[string]func(*notify.Config){
 			cfg.Address = notify.Secret(u.String())
 		}
 	},
-	// The same for the commit status API, which the shared test reaches
-	// with its event's commit.
-	"github": func(cfg *notify.Config) {
-		if u, err := url.Parse(cfg.Address.Reveal()); err == nil && u.Host != "" {
-			u.Path = "/flux/podinfo"
-			cfg.Address = notify.Secret(u.String())
-		}
-	},
-	"googlechat":  nil,
-	"incident.io": nil,
-	"msteams":     nil,
-	"rocket":      nil,
-	"slack":       nil,
-	"telegram":    func(cfg *notify.Config) { cfg.Channel = "-1001234567890" },
-	"webex":       func(cfg *notify.Config) { cfg.Channel = "room" },
-	"zoom":        nil,
-	"zulip":       func(cfg *notify.Config) { cfg.Channel = "general/flux" },
+	// The same for the Git hosts' APIs, which the shared test reaches with
+	// its event's commit, and, for the comment providers, a change request.
+	"github":                    repositoryPath,
+	"gitea":                     repositoryPath,
+	"gitlab":                    repositoryPath,
+	"giteapullrequestcomment":   repositoryPath,
+	"gitlabmergerequestcomment": repositoryPath,
+	"googlechat":                nil,
+	"incident.io":               nil,
+	"msteams":                   nil,
+	"rocket":                    nil,
+	"slack":                     nil,
+	"telegram":                  func(cfg *notify.Config) { cfg.Channel = "-1001234567890" },
+	"webex":                     func(cfg *notify.Config) { cfg.Channel = "room" },
+	"zoom":                      nil,
+	"zulip":                     func(cfg *notify.Config) { cfg.Channel = "general/flux" },
+}
+
+// onChangeRequest sends every event on change request 42, which a
+// comment provider needs before it makes any request.
+type onChangeRequest struct{ notify.Notifier }
+
+func (n onChangeRequest) Notify(ctx context.Context, ev event.Event) (bool, error) {
+	ev.Metadata = maps.Clone(ev.Metadata)
+	if ev.Metadata == nil {
+		ev.Metadata = map[string]string{}
+	}
+	ev.Metadata[event.MetaChangeRequest] = "42"
+	return n.Notifier.Notify(ctx, ev)
+}
+
+// repositoryPath points the address at a repository, keeping the planted
+// secrets in its user, query and fragment.
+func repositoryPath(cfg *notify.Config) {
+	if u, err := url.Parse(cfg.Address.Reveal()); err == nil && u.Host != "" {
+		u.Path = "/flux/podinfo"
+		cfg.Address = notify.Secret(u.String())
+	}
 }
 
 // notHTTP are the providers the shared check cannot drive, because they do
@@ -122,6 +146,9 @@ func TestNoProviderLeaksASecret(t *testing.T) {
 					if u, err := url.Parse(cfg.Address.Reveal()); err == nil && u.Host != "" {
 						tn.APIURL = u.Scheme + "://" + u.Host
 					}
+				}
+				if err == nil && api.ProviderTypeOf(typ).Class == api.ChangeRequestComment {
+					n = onChangeRequest{n}
 				}
 				return n, err
 			}
