@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/heraldhq/herald/pkg/api"
 	"github.com/heraldhq/herald/pkg/notify/github/githubtest"
+	"github.com/heraldhq/herald/pkg/notify/gitlab/gitlabtest"
 	"github.com/heraldhq/herald/tests/internal/harness"
 )
 
@@ -523,19 +525,33 @@ func TestMaxAttempts(t *testing.T) {
 
 // TestGitCommitStatus sends kustomize-controller's "Reconciliation
 // finished" event with Flux's recorder through herald serve and checks that
-// the fake GitHub gets exactly the calls Flux makes (§4.3): one list and
-// one status with the default id of the Provider's UID; that the same
-// status again lists and sets nothing; and that the token never reaches a
-// log line.
+// a fake GitHub and a fake GitLab each get exactly the calls Flux makes
+// (§4.3): one list and one status with the default id of the Provider's
+// UID; that the same status again lists and sets nothing; and that no token
+// reaches a log line.
 func TestGitCommitStatus(t *testing.T) {
 	t.Parallel()
-	const token = "ghp-e2e-commit-status-token"
+	const (
+		githubToken = "ghp-e2e-commit-status-token"
+		gitlabToken = "glpat-e2e-commit-status-token"
+	)
 	gh := githubtest.New(t)
-	gh.Token = token
+	gh.Token = githubToken
+	gl := gitlabtest.New(t)
+	gl.Users[gitlabToken] = "flux-bot"
 	cfg := harness.Config{
-		Secrets:   []harness.Secret{{Name: "github-token", Namespace: ns, StringData: map[string]string{"token": token}}},
-		Providers: []harness.Provider{{Name: "status", Namespace: ns, Type: "github", Address: gh.URL + "/flux/podinfo", SecretRef: "github-token"}},
-		Alerts:    []harness.Alert{{Name: "status", Namespace: ns, ProviderRef: "status", EventSources: allKustomizations}},
+		Secrets: []harness.Secret{
+			{Name: "github-token", Namespace: ns, StringData: map[string]string{"token": githubToken}},
+			{Name: "gitlab-token", Namespace: ns, StringData: map[string]string{"token": gitlabToken}},
+		},
+		Providers: []harness.Provider{
+			{Name: "github", Namespace: ns, Type: "github", Address: gh.URL + "/flux/podinfo", SecretRef: "github-token"},
+			{Name: "gitlab", Namespace: ns, Type: "gitlab", Address: gl.URL + "/flux/apps/podinfo.git", SecretRef: "gitlab-token"},
+		},
+		Alerts: []harness.Alert{
+			{Name: "github", Namespace: ns, ProviderRef: "github", EventSources: allKustomizations},
+			{Name: "gitlab", Namespace: ns, ProviderRef: "gitlab", EventSources: allKustomizations},
+		},
 	}
 	herald := serve(t, cfg)
 	rec := newRecorder(t, herald.URL)
@@ -545,10 +561,14 @@ func TestGitCommitStatus(t *testing.T) {
 		"kustomize.toolkit.fluxcd.io/revision":      "main@sha1:" + sha,
 		"kustomize.toolkit.fluxcd.io/commit_status": "update",
 	}
-	uid := api.StableUID(api.KindProvider, api.ObjectMeta{Namespace: ns, Name: "status"})
-	context := "kustomization/podinfo/" + uid[:strings.Index(uid, "-")]
-	list := "GET /api/v3/repos/flux/podinfo/commits/" + sha + "/statuses?per_page=50"
-	create := "POST /api/v3/repos/flux/podinfo/statuses/" + sha
+	statusID := func(provider string) string {
+		uid := api.StableUID(api.KindProvider, api.ObjectMeta{Namespace: ns, Name: provider})
+		return "kustomization/podinfo/" + uid[:strings.Index(uid, "-")]
+	}
+	ghList := "GET /api/v3/repos/flux/podinfo/commits/" + sha + "/statuses?per_page=50"
+	ghCreate := "POST /api/v3/repos/flux/podinfo/statuses/" + sha
+	glList := "GET /api/v4/projects/flux%2Fapps%2Fpodinfo/repository/commits/" + sha + "/statuses?name=" + url.QueryEscape(statusID("gitlab"))
+	glCreate := "POST /api/v4/projects/flux%2Fapps%2Fpodinfo/statuses/" + sha
 
 	send := func(message string) {
 		t.Helper()
@@ -557,31 +577,36 @@ func TestGitCommitStatus(t *testing.T) {
 			t.Fatalf("herald answered %d %q, want 202", ex.Status, ex.Reply)
 		}
 	}
-	waitCalls := func(n int) []string {
+	waitCalls := func(host string, calls func() []string, want ...string) {
 		t.Helper()
 		deadline := time.Now().Add(deliveryMax)
-		for len(gh.Calls()) < n && time.Now().Before(deadline) {
+		for len(calls()) < len(want) && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
 		}
-		return gh.Calls()
+		if got := calls(); !slices.Equal(got, want) {
+			t.Fatalf("%s calls %q, want %q", host, got, want)
+		}
 	}
 
 	send("Reconciliation finished in 1.2s, next run in 10m0s")
-	if got, want := waitCalls(2), []string{list, create}; !slices.Equal(got, want) {
-		t.Fatalf("calls %q, want %q", got, want)
+	waitCalls("GitHub", gh.Calls, ghList, ghCreate)
+	waitCalls("GitLab", gl.Calls, glList, glCreate)
+	if st := gh.Statuses("flux", "podinfo", sha); len(st) != 1 || st[0].State != "success" ||
+		st[0].Context != statusID("github") || st[0].Description != "reconciliation succeeded" {
+		t.Errorf("GitHub statuses %+v, want one success %q", st, statusID("github"))
 	}
-	statuses := gh.Statuses("flux", "podinfo", sha)
-	if len(statuses) != 1 || statuses[0].State != "success" || statuses[0].Context != context ||
-		statuses[0].Description != "reconciliation succeeded" {
-		t.Fatalf("statuses %+v, want one success %q", statuses, context)
+	if st := gl.Statuses("flux/apps/podinfo", sha); len(st) != 1 || st[0].Status != "success" ||
+		st[0].Name != statusID("gitlab") || st[0].Description != "reconciliation succeeded" {
+		t.Errorf("GitLab statuses %+v, want one success %q", st, statusID("gitlab"))
 	}
 
 	// Another message, the same status: Flux lists and sets nothing new.
 	send("Reconciliation finished in 0.9s, next run in 10m0s")
-	if got, want := waitCalls(3), []string{list, create, list}; !slices.Equal(got, want) {
-		t.Fatalf("calls %q, want %q", got, want)
-	}
-	if strings.Contains(herald.Stderr(), token) {
-		t.Error("herald's logs contain the GitHub token")
+	waitCalls("GitHub", gh.Calls, ghList, ghCreate, ghList)
+	waitCalls("GitLab", gl.Calls, glList, glCreate, glList)
+	for _, tok := range []string{githubToken, gitlabToken} {
+		if strings.Contains(herald.Stderr(), tok) {
+			t.Errorf("herald's logs contain the token %q", tok)
+		}
 	}
 }
