@@ -12,7 +12,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/google/go-github/v92/github"
+	"github.com/google/go-github/v93/github"
 
 	"github.com/heraldhq/herald/pkg/event"
 	"github.com/heraldhq/herald/pkg/notify"
