@@ -9,14 +9,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/google/go-github/v93/github"
 
 	"github.com/heraldhq/herald/pkg/event"
 	"github.com/heraldhq/herald/pkg/notify"
+	"github.com/heraldhq/herald/pkg/notify/commitstatus"
+	"github.com/heraldhq/herald/pkg/notify/githubapp"
 )
+
+// errorPrefix is Flux's text for every failed dispatch.
+const errorPrefix = "Could not send github repository dispatch webhook: "
 
 // Notifier creates repository dispatch events through go-github.
 type Notifier struct {
@@ -24,7 +29,7 @@ type Notifier struct {
 	// into delays. New sets time.Now.
 	Now func() time.Time
 
-	repo    repository
+	repo    commitstatus.GitHubRepo
 	client  *github.Client
 	secrets []notify.Secret
 }
@@ -47,28 +52,25 @@ func New(cfg notify.Config) (*Notifier, error) {
 		}
 		return nil, errors.New("github token or github app details must be specified")
 	}
-	repo, err := parseAddress(cfg.Address.Reveal())
+	addr, err := commitstatus.ParseAddress(cfg.Address.Reveal())
 	if err != nil {
 		return nil, err
 	}
-
-	base := cfg.HTTPClient
-	if base == nil {
-		base = notify.DefaultClient()
+	repo, err := addr.GitHub()
+	if err != nil {
+		return nil, err
 	}
-	// A copy, so the redirect rule stays with this provider. go-github
-	// wraps the transport to set the token on every request it carries,
-	// redirects included, where Go would drop Authorization on a redirect
-	// to another host.
-	hc := *base
-	hc.CheckRedirect = sameHostRedirects
-	opts := []github.ClientOptionsFunc{github.WithHTTPClient(&hc), github.WithAuthToken(token.Reveal())}
-	if repo.apiBase != "" {
-		opts = append(opts, github.WithEnterpriseURLs(repo.apiBase, repo.apiBase))
+	// The client follows redirects on the API host only (GitHub answers
+	// 307 for a renamed repository).
+	opts := []github.ClientOptionsFunc{github.WithHTTPClient(githubapp.Client(cfg.HTTPClient)), github.WithAuthToken(token.Reveal())}
+	if repo.Enterprise {
+		// APIBase already ends in /api/v3/ where Flux's go-github v64 put
+		// it, so v93 takes it as it is.
+		opts = append(opts, github.WithEnterpriseURLs(repo.APIBase, repo.APIBase))
 	}
 	client, err := github.NewClient(opts...)
 	if err != nil {
-		// Its text would quote the URL; parseAddress has already vetted it.
+		// Its text would quote the URL, which ParseAddress has vetted.
 		return nil, errors.New("could not create enterprise GitHub client")
 	}
 	return &Notifier{Now: time.Now, repo: repo, client: client, secrets: maskList(cfg)}, nil
@@ -94,7 +96,7 @@ func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err 
 		return false, notify.Permanent(fmt.Errorf("Failed to marshal object into json: %w", err))
 	}
 	payload := json.RawMessage(data)
-	_, resp, err := n.client.Repositories.Dispatch(ctx, n.repo.owner, n.repo.name, github.DispatchRequestOptions{
+	_, resp, err := n.client.Repositories.Dispatch(ctx, n.repo.Owner, n.repo.Repo, github.DispatchRequestOptions{
 		EventType:     EventType(ev),
 		ClientPayload: &payload,
 	})
@@ -104,20 +106,32 @@ func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err 
 		// nothing. Retrying would run the workflow twice.
 		return false, nil
 	}
-	return notify.Outcome(n.classify(err))
+	return notify.Outcome(n.fail(err))
 }
 
-// errCrossHostRedirect stops a redirect that would carry the token away.
-var errCrossHostRedirect = errors.New("refusing to follow a redirect to another host")
+// fail classifies err with the GitHub rules every GitHub provider shares
+// (githubapp.Classify: rate limits wait for their reset or Retry-After) and
+// masks the Provider's secrets out of Flux's text. The result unwraps only
+// to a context error, never to go-github's, whose fields hold the request.
+func (n *Notifier) fail(err error) error {
+	e := githubapp.Classify(err, n.Now())
+	e.Err = notify.MaskError(fmt.Errorf("%s%w", errorPrefix, err), e.Retryable, n.secrets...).Err
+	return e
+}
 
-// sameHostRedirects follows redirects on the API host only, at most ten as
-// Go's default does (GitHub answers 307 for a renamed repository).
-func sameHostRedirects(req *http.Request, via []*http.Request) error {
-	if len(via) >= 10 {
-		return errors.New("stopped after 10 redirects")
+// maskList is what errors must not show: every secret of cfg but the
+// repository URL. go-github's errors name the API URL, and its owner/repo
+// path tells the user which dispatch failed; only the address's userinfo
+// is secret there.
+func maskList(cfg notify.Config) []notify.Secret {
+	c := cfg
+	c.Address = ""
+	secrets := c.SecretValues()
+	if u, err := url.Parse(cfg.Address.Reveal()); err == nil && u.User != nil {
+		secrets = append(secrets, notify.Secret(u.User.String()))
+		if p, ok := u.User.Password(); ok {
+			secrets = append(secrets, notify.Secret(p))
+		}
 	}
-	if req.URL.Host != via[0].URL.Host {
-		return errCrossHostRedirect
-	}
-	return nil
+	return secrets
 }

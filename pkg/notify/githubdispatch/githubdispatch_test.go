@@ -144,9 +144,11 @@ func TestAPIURL(t *testing.T) {
 		"http://ghe.local:8080/org/repo":                 "http://ghe.local:8080/api/v3/repos/org/repo/dispatches",
 		"https://ghe.example.com/org/repo?ref=main#frag": "https://ghe.example.com/api/v3/repos/org/repo/dispatches",
 		// Quirks kept from Flux: the host is compared with its port, and
-		// go-github adds no /api/v3/ to an "api." host.
+		// go-github v64 adds no /api/v3/ to an "api." host, but does to a
+		// ".api." host that is not GitHub's.
 		"https://github.com:443/foo/bar":     "https://github.com:443/api/v3/repos/foo/bar/dispatches",
 		"https://api.ghe.example.com/org/re": "https://api.ghe.example.com/repos/org/re/dispatches",
+		"https://x.api.example.com/org/re":   "https://x.api.example.com/api/v3/repos/org/re/dispatches",
 	}
 	for address, want := range tests {
 		var got string
@@ -186,11 +188,11 @@ func TestNewErrors(t *testing.T) {
 		{name: "empty repo", address: "https://github.com/" + notifytest.LeakPathToken + "/", token: token,
 			want: "invalid repository id: the address path must be <owner>/<repo>"},
 		{name: "local path", address: notifytest.LeakPathToken + "/repo", token: token,
-			want: "invalid repository address: not a git URL"},
+			want: "invalid repository address: not a git URL with a host"},
 		{name: "file URL", address: "file:///" + notifytest.LeakPathToken + "/repo", token: token,
-			want: "invalid repository address: no host"},
+			want: "invalid repository address: not a git URL with a host"},
 		{name: "enterprise over ftp", address: "ftp://ghe.example.com/" + notifytest.LeakPathToken + "/repo", token: token,
-			want: "invalid repository address: an enterprise server URL must use http, https or ssh"},
+			want: "invalid repository address: a self-hosted server URL must use http, https or ssh"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -209,8 +211,9 @@ func TestRetry(t *testing.T) {
 	})
 }
 
-// GitHub's answers beyond the shared table, and the error text: Flux's,
-// with go-github's request line and message, masked.
+// GitHub's answers beyond the shared table, classified by githubapp.Classify
+// as for every GitHub provider, and the error text: Flux's, with
+// go-github's request line and message, masked.
 func TestGitHubOutcomes(t *testing.T) {
 	// go-github checks its rate-limit state against the real clock.
 	now := time.Now().Truncate(time.Second)
@@ -236,6 +239,11 @@ func TestGitHubOutcomes(t *testing.T) {
 			body:    `{"message":"You have exceeded a secondary rate limit","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}`,
 			header:  []string{"Retry-After", "60"},
 			wantErr: "403 You have exceeded a secondary rate limit [retry after 1m0s]", wantRetry: true, wantAfter: time.Minute, wantBlocked: true},
+		{name: "secondary rate limit without a time waits a minute", status: 403,
+			body:    `{"message":"You have exceeded a secondary rate limit","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}`,
+			wantErr: "403 You have exceeded a secondary rate limit", wantRetry: true, wantAfter: time.Minute},
+		{name: "403 with Retry-After only waits for it", status: 403, body: `{"message":"slow down"}`, header: []string{"Retry-After", "30"},
+			wantErr: "403 slow down []", wantRetry: true, wantAfter: 30 * time.Second},
 		{name: "validation error", status: 422, body: `{"message":"Invalid request.","errors":[{"resource":"Dispatch","field":"event_type","code":"missing_field"}]}`,
 			wantErr: "422 Invalid request. [{Resource:Dispatch Field:event_type Code:missing_field Message:}]"},
 		{name: "echoed token is masked", status: 401, body: `{"message":"Bad credentials: ` + token + `"}`,
