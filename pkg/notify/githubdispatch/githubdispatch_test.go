@@ -23,9 +23,9 @@ const referenceBody = `{"event_type":"Kustomization/podinfo.flux-system","client
 
 const token = "ghp_dispatchtoken0123456789abcdef"
 
-func newNotifier(t *testing.T, cfg notify.Config) *githubdispatch.Notifier {
+func newNotifier(t *testing.T, cfg notify.Config, opts ...githubdispatch.Option) *githubdispatch.Notifier {
 	t.Helper()
-	return notifytest.New(t, githubdispatch.New, cfg)
+	return notifytest.New(t, func(cfg notify.Config) (*githubdispatch.Notifier, error) { return githubdispatch.New(cfg, opts...) }, cfg)
 }
 
 // noContent is GitHub's answer to a dispatch.
@@ -168,6 +168,7 @@ func TestAPIURL(t *testing.T) {
 
 func TestNewErrors(t *testing.T) {
 	const noCredentials = "github token or github app details must be specified"
+	key := pemKey(t, newKey(t))
 	tests := []struct {
 		name    string
 		address string
@@ -179,8 +180,25 @@ func TestNewErrors(t *testing.T) {
 		// Flux's case: App keys without the App ID are no App.
 		{name: "app keys without app id", address: "https://github.com/foo/bar",
 			data: map[string]notify.Secret{"githubAppInstallationID": "456", "githubAppPrivateKey": "pem"}, want: noCredentials},
-		{name: "app id", address: "https://github.com/foo/bar", data: map[string]notify.Secret{"githubAppID": "123"},
-			want: "githubdispatch: GitHub App authentication is not supported yet; use a token"},
+		// App keys are checked with githubapp's (Flux's) texts, before the address.
+		{name: "app id not a number", address: "https://github.com/foo/bar",
+			data: map[string]notify.Secret{"githubAppID": "abc", "githubAppInstallationID": "456", "githubAppPrivateKey": key},
+			want: "app ID must be provided to use github app authentication"},
+		{name: "no installation", address: "https://github.com/foo/bar",
+			data: map[string]notify.Secret{"githubAppID": "123", "githubAppPrivateKey": key},
+			want: "app installation owner or ID must be provided to use github app authentication"},
+		{name: "both installations", address: "https://github.com/foo/bar",
+			data: map[string]notify.Secret{"githubAppID": "123", "githubAppInstallationID": "456", "githubAppInstallationOwner": "flux", "githubAppPrivateKey": key},
+			want: "only one of app installation owner or ID must be provided to use github app authentication"},
+		{name: "no key", address: "https://github.com/foo/bar",
+			data: map[string]notify.Secret{"githubAppID": "123", "githubAppInstallationID": "456"},
+			want: "private key must be provided to use github app authentication"},
+		{name: "bad key", address: "https://github.com/foo/bar",
+			data: map[string]notify.Secret{"githubAppID": "123", "githubAppInstallationID": "456", "githubAppPrivateKey": notifytest.LeakAPIKey},
+			want: "could not parse private key: invalid key: Key must be a PEM encoded PKCS1 or PKCS8 key"},
+		{name: "app with a bad address", address: notifytest.LeakPathToken + "/repo",
+			data: map[string]notify.Secret{"githubAppID": "123", "githubAppInstallationID": "456", "githubAppPrivateKey": key},
+			want: "invalid repository address: not a git URL with a host"},
 		{name: "three segments", address: "https://github.com/foo/bar/" + notifytest.LeakPathToken, token: token,
 			want: "invalid repository id: the address path must be <owner>/<repo>"},
 		{name: "one segment", address: "https://github.com/" + notifytest.LeakPathToken, token: token,
@@ -323,7 +341,7 @@ func TestRedirects(t *testing.T) {
 // secret. The check plants its secrets everywhere else: userinfo, query,
 // token, password, headers, proxy credentials.
 func TestNoSecretLeak(t *testing.T) {
-	notifytest.AssertNoSecretLeak(t, githubdispatch.New, func(cfg *notify.Config) {
+	notifytest.AssertNoSecretLeak(t, func(cfg notify.Config) (notify.Notifier, error) { return githubdispatch.New(cfg) }, func(cfg *notify.Config) {
 		u, err := url.Parse(cfg.Address.Reveal())
 		if err != nil || u.Host == "" {
 			return // the addresses that must not parse stay as they are

@@ -45,7 +45,7 @@ var factories = map[string]notify.Factory{
 	"generic":        notify.FactoryOf(generic.New),
 	"generic-hmac":   notify.FactoryOf(generic.NewHMAC),
 	"github":         notify.FactoryOf(func(cfg notify.Config) (*github.Notifier, error) { return github.New(cfg) }),
-	"githubdispatch": notify.FactoryOf(githubdispatch.New),
+	"githubdispatch": notify.FactoryOf(func(cfg notify.Config) (*githubdispatch.Notifier, error) { return githubdispatch.New(cfg) }),
 	"googlechat":     notify.FactoryOf(googlechat.New),
 	"googlepubsub":   notify.FactoryOf(googlepubsub.New),
 	"grafana":        notify.FactoryOf(grafana.New),
