@@ -9,69 +9,110 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"net/url"
 	"time"
 
-	"github.com/google/go-github/v92/github"
+	"github.com/google/go-github/v93/github"
 
 	"github.com/heraldhq/herald/pkg/event"
 	"github.com/heraldhq/herald/pkg/notify"
+	"github.com/heraldhq/herald/pkg/notify/commitstatus"
+	"github.com/heraldhq/herald/pkg/notify/githubapp"
 )
+
+// errorPrefix is Flux's text for every failed dispatch.
+const errorPrefix = "Could not send github repository dispatch webhook: "
 
 // Notifier creates repository dispatch events through go-github.
 type Notifier struct {
 	// Now is the clock that turns rate-limit resets and Retry-After dates
-	// into delays. New sets time.Now.
+	// into delays. New sets time.Now, or the clock of WithClock.
 	Now func() time.Time
 
-	repo    repository
+	repo    commitstatus.GitHubRepo
 	client  *github.Client
+	app     *githubapp.Source
 	secrets []notify.Secret
 }
+
+var _ notify.Notifier = (*Notifier)(nil)
+
+// Option adjusts New.
+type Option func(*options)
+
+type options struct {
+	cache *githubapp.Cache
+	now   func() time.Time
+}
+
+// WithAppCache keeps GitHub App installation tokens in c instead of
+// githubapp.Shared.
+func WithAppCache(c *githubapp.Cache) Option { return func(o *options) { o.cache = c } }
+
+// WithClock sets the clock of the notifier and of its App tokens.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
 // New builds a githubdispatch notifier. cfg.Address is the repository URL
 // (https, ssh or SCP form); github.com goes to api.github.com, any other
 // host to its Enterprise API at <host>/api/v3/. The token is cfg.Token, or
-// cfg.Password when the token is empty, as Flux reads GitHub secrets.
-// Requests go through cfg.HTTPClient, so the Provider's proxy and CA apply
-// to every GitHub host; Flux sends API calls without the proxy and uses the
-// CA for Enterprise hosts only.
-func New(cfg notify.Config) (*Notifier, error) {
+// cfg.Password when the token is empty, as Flux reads GitHub secrets;
+// without either, the secret must hold GitHub App keys (see package
+// githubapp), whose installation tokens are shared with every GitHub
+// provider of the same App. Requests go through cfg.HTTPClient, so the
+// Provider's proxy and CA apply to every GitHub host; Flux sends API calls
+// without the proxy and uses the CA for Enterprise hosts only.
+func New(cfg notify.Config, opts ...Option) (*Notifier, error) {
+	o := options{now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	token := cfg.Token
 	if token == "" {
 		token = cfg.Password
 	}
+	var app *githubapp.Source
 	if token == "" {
-		if _, ok := cfg.SecretData["githubAppID"]; ok {
-			return nil, errors.New("githubdispatch: GitHub App authentication is not supported yet; use a token")
+		appCfg, ok := githubapp.FromSecret(cfg.SecretData)
+		if !ok {
+			return nil, errors.New("github token or github app details must be specified")
 		}
-		return nil, errors.New("github token or github app details must be specified")
+		var err error
+		if app, err = githubapp.New(appCfg, cfg.HTTPClient, o.cache); err != nil {
+			return nil, err
+		}
+		app.Now = o.now
 	}
-	repo, err := parseAddress(cfg.Address.Reveal())
+	addr, err := commitstatus.ParseAddress(cfg.Address.Reveal())
 	if err != nil {
 		return nil, err
 	}
-
-	base := cfg.HTTPClient
-	if base == nil {
-		base = notify.DefaultClient()
-	}
-	// A copy, so the redirect rule stays with this provider. go-github
-	// wraps the transport to set the token on every request it carries,
-	// redirects included, where Go would drop Authorization on a redirect
-	// to another host.
-	hc := *base
-	hc.CheckRedirect = sameHostRedirects
-	opts := []github.ClientOptionsFunc{github.WithHTTPClient(&hc), github.WithAuthToken(token.Reveal())}
-	if repo.apiBase != "" {
-		opts = append(opts, github.WithEnterpriseURLs(repo.apiBase, repo.apiBase))
-	}
-	client, err := github.NewClient(opts...)
+	repo, err := addr.GitHub()
 	if err != nil {
-		// Its text would quote the URL; parseAddress has already vetted it.
+		return nil, err
+	}
+	// The client follows redirects on the API host only (GitHub answers
+	// 307 for a renamed repository).
+	hc := githubapp.Client(cfg.HTTPClient)
+	ghOpts := []github.ClientOptionsFunc{github.WithHTTPClient(hc)}
+	if app == nil {
+		ghOpts = append(ghOpts, github.WithAuthToken(token.Reveal()))
+	} else {
+		origin, _ := url.Parse(repo.APIBase)
+		hc.Transport = &appTransport{base: hc.Transport, source: app, origin: origin}
+	}
+	if repo.Enterprise {
+		// APIBase already ends in /api/v3/ where Flux's go-github v64 put
+		// it, so v93 takes it as it is.
+		ghOpts = append(ghOpts, github.WithEnterpriseURLs(repo.APIBase, repo.APIBase))
+	}
+	client, err := github.NewClient(ghOpts...)
+	if err != nil {
+		// Its text would quote the URL, which ParseAddress has vetted.
 		return nil, errors.New("could not create enterprise GitHub client")
 	}
-	return &Notifier{Now: time.Now, repo: repo, client: client, secrets: maskList(cfg)}, nil
+	return &Notifier{Now: o.now, repo: repo, client: client, app: app, secrets: maskList(cfg)}, nil
 }
 
 // EventType is Flux's event_type: Kind/name.namespace, the Kind's case kept.
@@ -93,8 +134,16 @@ func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err 
 		//lint:ignore ST1005 Flux's exact text.
 		return false, notify.Permanent(fmt.Errorf("Failed to marshal object into json: %w", err))
 	}
+	var token notify.Secret
+	if n.app != nil {
+		// The transport asks again for the call; this surfaces the App's
+		// errors with their own classification, and the token for masking.
+		if token, err = n.app.Token(ctx); err != nil {
+			return notify.Outcome(n.fail(fmt.Errorf("could not get a GitHub App installation token: %w", err), ""))
+		}
+	}
 	payload := json.RawMessage(data)
-	_, resp, err := n.client.Repositories.Dispatch(ctx, n.repo.owner, n.repo.name, github.DispatchRequestOptions{
+	_, resp, err := n.client.Repositories.Dispatch(ctx, n.repo.Owner, n.repo.Repo, github.DispatchRequestOptions{
 		EventType:     EventType(ev),
 		ClientPayload: &payload,
 	})
@@ -104,20 +153,71 @@ func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err 
 		// nothing. Retrying would run the workflow twice.
 		return false, nil
 	}
-	return notify.Outcome(n.classify(err))
+	return notify.Outcome(n.fail(err, token))
 }
 
-// errCrossHostRedirect stops a redirect that would carry the token away.
-var errCrossHostRedirect = errors.New("refusing to follow a redirect to another host")
+// fail classifies err with the GitHub rules every GitHub provider shares
+// (githubapp.Classify: rate limits wait for their reset or Retry-After) and
+// masks the Provider's secrets and the App token out of Flux's text. The
+// result unwraps only to a context error, never to go-github's, whose
+// fields hold the request.
+func (n *Notifier) fail(err error, token notify.Secret) error {
+	e := githubapp.Classify(err, n.Now())
+	e.Err = notify.MaskError(fmt.Errorf("%s%w", errorPrefix, err), e.Retryable, append(n.secrets, token)...).Err
+	return e
+}
 
-// sameHostRedirects follows redirects on the API host only, at most ten as
-// Go's default does (GitHub answers 307 for a renamed repository).
-func sameHostRedirects(req *http.Request, via []*http.Request) error {
-	if len(via) >= 10 {
-		return errors.New("stopped after 10 redirects")
+// maskList is what errors must not show: every secret of cfg but the
+// repository URL. go-github's errors name the API URL, and its owner/repo
+// path tells the user which dispatch failed; only the address's userinfo
+// is secret there. It is github's list.
+func maskList(cfg notify.Config) []notify.Secret {
+	c := cfg
+	c.Address = ""
+	// The App's id, installation and API URL identify it and help to read
+	// an error; its key and tokens stay masked.
+	c.SecretData = maps.Clone(cfg.SecretData)
+	for _, k := range []string{githubapp.KeyAppID, githubapp.KeyAppInstallationID, githubapp.KeyAppInstallationOwner, githubapp.KeyAppBaseURL} {
+		delete(c.SecretData, k)
 	}
-	if req.URL.Host != via[0].URL.Host {
-		return errCrossHostRedirect
+	secrets := c.SecretValues()
+	if u, err := url.Parse(cfg.SecretData[githubapp.KeyAppBaseURL].Reveal()); err == nil && u.User != nil {
+		secrets = append(secrets, notify.Secret(u.User.String()))
 	}
-	return nil
+	if u, err := url.Parse(cfg.Address.Reveal()); err == nil && u.User != nil {
+		secrets = append(secrets, notify.Secret(u.User.String()))
+		if p, ok := u.User.Password(); ok {
+			secrets = append(secrets, notify.Secret(p))
+		}
+	}
+	return secrets
+}
+
+// appTransport sets the installation token on requests to the API origin,
+// as go-github's WithAuthToken does for a fixed token. It is the github
+// provider's, which keeps it unexported.
+type appTransport struct {
+	base   http.RoundTripper
+	source *githubapp.Source
+	origin *url.URL
+}
+
+func (t *appTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := t.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	if req.URL.Scheme != t.origin.Scheme || req.URL.Host != t.origin.Host {
+		return base.RoundTrip(req)
+	}
+	token, err := t.source.Token(req.Context())
+	if err != nil {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		return nil, err
+	}
+	req = req.Clone(req.Context())
+	req.Header.Set("Authorization", "Bearer "+token.Reveal())
+	return base.RoundTrip(req)
 }

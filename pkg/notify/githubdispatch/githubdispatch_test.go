@@ -23,9 +23,9 @@ const referenceBody = `{"event_type":"Kustomization/podinfo.flux-system","client
 
 const token = "ghp_dispatchtoken0123456789abcdef"
 
-func newNotifier(t *testing.T, cfg notify.Config) *githubdispatch.Notifier {
+func newNotifier(t *testing.T, cfg notify.Config, opts ...githubdispatch.Option) *githubdispatch.Notifier {
 	t.Helper()
-	return notifytest.New(t, githubdispatch.New, cfg)
+	return notifytest.New(t, func(cfg notify.Config) (*githubdispatch.Notifier, error) { return githubdispatch.New(cfg, opts...) }, cfg)
 }
 
 // noContent is GitHub's answer to a dispatch.
@@ -144,9 +144,11 @@ func TestAPIURL(t *testing.T) {
 		"http://ghe.local:8080/org/repo":                 "http://ghe.local:8080/api/v3/repos/org/repo/dispatches",
 		"https://ghe.example.com/org/repo?ref=main#frag": "https://ghe.example.com/api/v3/repos/org/repo/dispatches",
 		// Quirks kept from Flux: the host is compared with its port, and
-		// go-github adds no /api/v3/ to an "api." host.
+		// go-github v64 adds no /api/v3/ to an "api." host, but does to a
+		// ".api." host that is not GitHub's.
 		"https://github.com:443/foo/bar":     "https://github.com:443/api/v3/repos/foo/bar/dispatches",
 		"https://api.ghe.example.com/org/re": "https://api.ghe.example.com/repos/org/re/dispatches",
+		"https://x.api.example.com/org/re":   "https://x.api.example.com/api/v3/repos/org/re/dispatches",
 	}
 	for address, want := range tests {
 		var got string
@@ -166,6 +168,7 @@ func TestAPIURL(t *testing.T) {
 
 func TestNewErrors(t *testing.T) {
 	const noCredentials = "github token or github app details must be specified"
+	key := pemKey(t, newKey(t))
 	tests := []struct {
 		name    string
 		address string
@@ -177,8 +180,25 @@ func TestNewErrors(t *testing.T) {
 		// Flux's case: App keys without the App ID are no App.
 		{name: "app keys without app id", address: "https://github.com/foo/bar",
 			data: map[string]notify.Secret{"githubAppInstallationID": "456", "githubAppPrivateKey": "pem"}, want: noCredentials},
-		{name: "app id", address: "https://github.com/foo/bar", data: map[string]notify.Secret{"githubAppID": "123"},
-			want: "githubdispatch: GitHub App authentication is not supported yet; use a token"},
+		// App keys are checked with githubapp's (Flux's) texts, before the address.
+		{name: "app id not a number", address: "https://github.com/foo/bar",
+			data: map[string]notify.Secret{"githubAppID": "abc", "githubAppInstallationID": "456", "githubAppPrivateKey": key},
+			want: "app ID must be provided to use github app authentication"},
+		{name: "no installation", address: "https://github.com/foo/bar",
+			data: map[string]notify.Secret{"githubAppID": "123", "githubAppPrivateKey": key},
+			want: "app installation owner or ID must be provided to use github app authentication"},
+		{name: "both installations", address: "https://github.com/foo/bar",
+			data: map[string]notify.Secret{"githubAppID": "123", "githubAppInstallationID": "456", "githubAppInstallationOwner": "flux", "githubAppPrivateKey": key},
+			want: "only one of app installation owner or ID must be provided to use github app authentication"},
+		{name: "no key", address: "https://github.com/foo/bar",
+			data: map[string]notify.Secret{"githubAppID": "123", "githubAppInstallationID": "456"},
+			want: "private key must be provided to use github app authentication"},
+		{name: "bad key", address: "https://github.com/foo/bar",
+			data: map[string]notify.Secret{"githubAppID": "123", "githubAppInstallationID": "456", "githubAppPrivateKey": notifytest.LeakAPIKey},
+			want: "could not parse private key: invalid key: Key must be a PEM encoded PKCS1 or PKCS8 key"},
+		{name: "app with a bad address", address: notifytest.LeakPathToken + "/repo",
+			data: map[string]notify.Secret{"githubAppID": "123", "githubAppInstallationID": "456", "githubAppPrivateKey": key},
+			want: "invalid repository address: not a git URL with a host"},
 		{name: "three segments", address: "https://github.com/foo/bar/" + notifytest.LeakPathToken, token: token,
 			want: "invalid repository id: the address path must be <owner>/<repo>"},
 		{name: "one segment", address: "https://github.com/" + notifytest.LeakPathToken, token: token,
@@ -186,11 +206,11 @@ func TestNewErrors(t *testing.T) {
 		{name: "empty repo", address: "https://github.com/" + notifytest.LeakPathToken + "/", token: token,
 			want: "invalid repository id: the address path must be <owner>/<repo>"},
 		{name: "local path", address: notifytest.LeakPathToken + "/repo", token: token,
-			want: "invalid repository address: not a git URL"},
+			want: "invalid repository address: not a git URL with a host"},
 		{name: "file URL", address: "file:///" + notifytest.LeakPathToken + "/repo", token: token,
-			want: "invalid repository address: no host"},
+			want: "invalid repository address: not a git URL with a host"},
 		{name: "enterprise over ftp", address: "ftp://ghe.example.com/" + notifytest.LeakPathToken + "/repo", token: token,
-			want: "invalid repository address: an enterprise server URL must use http, https or ssh"},
+			want: "invalid repository address: a self-hosted server URL must use http, https or ssh"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -209,8 +229,9 @@ func TestRetry(t *testing.T) {
 	})
 }
 
-// GitHub's answers beyond the shared table, and the error text: Flux's,
-// with go-github's request line and message, masked.
+// GitHub's answers beyond the shared table, classified by githubapp.Classify
+// as for every GitHub provider, and the error text: Flux's, with
+// go-github's request line and message, masked.
 func TestGitHubOutcomes(t *testing.T) {
 	// go-github checks its rate-limit state against the real clock.
 	now := time.Now().Truncate(time.Second)
@@ -236,6 +257,11 @@ func TestGitHubOutcomes(t *testing.T) {
 			body:    `{"message":"You have exceeded a secondary rate limit","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}`,
 			header:  []string{"Retry-After", "60"},
 			wantErr: "403 You have exceeded a secondary rate limit [retry after 1m0s]", wantRetry: true, wantAfter: time.Minute, wantBlocked: true},
+		{name: "secondary rate limit without a time waits a minute", status: 403,
+			body:    `{"message":"You have exceeded a secondary rate limit","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}`,
+			wantErr: "403 You have exceeded a secondary rate limit", wantRetry: true, wantAfter: time.Minute},
+		{name: "403 with Retry-After only waits for it", status: 403, body: `{"message":"slow down"}`, header: []string{"Retry-After", "30"},
+			wantErr: "403 slow down []", wantRetry: true, wantAfter: 30 * time.Second},
 		{name: "validation error", status: 422, body: `{"message":"Invalid request.","errors":[{"resource":"Dispatch","field":"event_type","code":"missing_field"}]}`,
 			wantErr: "422 Invalid request. [{Resource:Dispatch Field:event_type Code:missing_field Message:}]"},
 		{name: "echoed token is masked", status: 401, body: `{"message":"Bad credentials: ` + token + `"}`,
@@ -315,7 +341,7 @@ func TestRedirects(t *testing.T) {
 // secret. The check plants its secrets everywhere else: userinfo, query,
 // token, password, headers, proxy credentials.
 func TestNoSecretLeak(t *testing.T) {
-	notifytest.AssertNoSecretLeak(t, githubdispatch.New, func(cfg *notify.Config) {
+	notifytest.AssertNoSecretLeak(t, func(cfg notify.Config) (notify.Notifier, error) { return githubdispatch.New(cfg) }, func(cfg *notify.Config) {
 		u, err := url.Parse(cfg.Address.Reveal())
 		if err != nil || u.Host == "" {
 			return // the addresses that must not parse stay as they are

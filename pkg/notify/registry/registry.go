@@ -11,7 +11,10 @@ import (
 	"github.com/heraldhq/herald/pkg/api"
 	"github.com/heraldhq/herald/pkg/notify"
 	"github.com/heraldhq/herald/pkg/notify/alertmanager"
+	"github.com/heraldhq/herald/pkg/notify/azuredevops"
 	"github.com/heraldhq/herald/pkg/notify/azureeventhub"
+	"github.com/heraldhq/herald/pkg/notify/bitbucket"
+	"github.com/heraldhq/herald/pkg/notify/bitbucketserver"
 	"github.com/heraldhq/herald/pkg/notify/datadog"
 	"github.com/heraldhq/herald/pkg/notify/discord"
 	"github.com/heraldhq/herald/pkg/notify/generic"
@@ -49,7 +52,10 @@ var factories = map[string]notify.Factory{
 	"generic":                   notify.FactoryOf(generic.New),
 	"generic-hmac":              notify.FactoryOf(generic.NewHMAC),
 	"github":                    notify.FactoryOf(func(cfg notify.Config) (*github.Notifier, error) { return github.New(cfg) }),
-	"githubdispatch":            notify.FactoryOf(githubdispatch.New),
+	"githubdispatch":            notify.FactoryOf(func(cfg notify.Config) (*githubdispatch.Notifier, error) { return githubdispatch.New(cfg) }),
+	"bitbucket":                 notify.FactoryOf(func(cfg notify.Config) (*bitbucket.Notifier, error) { return bitbucket.New(cfg) }),
+	"bitbucketserver":           notify.FactoryOf(bitbucketserver.New),
+	"azuredevops":               notify.FactoryOf(azuredevops.New),
 	"gitea":                     notify.FactoryOf(gitea.New),
 	"giteapullrequestcomment":   notify.FactoryOf(giteacomment.New),
 	"gitlab":                    notify.FactoryOf(gitlab.New),
