@@ -18,6 +18,7 @@ import (
 	"github.com/heraldhq/herald/pkg/notify/gitea"
 	"github.com/heraldhq/herald/pkg/notify/giteacomment"
 	"github.com/heraldhq/herald/pkg/notify/github"
+	"github.com/heraldhq/herald/pkg/notify/githubcomment"
 	"github.com/heraldhq/herald/pkg/notify/githubdispatch"
 	"github.com/heraldhq/herald/pkg/notify/gitlab"
 	"github.com/heraldhq/herald/pkg/notify/gitlabcomment"
@@ -50,6 +51,7 @@ var factories = map[string]notify.Factory{
 	"generic-hmac":              notify.FactoryOf(generic.NewHMAC),
 	"github":                    notify.FactoryOf(func(cfg notify.Config) (*github.Notifier, error) { return github.New(cfg) }),
 	"githubdispatch":            notify.FactoryOf(githubdispatch.New),
+	"githubpullrequestcomment":  notify.FactoryOf(func(cfg notify.Config) (*githubcomment.Notifier, error) { return githubcomment.New(cfg) }),
 	"gitea":                     notify.FactoryOf(gitea.New),
 	"giteapullrequestcomment":   notify.FactoryOf(giteacomment.New),
 	"gitlab":                    notify.FactoryOf(gitlab.New),

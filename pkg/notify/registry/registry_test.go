@@ -77,6 +77,7 @@ var leakConfig = map[string]func(*notify.Config){
 	"gitea":                     repositoryPath,
 	"gitlab":                    repositoryPath,
 	"giteapullrequestcomment":   repositoryPath,
+	"githubpullrequestcomment":  repositoryPath,
 	"gitlabmergerequestcomment": repositoryPath,
 	"googlechat":                nil,
 	"incident.io":               nil,
