@@ -11,7 +11,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/google/go-github/v92/github"
+	"github.com/google/go-github/v93/github"
 
 	"github.com/heraldhq/herald/pkg/api"
 )

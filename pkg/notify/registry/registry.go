@@ -21,6 +21,7 @@ import (
 	"github.com/heraldhq/herald/pkg/notify/gitea"
 	"github.com/heraldhq/herald/pkg/notify/giteacomment"
 	"github.com/heraldhq/herald/pkg/notify/github"
+	"github.com/heraldhq/herald/pkg/notify/githubcomment"
 	"github.com/heraldhq/herald/pkg/notify/githubdispatch"
 	"github.com/heraldhq/herald/pkg/notify/gitlab"
 	"github.com/heraldhq/herald/pkg/notify/gitlabcomment"
@@ -53,6 +54,7 @@ var factories = map[string]notify.Factory{
 	"generic-hmac":              notify.FactoryOf(generic.NewHMAC),
 	"github":                    notify.FactoryOf(func(cfg notify.Config) (*github.Notifier, error) { return github.New(cfg) }),
 	"githubdispatch":            notify.FactoryOf(func(cfg notify.Config) (*githubdispatch.Notifier, error) { return githubdispatch.New(cfg) }),
+	"githubpullrequestcomment":  notify.FactoryOf(func(cfg notify.Config) (*githubcomment.Notifier, error) { return githubcomment.New(cfg) }),
 	"bitbucket":                 notify.FactoryOf(func(cfg notify.Config) (*bitbucket.Notifier, error) { return bitbucket.New(cfg) }),
 	"bitbucketserver":           notify.FactoryOf(bitbucketserver.New),
 	"azuredevops":               notify.FactoryOf(azuredevops.New),

@@ -73,10 +73,17 @@ var leakConfig = map[string]func(*notify.Config){
 	},
 	// The same for the Git hosts' APIs, which the shared test reaches with
 	// its event's commit, and, for the comment providers, a change request.
-	"github":                    repositoryPath,
-	"gitea":                     repositoryPath,
+	"github": repositoryPath,
+	"gitea":  repositoryPath,
+	"bitbucketserver": func(cfg *notify.Config) {
+		if u, err := url.Parse(cfg.Address.Reveal()); err == nil && u.Host != "" {
+			u.Path = "/scm/FLUX/podinfo.git"
+			cfg.Address = notify.Secret(u.String())
+		}
+	},
 	"gitlab":                    repositoryPath,
 	"giteapullrequestcomment":   repositoryPath,
+	"githubpullrequestcomment":  repositoryPath,
 	"gitlabmergerequestcomment": repositoryPath,
 	"googlechat":                nil,
 	"incident.io":               nil,
@@ -115,6 +122,8 @@ func repositoryPath(cfg *notify.Config) {
 // not post to an HTTP endpoint; each runs notifytest.AssertNoSecretLeak or
 // its own leak test against its real peer in its package.
 var notHTTP = map[string]string{
+	"bitbucket":     "posts to api.bitbucket.org whatever the address: pkg/notify/bitbucket runs the leak test against its fake",
+	"azuredevops":   "the SDK discovers its API locations first: pkg/notify/azuredevops runs the leak test against its fake",
 	"nats":          "NATS protocol: pkg/notify/nats tests it against nats-server",
 	"azureeventhub": "AMQP: pkg/notify/azureeventhub tests its errors",
 	"googlepubsub":  "service-account credentials are parsed in New: pkg/notify/googlepubsub plants them",

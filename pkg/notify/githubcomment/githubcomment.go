@@ -1,0 +1,267 @@
+// Package githubcomment is Flux's githubpullrequestcomment provider
+// (behaviour reference §4.4, internal/notifier/github_pull_request_comment.go):
+// one comment per object on the pull request named by the event's
+// change_request metadata, edited in place on later events. Each event
+// makes, in order, GET /user (with a token; an App's author is
+// "<slug>[bot]" instead), GET
+// /repos/{o}/{r}/issues/{n}/comments?direction=asc&per_page=100&sort=created,
+// then PATCH /repos/{o}/{r}/issues/comments/{id} on the first comment by
+// that user holding the marker, or POST .../issues/{n}/comments. Flux
+// looks the user up when it builds the notifier, which it does per event;
+// Herald does it per event too, so the sequence is Flux's. With an App,
+// Flux asks GET /app once per installation token and caches the slug with
+// it; Herald asks once per notifier. Requests are go-github's, as package
+// github describes: no retries, no redirect to another host.
+package githubcomment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	gh "github.com/google/go-github/v93/github"
+
+	"github.com/heraldhq/herald/pkg/event"
+	"github.com/heraldhq/herald/pkg/notify"
+	"github.com/heraldhq/herald/pkg/notify/commitstatus"
+	"github.com/heraldhq/herald/pkg/notify/githubapp"
+	"github.com/heraldhq/herald/pkg/notify/gitsdk"
+)
+
+// Notifier comments on pull requests of one GitHub repository.
+type Notifier struct {
+	// Now turns rate-limit resets and Retry-After dates into delays. New
+	// sets time.Now, or the clock of WithClock.
+	Now func() time.Time
+
+	uid     string
+	repo    commitstatus.GitHubRepo
+	client  *gh.Client
+	app     *githubapp.Source
+	secrets []notify.Secret
+
+	mu   sync.Mutex
+	slug string // the App's, once known
+}
+
+var _ notify.Notifier = (*Notifier)(nil)
+
+// Option adjusts New.
+type Option func(*options)
+
+type options struct {
+	cache *githubapp.Cache
+	now   func() time.Time
+}
+
+// WithAppCache keeps GitHub App installation tokens in c instead of
+// githubapp.Shared.
+func WithAppCache(c *githubapp.Cache) Option { return func(o *options) { o.cache = c } }
+
+// WithClock sets the clock of the notifier and of its App tokens.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// New builds a githubpullrequestcomment notifier. The Provider's UID, which
+// the marker holds, must be set. The address, token and GitHub App keys
+// are read as package github reads them: github.com goes to
+// api.github.com, any other host to <host>/api/v3/; the token is cfg.Token
+// or cfg.Password; without either, the secret must hold App keys.
+func New(cfg notify.Config, opts ...Option) (*Notifier, error) {
+	if cfg.UID == "" {
+		return nil, errors.New("provider UID cannot be empty")
+	}
+	o := options{now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	token := gitsdk.Token(cfg)
+	var app *githubapp.Source
+	if token == "" {
+		appCfg, ok := githubapp.FromSecret(cfg.SecretData)
+		if !ok {
+			return nil, errors.New("github token or github app details must be specified")
+		}
+		var err error
+		if app, err = githubapp.New(appCfg, cfg.HTTPClient, o.cache); err != nil {
+			return nil, err
+		}
+		app.Now = o.now
+	}
+	addr, err := commitstatus.ParseAddress(cfg.Address.Reveal())
+	if err != nil {
+		return nil, err
+	}
+	repo, err := addr.GitHub()
+	if err != nil {
+		return nil, err
+	}
+	hc := gitsdk.Client(cfg)
+	ghOpts := []gh.ClientOptionsFunc{gh.WithHTTPClient(hc)}
+	if app == nil {
+		ghOpts = append(ghOpts, gh.WithAuthToken(token.Reveal()))
+	} else {
+		origin, _ := url.Parse(repo.APIBase)
+		hc.Transport = &appTransport{base: hc.Transport, source: app, origin: origin}
+	}
+	if repo.Enterprise {
+		ghOpts = append(ghOpts, gh.WithEnterpriseURLs(repo.APIBase, repo.APIBase))
+	}
+	client, err := gh.NewClient(ghOpts...)
+	if err != nil {
+		// Its text would quote the URL, which ParseAddress has vetted.
+		return nil, errors.New("could not create enterprise GitHub client")
+	}
+	return &Notifier{Now: o.now, uid: cfg.UID, repo: repo, client: client, app: app, secrets: maskList(cfg)}, nil
+}
+
+// Notify creates or edits the object's comment on the pull request.
+func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err error) {
+	marker := gitsdk.Marker(gitsdk.PRCommentKey, n.uid, ev)
+	body := gitsdk.CommentBody(marker, ev)
+	pr, err := gitsdk.ChangeRequest(ev, gitsdk.Atoi)
+	if err != nil {
+		return false, notify.Permanent(err)
+	}
+	login, token, err := n.author(ctx)
+	if err != nil {
+		return notify.Outcome(err)
+	}
+	owner, repo := n.repo.Owner, n.repo.Repo
+	comments, resp, err := n.client.Issues.ListComments(ctx, owner, repo, int(pr), &gh.IssueListCommentsOptions{
+		Sort:        new("created"),
+		Direction:   new("asc"),
+		ListOptions: gh.ListOptions{PerPage: 100},
+	})
+	if err != nil && !success(resp) {
+		return notify.Outcome(n.fail("failed to list pull request comments: ", err, token))
+	}
+	for _, c := range comments {
+		if login != "" && c.GetUser().GetLogin() == login && strings.Contains(c.GetBody(), marker) {
+			_, resp, err = n.client.Issues.UpdateComment(ctx, owner, repo, c.GetID(), gh.IssueCommentRequest{Body: body})
+			if err != nil && !success(resp) {
+				return notify.Outcome(n.fail("failed to update pull request comment: ", err, token))
+			}
+			return false, nil
+		}
+	}
+	_, resp, err = n.client.Issues.CreateComment(ctx, owner, repo, int(pr), gh.IssueCommentRequest{Body: body})
+	if err != nil && !success(resp) {
+		return notify.Outcome(n.fail("failed to create pull request comment: ", err, token))
+	}
+	return false, nil
+}
+
+// author is the login the notifier's comments are by, and the App's
+// installation token, which errors must not show. A token's user comes
+// from GET /user; an App's comments are by "<slug>[bot]". A user or App
+// answer that cannot be read gives "", which matches no comment.
+func (n *Notifier) author(ctx context.Context) (login string, token notify.Secret, err error) {
+	if n.app == nil {
+		user, resp, err := n.client.Users.Get(ctx, "")
+		if err != nil && !success(resp) {
+			return "", "", n.fail("failed to get authenticated user info: ", err, "")
+		}
+		return user.GetLogin(), "", nil
+	}
+	slug, err := n.appSlug(ctx)
+	if err != nil {
+		return "", "", n.fail("", err, "")
+	}
+	// The transport asks again for every call; this surfaces the App's
+	// errors with their own classification, and the token for masking.
+	if token, err = n.app.Token(ctx); err != nil {
+		return "", "", n.fail("could not get a GitHub App installation token: ", err, "")
+	}
+	return slug + "[bot]", token, nil
+}
+
+// appSlug asks GitHub for the App's slug once per notifier.
+func (n *Notifier) appSlug(ctx context.Context) (string, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.slug == "" {
+		slug, err := n.app.Slug(ctx)
+		if err != nil {
+			return "", err
+		}
+		n.slug = slug
+	}
+	return n.slug, nil
+}
+
+// success reports a 2xx answer, which go-github may still call an error
+// (202, or a body it cannot decode): an unreadable user or list finds no
+// comment, and a comment written is written.
+func success(resp *gh.Response) bool {
+	return resp != nil && resp.Response != nil && resp.StatusCode >= 200 && resp.StatusCode <= 299
+}
+
+// fail classifies err with the GitHub rules (githubapp.Classify: rate
+// limits wait for their reset or Retry-After) and masks the Provider's
+// secrets and the App token out of Flux's text.
+func (n *Notifier) fail(prefix string, err error, token notify.Secret) error {
+	e := githubapp.Classify(err, n.Now())
+	e.Err = notify.MaskError(fmt.Errorf("%s%w", prefix, err), e.Retryable, append(n.secrets, token)...).Err
+	return e
+}
+
+// maskList is what errors must not show: every secret of cfg but the
+// repository URL, whose owner/repo path go-github's errors name and which
+// tells the user which pull request failed; only the address's userinfo
+// is secret there. It is package github's list.
+func maskList(cfg notify.Config) []notify.Secret {
+	c := cfg
+	c.Address = ""
+	// The App's id, installation and API URL identify it and help to read
+	// an error; its key and tokens stay masked.
+	c.SecretData = maps.Clone(cfg.SecretData)
+	for _, k := range []string{githubapp.KeyAppID, githubapp.KeyAppInstallationID, githubapp.KeyAppInstallationOwner, githubapp.KeyAppBaseURL} {
+		delete(c.SecretData, k)
+	}
+	secrets := c.SecretValues()
+	if u, err := url.Parse(cfg.SecretData[githubapp.KeyAppBaseURL].Reveal()); err == nil && u.User != nil {
+		secrets = append(secrets, notify.Secret(u.User.String()))
+	}
+	if u, err := url.Parse(cfg.Address.Reveal()); err == nil && u.User != nil {
+		secrets = append(secrets, notify.Secret(u.User.String()))
+		if p, ok := u.User.Password(); ok {
+			secrets = append(secrets, notify.Secret(p))
+		}
+	}
+	return secrets
+}
+
+// appTransport sets the installation token on requests to the API origin,
+// as go-github's WithAuthToken does for a fixed token. It is package
+// github's, which keeps it unexported.
+type appTransport struct {
+	base   http.RoundTripper
+	source *githubapp.Source
+	origin *url.URL
+}
+
+func (t *appTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := t.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	if req.URL.Scheme != t.origin.Scheme || req.URL.Host != t.origin.Host {
+		return base.RoundTrip(req)
+	}
+	token, err := t.source.Token(req.Context())
+	if err != nil {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		return nil, err
+	}
+	req = req.Clone(req.Context())
+	req.Header.Set("Authorization", "Bearer "+token.Reveal())
+	return base.RoundTrip(req)
+}
