@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/heraldhq/herald/pkg/api"
-	"github.com/heraldhq/herald/pkg/notify/registry"
 	"github.com/heraldhq/herald/pkg/receiver"
 	"github.com/heraldhq/herald/pkg/store/dynamo"
 )
@@ -59,7 +58,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	res := api.Validate(cfg, api.ValidateOptions{ProviderTypes: registry.Types(), ExternalSecrets: true})
+	res := api.Validate(cfg, api.ValidateOptions{ExternalSecrets: true})
 	for _, w := range res.Warnings {
 		fmt.Fprintln(stderr, "warning: "+w.Error())
 	}

@@ -167,7 +167,7 @@ func configLoader(logger *slog.Logger) folder.Loader {
 		if err != nil {
 			return nil, err
 		}
-		res := api.Validate(cfg, api.ValidateOptions{ProviderTypes: registry.Types()})
+		res := api.Validate(cfg, api.ValidateOptions{})
 		if len(res.Errors) > 0 {
 			return nil, errors.Join(res.Errors...)
 		}

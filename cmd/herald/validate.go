@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/heraldhq/herald/pkg/api"
-	"github.com/heraldhq/herald/pkg/notify/registry"
 )
 
 const validateUsage = `Usage: herald validate -f PATH [-f PATH ...]
@@ -28,15 +27,11 @@ type pathList []string
 func (p *pathList) String() string     { return strings.Join(*p, ",") }
 func (p *pathList) Set(v string) error { *p = append(*p, v); return nil }
 
-// validateCommand is `herald validate`, with the provider types Herald can
-// deliver to as a field so that tests do not depend on how far the
-// registry has been filled in.
-type validateCommand struct {
-	providerTypes func() []string
-}
+// validateCommand is `herald validate`.
+type validateCommand struct{}
 
 func runValidate(args []string, stdout, stderr io.Writer) int {
-	return validateCommand{providerTypes: registry.Types}.run(args, stdout, stderr)
+	return validateCommand{}.run(args, stdout, stderr)
 }
 
 func (c validateCommand) run(args []string, stdout, stderr io.Writer) int {
@@ -62,13 +57,7 @@ func (c validateCommand) run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "herald validate: %v\n", err)
 		return 1
 	}
-	// The registry may still be empty while providers are being ported;
-	// then Flux's own list is the best statement of what is supported.
-	var opts api.ValidateOptions
-	if types := c.providerTypes(); len(types) > 0 {
-		opts.ProviderTypes = types
-	}
-	res := api.Validate(cfg, opts)
+	res := api.Validate(cfg, api.ValidateOptions{})
 
 	errCount := 0
 	for _, p := range report(loadErrs, res) {

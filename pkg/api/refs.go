@@ -18,22 +18,17 @@ type entry struct {
 }
 
 type validator struct {
-	opts          ValidateOptions
-	providerTypes []string
-	index         map[objKey][]entry
-	seen          map[objKey]map[string]Source // for duplicates, by cluster
-	res           Result
+	opts  ValidateOptions
+	index map[objKey][]entry
+	seen  map[objKey]map[string]Source // for duplicates, by cluster
+	res   Result
 }
 
 func newValidator(cfg *Config, opts ValidateOptions) *validator {
 	v := &validator{
-		opts:          opts,
-		providerTypes: FluxProviderTypes,
-		index:         map[objKey][]entry{},
-		seen:          map[objKey]map[string]Source{},
-	}
-	if len(opts.ProviderTypes) > 0 {
-		v.providerTypes = slices.Sorted(slices.Values(opts.ProviderTypes))
+		opts:  opts,
+		index: map[objKey][]entry{},
+		seen:  map[objKey]map[string]Source{},
 	}
 	add := func(kind string, m ObjectMeta, s *Secret) {
 		k := objKey{kind, m.Namespace, m.Name}

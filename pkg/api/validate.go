@@ -32,10 +32,6 @@ var (
 
 // ValidateOptions adapts validation to the caller.
 type ValidateOptions struct {
-	// ProviderTypes are the provider types Herald delivers to, such as
-	// what the notifier registry implements; any other type of
-	// FluxProviderTypes gets a warning. Empty means FluxProviderTypes.
-	ProviderTypes []string
 	// ExternalSecrets says Secrets live outside the set being validated
 	// (Secrets Manager), so a secretRef need not resolve within it. Secrets
 	// that are in the set are still checked.
@@ -147,12 +143,6 @@ func (v *validator) provider(p *Provider) {
 		r.errorf("spec.type", "required")
 	case !isProviderType(s.Type):
 		r.errorf("spec.type", "unsupported value %q: must be one of %s", s.Type, strings.Join(FluxProviderTypes, ", "))
-	case !slices.Contains(v.providerTypes, s.Type):
-		// Flux's own manifests must load unchanged, so a type Flux knows
-		// is not an error; its deliveries fail with this reason and wait
-		// in the dead-letter queue for a Herald that supports the type.
-		r.warnf("spec.type", "Herald does not deliver to %q yet: events for this Provider fail and are dead-lettered (delivered types: %s)",
-			s.Type, strings.Join(v.providerTypes, ", "))
 	}
 	// Address and proxy are not quoted: they often carry a webhook token
 	// or proxy credentials.

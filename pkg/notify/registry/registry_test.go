@@ -30,6 +30,16 @@ func TestTypesAreFluxTypes(t *testing.T) {
 	}
 }
 
+// Herald delivers to every provider type Flux has, so validation has no
+// "not delivered" warning to give.
+func TestEveryFluxTypeIsRegistered(t *testing.T) {
+	for _, typ := range api.FluxProviderTypes {
+		if !slices.Contains(registry.Types(), typ) {
+			t.Errorf("Flux provider type %s is not registered", typ)
+		}
+	}
+}
+
 func TestUnknownTypeListsTheSupportedOnes(t *testing.T) {
 	_, err := registry.New(notify.Config{Type: "mastodon"})
 	want := "provider type not supported by Herald yet: mastodon (supported: " + strings.Join(registry.Types(), ", ") + ")"
