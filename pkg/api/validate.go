@@ -45,7 +45,7 @@ type Result struct {
 	// would reject it, or a reference does not resolve.
 	Errors []error
 	// Warnings are for config that loads but is deprecated, or has no
-	// effect (an ignored option, a type Herald does not deliver to yet).
+	// effect (an ignored option, an option Herald cannot honour).
 	Warnings []error
 }
 

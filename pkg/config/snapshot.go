@@ -159,9 +159,9 @@ func NewSnapshot(cfg *api.Config, notifiers Notifiers, opts SnapshotOptions) (*S
 			notifiers: notifiers,
 		}
 		if opts.Eager {
-			// A type Herald does not deliver to yet still loads, as
-			// validation only warns about it; its deliveries fail with
-			// the reason and are dead-lettered.
+			// A type the registry does not know (a newer Flux's) still
+			// loads; its deliveries fail with the reason and are
+			// dead-lettered rather than dropped.
 			t, err := entry.Target()
 			if err != nil && !errors.Is(err, notify.ErrUnsupportedType) {
 				return nil, fmt.Errorf("%s: %s: %w", p.Source, api.Ref(api.KindProvider, p.Metadata), err)
