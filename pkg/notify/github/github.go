@@ -11,9 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
-	"net/http"
-	"net/url"
 	"time"
 
 	gh "github.com/google/go-github/v93/github"
@@ -70,49 +67,11 @@ func New(cfg notify.Config, opts ...Option) (*Notifier, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	token := cfg.Token
-	if token == "" {
-		token = cfg.Password
-	}
-	var app *githubapp.Source
-	if token == "" {
-		appCfg, ok := githubapp.FromSecret(cfg.SecretData)
-		if !ok {
-			return nil, errors.New("github token or github app details must be specified")
-		}
-		var err error
-		if app, err = githubapp.New(appCfg, cfg.HTTPClient, o.cache); err != nil {
-			return nil, err
-		}
-		app.Now = o.now
-	}
-	addr, err := commitstatus.ParseAddress(cfg.Address.Reveal())
+	conn, err := githubapp.Connect(cfg, o.cache, o.now)
 	if err != nil {
 		return nil, err
 	}
-	repo, err := addr.GitHub()
-	if err != nil {
-		return nil, err
-	}
-	hc := githubapp.Client(cfg.HTTPClient)
-	ghOpts := []gh.ClientOptionsFunc{gh.WithHTTPClient(hc)}
-	if app == nil {
-		ghOpts = append(ghOpts, gh.WithAuthToken(token.Reveal()))
-	} else {
-		base, _ := url.Parse(repo.APIBase)
-		hc.Transport = &appTransport{base: hc.Transport, source: app, origin: base}
-	}
-	if repo.Enterprise {
-		// APIBase already ends in /api/v3/ where Flux's go-github v64 put
-		// it, so v93 takes it as it is.
-		ghOpts = append(ghOpts, gh.WithEnterpriseURLs(repo.APIBase, repo.APIBase))
-	}
-	client, err := gh.NewClient(ghOpts...)
-	if err != nil {
-		// Its text would quote the URL, which ParseAddress has vetted.
-		return nil, errors.New("could not create enterprise GitHub client")
-	}
-	return &Notifier{Now: o.now, uid: cfg.UID, repo: repo, client: client, app: app, secrets: maskList(cfg)}, nil
+	return &Notifier{Now: o.now, uid: cfg.UID, repo: conn.Repo, client: conn.Client, app: conn.App, secrets: conn.Secrets}, nil
 }
 
 // Notify sets the status with the default id, built from the Provider's
@@ -193,58 +152,4 @@ func (n *Notifier) fail(prefix string, err error, token notify.Secret) error {
 	e := githubapp.Classify(err, n.Now())
 	e.Err = notify.MaskError(fmt.Errorf("%s%w", prefix, err), e.Retryable, append(n.secrets, token)...).Err
 	return e
-}
-
-// maskList is what errors must not show: every secret of cfg but the
-// repository URL, whose owner/repo path go-github's errors name and which
-// tells the user which status failed; only the address's userinfo is
-// secret there.
-func maskList(cfg notify.Config) []notify.Secret {
-	c := cfg
-	c.Address = ""
-	// The App's id, installation and API URL identify it and help to read
-	// an error; its key and tokens stay masked.
-	c.SecretData = maps.Clone(cfg.SecretData)
-	for _, k := range []string{githubapp.KeyAppID, githubapp.KeyAppInstallationID, githubapp.KeyAppInstallationOwner, githubapp.KeyAppBaseURL} {
-		delete(c.SecretData, k)
-	}
-	secrets := c.SecretValues()
-	if u, err := url.Parse(cfg.SecretData[githubapp.KeyAppBaseURL].Reveal()); err == nil && u.User != nil {
-		secrets = append(secrets, notify.Secret(u.User.String()))
-	}
-	if u, err := url.Parse(cfg.Address.Reveal()); err == nil && u.User != nil {
-		secrets = append(secrets, notify.Secret(u.User.String()))
-		if p, ok := u.User.Password(); ok {
-			secrets = append(secrets, notify.Secret(p))
-		}
-	}
-	return secrets
-}
-
-// appTransport sets the installation token on requests to the API origin,
-// as go-github's WithAuthToken does for a fixed token.
-type appTransport struct {
-	base   http.RoundTripper
-	source *githubapp.Source
-	origin *url.URL
-}
-
-func (t *appTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	base := t.base
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	if req.URL.Scheme != t.origin.Scheme || req.URL.Host != t.origin.Host {
-		return base.RoundTrip(req)
-	}
-	token, err := t.source.Token(req.Context())
-	if err != nil {
-		if req.Body != nil {
-			_ = req.Body.Close()
-		}
-		return nil, err
-	}
-	req = req.Clone(req.Context())
-	req.Header.Set("Authorization", "Bearer "+token.Reveal())
-	return base.RoundTrip(req)
 }

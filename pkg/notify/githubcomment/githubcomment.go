@@ -18,9 +18,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -80,44 +77,11 @@ func New(cfg notify.Config, opts ...Option) (*Notifier, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	token := gitsdk.Token(cfg)
-	var app *githubapp.Source
-	if token == "" {
-		appCfg, ok := githubapp.FromSecret(cfg.SecretData)
-		if !ok {
-			return nil, errors.New("github token or github app details must be specified")
-		}
-		var err error
-		if app, err = githubapp.New(appCfg, cfg.HTTPClient, o.cache); err != nil {
-			return nil, err
-		}
-		app.Now = o.now
-	}
-	addr, err := commitstatus.ParseAddress(cfg.Address.Reveal())
+	conn, err := githubapp.Connect(cfg, o.cache, o.now)
 	if err != nil {
 		return nil, err
 	}
-	repo, err := addr.GitHub()
-	if err != nil {
-		return nil, err
-	}
-	hc := gitsdk.Client(cfg)
-	ghOpts := []gh.ClientOptionsFunc{gh.WithHTTPClient(hc)}
-	if app == nil {
-		ghOpts = append(ghOpts, gh.WithAuthToken(token.Reveal()))
-	} else {
-		origin, _ := url.Parse(repo.APIBase)
-		hc.Transport = &appTransport{base: hc.Transport, source: app, origin: origin}
-	}
-	if repo.Enterprise {
-		ghOpts = append(ghOpts, gh.WithEnterpriseURLs(repo.APIBase, repo.APIBase))
-	}
-	client, err := gh.NewClient(ghOpts...)
-	if err != nil {
-		// Its text would quote the URL, which ParseAddress has vetted.
-		return nil, errors.New("could not create enterprise GitHub client")
-	}
-	return &Notifier{Now: o.now, uid: cfg.UID, repo: repo, client: client, app: app, secrets: maskList(cfg)}, nil
+	return &Notifier{Now: o.now, uid: cfg.UID, repo: conn.Repo, client: conn.Client, app: conn.App, secrets: conn.Secrets}, nil
 }
 
 // Notify creates or edits the object's comment on the pull request.
@@ -209,59 +173,4 @@ func (n *Notifier) fail(prefix string, err error, token notify.Secret) error {
 	e := githubapp.Classify(err, n.Now())
 	e.Err = notify.MaskError(fmt.Errorf("%s%w", prefix, err), e.Retryable, append(n.secrets, token)...).Err
 	return e
-}
-
-// maskList is what errors must not show: every secret of cfg but the
-// repository URL, whose owner/repo path go-github's errors name and which
-// tells the user which pull request failed; only the address's userinfo
-// is secret there. It is package github's list.
-func maskList(cfg notify.Config) []notify.Secret {
-	c := cfg
-	c.Address = ""
-	// The App's id, installation and API URL identify it and help to read
-	// an error; its key and tokens stay masked.
-	c.SecretData = maps.Clone(cfg.SecretData)
-	for _, k := range []string{githubapp.KeyAppID, githubapp.KeyAppInstallationID, githubapp.KeyAppInstallationOwner, githubapp.KeyAppBaseURL} {
-		delete(c.SecretData, k)
-	}
-	secrets := c.SecretValues()
-	if u, err := url.Parse(cfg.SecretData[githubapp.KeyAppBaseURL].Reveal()); err == nil && u.User != nil {
-		secrets = append(secrets, notify.Secret(u.User.String()))
-	}
-	if u, err := url.Parse(cfg.Address.Reveal()); err == nil && u.User != nil {
-		secrets = append(secrets, notify.Secret(u.User.String()))
-		if p, ok := u.User.Password(); ok {
-			secrets = append(secrets, notify.Secret(p))
-		}
-	}
-	return secrets
-}
-
-// appTransport sets the installation token on requests to the API origin,
-// as go-github's WithAuthToken does for a fixed token. It is package
-// github's, which keeps it unexported.
-type appTransport struct {
-	base   http.RoundTripper
-	source *githubapp.Source
-	origin *url.URL
-}
-
-func (t *appTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	base := t.base
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	if req.URL.Scheme != t.origin.Scheme || req.URL.Host != t.origin.Host {
-		return base.RoundTrip(req)
-	}
-	token, err := t.source.Token(req.Context())
-	if err != nil {
-		if req.Body != nil {
-			_ = req.Body.Close()
-		}
-		return nil, err
-	}
-	req = req.Clone(req.Context())
-	req.Header.Set("Authorization", "Bearer "+token.Reveal())
-	return base.RoundTrip(req)
 }
