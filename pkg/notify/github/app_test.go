@@ -67,7 +67,7 @@ func appFake(t *testing.T, byOwner bool, pkcs8 bool) (*githubtest.Server, map[st
 func appNotifier(t *testing.T, fake *githubtest.Server, data map[string]notify.Secret, cache *githubapp.Cache, clk *clock) *github.Notifier {
 	t.Helper()
 	return newNotifier(t, notify.Config{Address: notify.Secret(fake.URL + "/flux/podinfo"), SecretData: data},
-		github.WithAppCache(cache), github.WithClock(clk.Now))
+		githubapp.WithAppCache(cache), githubapp.WithClock(clk.Now))
 }
 
 const tokenCall = "POST /api/v3/app/installations/77/access_tokens"

@@ -39,21 +39,6 @@ var (
 	_ commitstatus.StatusNotifier = (*Notifier)(nil)
 )
 
-// Option adjusts New.
-type Option func(*options)
-
-type options struct {
-	cache *githubapp.Cache
-	now   func() time.Time
-}
-
-// WithAppCache keeps GitHub App installation tokens in c instead of
-// githubapp.Shared.
-func WithAppCache(c *githubapp.Cache) Option { return func(o *options) { o.cache = c } }
-
-// WithClock sets the clock of the notifier and of its App tokens.
-func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
-
 // New builds a github commit-status notifier. cfg.Address is the
 // repository URL (https, ssh or SCP form); github.com goes to
 // api.github.com, any other host to its Enterprise API at <host>/api/v3/.
@@ -62,16 +47,12 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.now = 
 // (see package githubapp). Requests go through cfg.HTTPClient, so the
 // Provider's proxy and CA apply to every GitHub host, where Flux sends API
 // calls without the proxy and uses the CA for Enterprise hosts only.
-func New(cfg notify.Config, opts ...Option) (*Notifier, error) {
-	o := options{now: time.Now}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	conn, err := githubapp.Connect(cfg, o.cache, o.now)
+func New(cfg notify.Config, opts ...githubapp.Option) (*Notifier, error) {
+	conn, err := githubapp.Connect(cfg, opts...)
 	if err != nil {
 		return nil, err
 	}
-	return &Notifier{Now: o.now, uid: cfg.UID, repo: conn.Repo, client: conn.Client, app: conn.App, secrets: conn.Secrets}, nil
+	return &Notifier{Now: conn.Now, uid: cfg.UID, repo: conn.Repo, client: conn.Client, app: conn.App, secrets: conn.Secrets}, nil
 }
 
 // Notify sets the status with the default id, built from the Provider's

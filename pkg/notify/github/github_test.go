@@ -20,6 +20,7 @@ import (
 	"github.com/heraldhq/herald/pkg/notify/commitstatus"
 	"github.com/heraldhq/herald/pkg/notify/github"
 	"github.com/heraldhq/herald/pkg/notify/github/githubtest"
+	"github.com/heraldhq/herald/pkg/notify/githubapp"
 	"github.com/heraldhq/herald/pkg/notify/notifytest"
 )
 
@@ -36,7 +37,7 @@ var (
 	createCall = "POST /api/v3/repos/flux/podinfo/statuses/" + sha
 )
 
-func newNotifier(t *testing.T, cfg notify.Config, opts ...github.Option) *github.Notifier {
+func newNotifier(t *testing.T, cfg notify.Config, opts ...githubapp.Option) *github.Notifier {
 	t.Helper()
 	if cfg.UID == "" {
 		cfg.UID = uid

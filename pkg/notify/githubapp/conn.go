@@ -23,18 +23,38 @@ type Conn struct {
 	App *Source
 	// Secrets are what errors must not show; see maskList.
 	Secrets []notify.Secret
+	// Now is the clock of the notifier and of its App tokens.
+	Now func() time.Time
 }
+
+// Option adjusts Connect, and so the New of every GitHub provider.
+type Option func(*options)
+
+type options struct {
+	cache *Cache
+	now   func() time.Time
+}
+
+// WithAppCache keeps GitHub App installation tokens in c instead of Shared.
+func WithAppCache(c *Cache) Option { return func(o *options) { o.cache = c } }
+
+// WithClock sets the clock of the notifier and of its App tokens.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
 // Connect reads cfg as Flux reads a GitHub Provider: cfg.Address is the
 // repository URL (https, ssh or SCP form); github.com goes to
 // api.github.com, any other host to its Enterprise API at <host>/api/v3/.
 // The token is cfg.Token, or cfg.Password when the token is empty; without
 // either, the secret must hold GitHub App keys, whose installation tokens
-// cache shares (nil: Shared). Requests go through cfg.HTTPClient, so the
+// are shared through Shared or WithAppCache's cache. Requests go through cfg.HTTPClient, so the
 // Provider's proxy and CA apply to every GitHub host (Flux sends API calls
 // without the proxy and uses the CA for Enterprise hosts only), and follow
 // redirects on the API host only.
-func Connect(cfg notify.Config, cache *Cache, now func() time.Time) (*Conn, error) {
+func Connect(cfg notify.Config, opts ...Option) (*Conn, error) {
+	o := options{now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	token := cfg.Token
 	if token == "" {
 		token = cfg.Password
@@ -46,10 +66,10 @@ func Connect(cfg notify.Config, cache *Cache, now func() time.Time) (*Conn, erro
 			return nil, errors.New("github token or github app details must be specified")
 		}
 		var err error
-		if app, err = New(appCfg, cfg.HTTPClient, cache); err != nil {
+		if app, err = New(appCfg, cfg.HTTPClient, o.cache); err != nil {
 			return nil, err
 		}
-		app.Now = now
+		app.Now = o.now
 	}
 	addr, err := commitstatus.ParseAddress(cfg.Address.Reveal())
 	if err != nil {
@@ -60,9 +80,9 @@ func Connect(cfg notify.Config, cache *Cache, now func() time.Time) (*Conn, erro
 		return nil, err
 	}
 	hc := Client(cfg.HTTPClient)
-	opts := []github.ClientOptionsFunc{github.WithHTTPClient(hc)}
+	ghOpts := []github.ClientOptionsFunc{github.WithHTTPClient(hc)}
 	if app == nil {
-		opts = append(opts, github.WithAuthToken(token.Reveal()))
+		ghOpts = append(ghOpts, github.WithAuthToken(token.Reveal()))
 	} else {
 		origin, _ := url.Parse(repo.APIBase)
 		hc.Transport = &appTransport{base: hc.Transport, source: app, origin: origin}
@@ -70,14 +90,14 @@ func Connect(cfg notify.Config, cache *Cache, now func() time.Time) (*Conn, erro
 	if repo.Enterprise {
 		// APIBase already ends in /api/v3/ where Flux's go-github v64 put
 		// it, so v93 takes it as it is.
-		opts = append(opts, github.WithEnterpriseURLs(repo.APIBase, repo.APIBase))
+		ghOpts = append(ghOpts, github.WithEnterpriseURLs(repo.APIBase, repo.APIBase))
 	}
-	client, err := github.NewClient(opts...)
+	client, err := github.NewClient(ghOpts...)
 	if err != nil {
 		// Its text would quote the URL, which ParseAddress has vetted.
 		return nil, errors.New("could not create enterprise GitHub client")
 	}
-	return &Conn{Client: client, Repo: repo, App: app, Secrets: maskList(cfg)}, nil
+	return &Conn{Client: client, Repo: repo, App: app, Secrets: maskList(cfg), Now: o.now}, nil
 }
 
 // maskList is what errors must not show: every secret of cfg but the

@@ -49,39 +49,20 @@ type Notifier struct {
 
 var _ notify.Notifier = (*Notifier)(nil)
 
-// Option adjusts New.
-type Option func(*options)
-
-type options struct {
-	cache *githubapp.Cache
-	now   func() time.Time
-}
-
-// WithAppCache keeps GitHub App installation tokens in c instead of
-// githubapp.Shared.
-func WithAppCache(c *githubapp.Cache) Option { return func(o *options) { o.cache = c } }
-
-// WithClock sets the clock of the notifier and of its App tokens.
-func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
-
 // New builds a githubpullrequestcomment notifier. The Provider's UID, which
 // the marker holds, must be set. The address, token and GitHub App keys
 // are read as package github reads them: github.com goes to
 // api.github.com, any other host to <host>/api/v3/; the token is cfg.Token
 // or cfg.Password; without either, the secret must hold App keys.
-func New(cfg notify.Config, opts ...Option) (*Notifier, error) {
+func New(cfg notify.Config, opts ...githubapp.Option) (*Notifier, error) {
 	if cfg.UID == "" {
 		return nil, errors.New("provider UID cannot be empty")
 	}
-	o := options{now: time.Now}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	conn, err := githubapp.Connect(cfg, o.cache, o.now)
+	conn, err := githubapp.Connect(cfg, opts...)
 	if err != nil {
 		return nil, err
 	}
-	return &Notifier{Now: o.now, uid: cfg.UID, repo: conn.Repo, client: conn.Client, app: conn.App, secrets: conn.Secrets}, nil
+	return &Notifier{Now: conn.Now, uid: cfg.UID, repo: conn.Repo, client: conn.Client, app: conn.App, secrets: conn.Secrets}, nil
 }
 
 // Notify creates or edits the object's comment on the pull request.

@@ -43,7 +43,7 @@ func editCall(id int64) string {
 	return "PATCH /api/v3/repos/flux/podinfo/issues/comments/" + strconv.FormatInt(id, 10)
 }
 
-func newNotifier(t *testing.T, cfg notify.Config, opts ...githubcomment.Option) *githubcomment.Notifier {
+func newNotifier(t *testing.T, cfg notify.Config, opts ...githubapp.Option) *githubcomment.Notifier {
 	t.Helper()
 	if cfg.UID == "" {
 		cfg.UID = uid
@@ -273,7 +273,7 @@ func appFake(t *testing.T) (*githubtest.CommentServer, map[string]notify.Secret,
 func appNotifier(t *testing.T, fake *githubtest.CommentServer, data map[string]notify.Secret, cache *githubapp.Cache, clk *clock) *githubcomment.Notifier {
 	t.Helper()
 	return newNotifier(t, notify.Config{Address: notify.Secret(fake.URL + "/flux/podinfo"), SecretData: data},
-		githubcomment.WithAppCache(cache), githubcomment.WithClock(clk.Now))
+		githubapp.WithAppCache(cache), githubapp.WithClock(clk.Now))
 }
 
 // With a GitHub App, the author is <slug>[bot], the slug coming from

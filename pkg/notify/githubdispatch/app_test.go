@@ -93,7 +93,7 @@ func appFake(t *testing.T, byOwner bool) (*githubtest.Server, map[string]notify.
 func appNotifier(t *testing.T, fake *githubtest.Server, data map[string]notify.Secret, cache *githubapp.Cache, clk *clock) *githubdispatch.Notifier {
 	t.Helper()
 	return newNotifier(t, notify.Config{Address: notify.Secret(fake.URL + "/flux/podinfo"), SecretData: data},
-		githubdispatch.WithAppCache(cache), githubdispatch.WithClock(clk.Now))
+		githubapp.WithAppCache(cache), githubapp.WithClock(clk.Now))
 }
 
 func notifyOK(t *testing.T, n notify.Notifier, ev event.Event) {

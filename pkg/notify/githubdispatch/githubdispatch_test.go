@@ -12,6 +12,7 @@ import (
 
 	"github.com/heraldhq/herald/pkg/event"
 	"github.com/heraldhq/herald/pkg/notify"
+	"github.com/heraldhq/herald/pkg/notify/githubapp"
 	"github.com/heraldhq/herald/pkg/notify/githubdispatch"
 	"github.com/heraldhq/herald/pkg/notify/notifytest"
 )
@@ -23,7 +24,7 @@ const referenceBody = `{"event_type":"Kustomization/podinfo.flux-system","client
 
 const token = "ghp_dispatchtoken0123456789abcdef"
 
-func newNotifier(t *testing.T, cfg notify.Config, opts ...githubdispatch.Option) *githubdispatch.Notifier {
+func newNotifier(t *testing.T, cfg notify.Config, opts ...githubapp.Option) *githubdispatch.Notifier {
 	t.Helper()
 	return notifytest.New(t, func(cfg notify.Config) (*githubdispatch.Notifier, error) { return githubdispatch.New(cfg, opts...) }, cfg)
 }
