@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -608,5 +609,69 @@ func TestGitCommitStatus(t *testing.T) {
 		if strings.Contains(herald.Stderr(), tok) {
 			t.Errorf("herald's logs contain the token %q", tok)
 		}
+	}
+}
+
+// TestGitPullRequestComment sends two events of an object whose
+// event.toolkit.fluxcd.io/change_request annotation names a pull request
+// through herald serve to a githubpullrequestcomment Provider: the fake
+// GitHub gets one comment, created by the first and edited in place by the
+// second (§4.4), never a duplicate.
+func TestGitPullRequestComment(t *testing.T) {
+	t.Parallel()
+	const token = "ghp-e2e-comment-token"
+	gh := githubtest.NewCommentServer(t)
+	gh.Token = token
+	gh.Login = "flux-bot"
+	cfg := harness.Config{
+		Secrets:   []harness.Secret{{Name: "github-token", Namespace: ns, StringData: map[string]string{"token": token}}},
+		Providers: []harness.Provider{{Name: "pr", Namespace: ns, Type: "githubpullrequestcomment", Address: gh.URL + "/flux/podinfo", SecretRef: "github-token"}},
+		Alerts:    []harness.Alert{{Name: "pr", Namespace: ns, ProviderRef: "pr", EventSources: allKustomizations}},
+	}
+	herald := serve(t, cfg)
+	rec := newRecorder(t, herald.URL)
+	obj := fluxObject(kustomizationGVK, ns, "podinfo", map[string]string{"event.toolkit.fluxcd.io/change_request": "42"})
+	uid := api.StableUID(api.KindProvider, api.ObjectMeta{Namespace: ns, Name: "pr"})
+	marker := "<!-- flux-pr-comment-key:" + uid + "/Kustomization/" + ns + "/podinfo -->"
+
+	waitFor := func(what string, done func([]githubtest.Comment) bool) []githubtest.Comment {
+		t.Helper()
+		deadline := time.Now().Add(deliveryMax)
+		for time.Now().Before(deadline) {
+			if c := gh.Comments("flux", "podinfo", 42); done(c) {
+				return c
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("%s: comments %+v, calls %q", what, gh.Comments("flux", "podinfo", 42), gh.Calls())
+		return nil
+	}
+	for i, message := range []string{"Reconciliation finished in 1.2s", "Health check failed after 30s"} {
+		ex := rec.send(t, obj, nil, corev1.EventTypeNormal, "ReconciliationSucceeded", message)
+		if ex.Status != http.StatusAccepted {
+			t.Fatalf("herald answered %d %q, want 202", ex.Status, ex.Reply)
+		}
+		waitFor(fmt.Sprintf("event %d", i+1), func(c []githubtest.Comment) bool {
+			return len(c) == 1 && strings.Contains(c[0].Body, message)
+		})
+	}
+	comments := gh.Comments("flux", "podinfo", 42)
+	if len(comments) != 1 || !strings.HasPrefix(comments[0].Body, marker+"\n\n") || comments[0].User.Login != "flux-bot" {
+		t.Fatalf("comments %+v, want one by flux-bot starting with %q", comments, marker)
+	}
+	var creates, edits int
+	for _, c := range gh.Calls() {
+		switch {
+		case strings.HasPrefix(c, "POST ") && strings.HasSuffix(c, "/issues/42/comments"):
+			creates++
+		case strings.HasPrefix(c, "PATCH "):
+			edits++
+		}
+	}
+	if creates != 1 || edits != 1 {
+		t.Errorf("%d creates and %d edits, want one of each: %q", creates, edits, gh.Calls())
+	}
+	if strings.Contains(herald.Stderr(), token) {
+		t.Error("herald's logs contain the GitHub token")
 	}
 }
