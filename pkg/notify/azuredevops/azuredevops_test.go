@@ -53,7 +53,7 @@ func notifyOK(t *testing.T, n notify.Notifier, ev event.Event) {
 
 func assertCalls(t *testing.T, f *fake, want ...string) {
 	t.Helper()
-	if got := f.calls(); !slices.Equal(got, want) {
+	if got := f.Calls(); !slices.Equal(got, want) {
 		t.Errorf("calls:\n got %q\nwant %q", got, want)
 	}
 }
@@ -77,7 +77,7 @@ func TestGolden(t *testing.T) {
 			f := newFake(t, "flux-org", pat)
 			notifyOK(t, fakeNotifier(t, f), notifytest.ReferenceEvent(tc.severity, true))
 			assertCalls(t, f, discovery, listCall, createCall)
-			reqs := f.requests()
+			reqs := f.Requests()
 			notifytest.AssertGolden(t, "discover-locations", stable(reqs[0]))
 			notifytest.AssertGolden(t, "list-statuses", stable(reqs[1]))
 			notifytest.AssertGolden(t, "create-status-"+tc.name, stable(reqs[2]))
@@ -95,7 +95,7 @@ func TestCreateBody(t *testing.T) {
 	ev.Metadata["summary"] = "prod cluster"
 	notifyOK(t, fakeNotifier(t, f), ev)
 	want := `{"context":{"genre":"fluxcd:prod cluster","name":"kustomization/a\u003cb\u003e\u0026c/0c9c2e41"},"description":"health check failed","state":"error"}`
-	if got := string(f.requests()[2].Body); got != want {
+	if got := string(f.Requests()[2].Body); got != want {
 		t.Errorf("body %s\nwant %s", got, want)
 	}
 }
@@ -148,7 +148,7 @@ func TestDedup(t *testing.T) {
 				ev.Metadata["summary"] = tc.summary
 			}
 			notifyOK(t, fakeNotifier(t, f), ev)
-			if posted := slices.Contains(f.calls(), createCall); posted != tc.wantPost {
+			if posted := slices.Contains(f.Calls(), createCall); posted != tc.wantPost {
 				t.Errorf("posted = %v, want %v", posted, tc.wantPost)
 			}
 		})
@@ -301,13 +301,13 @@ func TestOneAttempt(t *testing.T) {
 				t.Fatalf("retry %v, err %#v", retry, err)
 			}
 			n := 0
-			for _, c := range f.calls() {
+			for _, c := range f.Calls() {
 				if strings.HasPrefix(c, method+" ") {
 					n++
 				}
 			}
 			if n != 1 {
-				t.Errorf("calls %q", f.calls())
+				t.Errorf("calls %q", f.Calls())
 			}
 		})
 	}
@@ -339,7 +339,7 @@ func TestRedirects(t *testing.T) {
 	}
 	notifyOK(t, newNotifier(t, f.URL+"/flux-org/platform/_git/old-name"), notifytest.ReferenceEvent(event.SeverityInfo, true))
 	if st := f.statusesOf("platform", "podinfo", sha); len(st) != 1 {
-		t.Errorf("calls %q", f.calls())
+		t.Errorf("calls %q", f.Calls())
 	}
 	retry, err := newNotifier(t, f.URL+"/flux-org/platform/_git/moved").Notify(context.Background(), notifytest.ReferenceEvent(event.SeverityInfo, true))
 	if err == nil || retry || !strings.HasPrefix(err.Error(), "could not list commit statuses: refusing to follow a redirect to another host") {

@@ -1,7 +1,6 @@
 package azuredevops_test
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -38,6 +37,7 @@ type fakeStatus struct {
 // It checks the PAT and the SDK's headers and records every request.
 type fake struct {
 	*httptest.Server
+	notifytest.Recorder
 	t   testing.TB
 	org string
 	pat string
@@ -45,7 +45,6 @@ type fake struct {
 	intercept func(w http.ResponseWriter, r *http.Request) bool
 
 	mu       sync.Mutex
-	reqs     []notifytest.Request
 	statuses map[string][]fakeStatus // "<project>/<repo>@<sha>", newest first
 	nextID   int
 }
@@ -57,11 +56,10 @@ func newFake(t testing.TB, org, pat string) *fake {
 	mux.HandleFunc("GET /"+org+"/{project}/_apis/git/repositories/{repo}/commits/{sha}/statuses", f.list)
 	mux.HandleFunc("POST /"+org+"/{project}/_apis/git/repositories/{repo}/commits/{sha}/statuses", f.create)
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		f.mu.Lock()
-		f.reqs = append(f.reqs, notifytest.Request{Method: r.Method, URI: r.RequestURI, Header: r.Header.Clone(), Body: body})
-		f.mu.Unlock()
-		r.Body = io.NopCloser(bytes.NewReader(body))
+		if err := f.Record(r); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
 		if f.intercept != nil && f.intercept(w, r) {
 			return
 		}
@@ -81,20 +79,6 @@ func newFake(t testing.TB, org, pat string) *fake {
 	}))
 	t.Cleanup(f.Close)
 	return f
-}
-
-func (f *fake) requests() []notifytest.Request {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]notifytest.Request(nil), f.reqs...)
-}
-
-func (f *fake) calls() []string {
-	var c []string
-	for _, r := range f.requests() {
-		c = append(c, r.Method+" "+r.URI)
-	}
-	return c
 }
 
 func (f *fake) statusesOf(project, repo, sha string) []fakeStatus {

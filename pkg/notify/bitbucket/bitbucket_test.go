@@ -50,7 +50,7 @@ func notifyOK(t *testing.T, n notify.Notifier, ev event.Event) {
 
 func assertCalls(t *testing.T, f *fake, want ...string) {
 	t.Helper()
-	if got := f.calls(); !slices.Equal(got, want) {
+	if got := f.Calls(); !slices.Equal(got, want) {
 		t.Errorf("calls:\n got %q\nwant %q", got, want)
 	}
 }
@@ -69,7 +69,7 @@ func TestGolden(t *testing.T) {
 			f := newFake(t, user, password)
 			notifyOK(t, newNotifier(t, f, "https://bitbucket.org/flux/podinfo.git"), notifytest.ReferenceEvent(tc.severity, true))
 			assertCalls(t, f, getCall, createCall)
-			reqs := f.requests()
+			reqs := f.Requests()
 			notifytest.AssertGolden(t, "get-status", reqs[0])
 			notifytest.AssertGolden(t, "create-status-"+tc.name, reqs[1])
 			if !strings.Contains(string(reqs[1].Body), `"key":"`+key+`"`) {
@@ -88,7 +88,7 @@ func TestCreateBody(t *testing.T) {
 	notifyOK(t, newNotifier(t, f, "git@bitbucket.org:flux/podinfo.git"), ev)
 	k := commitstatus.Key("kustomization/a<b>&c/7d0cdc51")
 	want := `{"key":"` + k + `","url":"https://bitbucket.org","state":"FAILED","name":"kustomization/a\u003cb\u003e\u0026c","description":"health check failed"}`
-	if got := string(f.requests()[1].Body); got != want {
+	if got := string(f.Requests()[1].Body); got != want {
 		t.Errorf("body %s\nwant %s", got, want)
 	}
 }
@@ -160,7 +160,7 @@ func TestStatusIDFromDispatcher(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, ok := f.status("flux", "podinfo", sha, commitstatus.Key("prod/podinfo")); !ok {
-		t.Errorf("calls %q", f.calls())
+		t.Errorf("calls %q", f.Calls())
 	}
 }
 
@@ -291,7 +291,7 @@ func TestRedirects(t *testing.T) {
 	}
 	notifyOK(t, newNotifier(t, f, "https://bitbucket.org/flux/old-name"), notifytest.ReferenceEvent(event.SeverityInfo, true))
 	if _, ok := f.status("flux", "podinfo", sha, key); !ok {
-		t.Errorf("calls %q", f.calls())
+		t.Errorf("calls %q", f.Calls())
 	}
 	retry, err := newNotifier(t, f, "https://bitbucket.org/flux/moved").Notify(context.Background(), notifytest.ReferenceEvent(event.SeverityInfo, true))
 	if err == nil || retry || !strings.Contains(err.Error(), "could not get commit status: refusing to follow a redirect to another host") {

@@ -1,10 +1,8 @@
 package bitbucket_test
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -30,6 +28,7 @@ type fakeStatus struct {
 // request.
 type fake struct {
 	*httptest.Server
+	notifytest.Recorder
 	t          testing.TB
 	user, pass string
 	// intercept, if set, may answer a request first; it returns true when
@@ -37,7 +36,6 @@ type fake struct {
 	intercept func(w http.ResponseWriter, r *http.Request) bool
 
 	mu       sync.Mutex
-	reqs     []notifytest.Request
 	statuses map[string]fakeStatus // "<o>/<r>@<sha>/<key>"
 }
 
@@ -47,11 +45,10 @@ func newFake(t testing.TB, user, pass string) *fake {
 	mux.HandleFunc("GET /2.0/repositories/{o}/{r}/commit/{sha}/statuses/build/{key}", f.get)
 	mux.HandleFunc("POST /2.0/repositories/{o}/{r}/commit/{sha}/statuses/build", f.create)
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		f.mu.Lock()
-		f.reqs = append(f.reqs, notifytest.Request{Method: r.Method, URI: r.RequestURI, Header: r.Header.Clone(), Body: body})
-		f.mu.Unlock()
-		r.Body = io.NopCloser(bytes.NewReader(body))
+		if err := f.Record(r); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
 		if f.intercept != nil && f.intercept(w, r) {
 			return
 		}
@@ -64,20 +61,6 @@ func newFake(t testing.TB, user, pass string) *fake {
 	}))
 	t.Cleanup(f.Close)
 	return f
-}
-
-func (f *fake) requests() []notifytest.Request {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]notifytest.Request(nil), f.reqs...)
-}
-
-func (f *fake) calls() []string {
-	var c []string
-	for _, r := range f.requests() {
-		c = append(c, r.Method+" "+r.URI)
-	}
-	return c
 }
 
 func (f *fake) status(o, r, sha, key string) (fakeStatus, bool) {

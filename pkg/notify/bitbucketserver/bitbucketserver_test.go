@@ -54,7 +54,7 @@ func notifyOK(t *testing.T, n notify.Notifier, ev event.Event) {
 
 func assertCalls(t *testing.T, f *fake, want ...string) {
 	t.Helper()
-	if got := f.calls(); !slices.Equal(got, want) {
+	if got := f.Calls(); !slices.Equal(got, want) {
 		t.Errorf("calls:\n got %q\nwant %q", got, want)
 	}
 }
@@ -68,7 +68,7 @@ func TestGolden(t *testing.T) {
 			notifyOK(t, tokenNotifier(t, f, ""), notifytest.ReferenceEvent(tc.severity, true))
 			get, post := calls("")
 			assertCalls(t, f, get, post)
-			reqs := f.requests()
+			reqs := f.Requests()
 			reqs[1].Body = []byte(strings.ReplaceAll(string(reqs[1].Body), f.URL, "http://127.0.0.1:7990"))
 			notifytest.AssertGolden(t, "get-build-status", reqs[0])
 			notifytest.AssertGolden(t, "post-build-status-"+tc.name, reqs[1])
@@ -88,7 +88,7 @@ func TestPostBody(t *testing.T) {
 	notifyOK(t, newNotifier(t, notify.Config{Address: notify.Secret(address), Token: token, HTTPClient: client}), ev)
 	k := commitstatus.Key("kustomization/a<b>&c/7d0cdc51")
 	want := `{"key":"` + k + `","name":"kustomization/a\u003cb\u003e\u0026c []","state":"FAILED","url":"https://bitbucket.example.com/scm/FLUX/podinfo.git?x=1\u0026y=2"}` + "\n"
-	if got := string(f.requests()[1].Body); got != want {
+	if got := string(f.Requests()[1].Body); got != want {
 		t.Errorf("body %s\nwant %s", got, want)
 	}
 }
@@ -144,12 +144,12 @@ func TestAuth(t *testing.T) {
 	// The token wins over username and password.
 	f.auth = "Bearer " + token
 	notifyOK(t, newNotifier(t, notify.Config{Address: address, Username: user, Password: password, Token: token}), notifytest.ReferenceEvent(event.SeverityError, true))
-	for _, r := range f.requests() {
+	for _, r := range f.Requests() {
 		if r.Header.Get("Authorization") == "" || len(r.Header.Values("Authorization")) != 1 {
 			t.Errorf("%s %s: Authorization %q", r.Method, r.URI, r.Header.Values("Authorization"))
 		}
 	}
-	if got := len(f.requests()); got != 4 {
+	if got := len(f.Requests()); got != 4 {
 		t.Errorf("%d requests", got)
 	}
 }
@@ -161,7 +161,7 @@ func TestStatusURLWithoutUserinfo(t *testing.T) {
 	u.User = url.UserPassword("git", notifytest.LeakUserinfo)
 	u.Path = "/scm/FLUX/podinfo.git"
 	notifyOK(t, newNotifier(t, notify.Config{Address: notify.Secret(u.String()), Token: token}), notifytest.ReferenceEvent(event.SeverityInfo, true))
-	if body := string(f.requests()[1].Body); strings.Contains(body, notifytest.LeakUserinfo) || !strings.Contains(body, `"url":"`+f.URL+`/scm/FLUX/podinfo.git"`) {
+	if body := string(f.Requests()[1].Body); strings.Contains(body, notifytest.LeakUserinfo) || !strings.Contains(body, `"url":"`+f.URL+`/scm/FLUX/podinfo.git"`) {
 		t.Errorf("body %s", body)
 	}
 }
@@ -204,7 +204,7 @@ func TestStatusIDFromDispatcher(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, ok := f.status("FLUX", "podinfo", sha, commitstatus.Key("prod/podinfo")); !ok {
-		t.Errorf("calls %q", f.calls())
+		t.Errorf("calls %q", f.Calls())
 	}
 }
 
@@ -277,7 +277,7 @@ func TestRedirects(t *testing.T) {
 	}
 	notifyOK(t, newNotifier(t, notify.Config{Address: notify.Secret(f.URL + "/scm/FLUX/old-name.git"), Token: token}), notifytest.ReferenceEvent(event.SeverityInfo, true))
 	if _, ok := f.status("FLUX", "podinfo", sha, key); !ok {
-		t.Errorf("calls %q", f.calls())
+		t.Errorf("calls %q", f.Calls())
 	}
 	n := newNotifier(t, notify.Config{Address: notify.Secret(f.URL + "/scm/FLUX/moved.git"), Token: token})
 	retry, err := n.Notify(context.Background(), notifytest.ReferenceEvent(event.SeverityInfo, true))

@@ -29,6 +29,7 @@ type fakeStatus struct {
 // newline on the POST) and records every request.
 type fake struct {
 	*httptest.Server
+	notifytest.Recorder
 	t testing.TB
 	// auth is the Authorization value every call must carry.
 	auth string
@@ -36,7 +37,6 @@ type fake struct {
 	intercept func(w http.ResponseWriter, r *http.Request) bool
 
 	mu       sync.Mutex
-	reqs     []notifytest.Request
 	statuses map[string]fakeStatus // "<P>/<r>@<sha>/<key>"
 }
 
@@ -47,11 +47,10 @@ func newFake(t testing.TB, contextPath, auth string) *fake {
 	mux.HandleFunc("GET "+prefix, f.get)
 	mux.HandleFunc("POST "+prefix, f.create)
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		f.mu.Lock()
-		f.reqs = append(f.reqs, notifytest.Request{Method: r.Method, URI: r.RequestURI, Header: r.Header.Clone(), Body: body})
-		f.mu.Unlock()
-		r.Body = io.NopCloser(bytes.NewReader(body))
+		if err := f.Record(r); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
 		if f.intercept != nil && f.intercept(w, r) {
 			return
 		}
@@ -70,20 +69,6 @@ func newFake(t testing.TB, contextPath, auth string) *fake {
 
 func errorsBody(msg string) map[string]any {
 	return map[string]any{"errors": []map[string]any{{"context": nil, "message": msg, "exceptionName": nil}}}
-}
-
-func (f *fake) requests() []notifytest.Request {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]notifytest.Request(nil), f.reqs...)
-}
-
-func (f *fake) calls() []string {
-	var c []string
-	for _, r := range f.requests() {
-		c = append(c, r.Method+" "+r.URI)
-	}
-	return c
 }
 
 func (f *fake) status(p, r, sha, key string) (fakeStatus, bool) {

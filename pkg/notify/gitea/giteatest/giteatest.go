@@ -5,9 +5,7 @@
 package giteatest
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -43,6 +41,7 @@ type User struct {
 // Server is the fake. Set its fields before the first request.
 type Server struct {
 	*httptest.Server
+	notifytest.Recorder
 
 	// Version is what GET /api/v1/version answers; 1.22.0 by default.
 	Version string
@@ -53,7 +52,6 @@ type Server struct {
 
 	t        testing.TB
 	mu       sync.Mutex
-	reqs     []notifytest.Request
 	statuses map[string][]Status  // owner/repo@sha, newest first
 	comments map[string][]Comment // owner/repo#n, oldest first
 	nextID   int64
@@ -75,22 +73,6 @@ func New(t testing.TB) *Server {
 	s.Server = httptest.NewServer(s.record(mux))
 	t.Cleanup(s.Close)
 	return s
-}
-
-// Requests returns every request received, in order.
-func (s *Server) Requests() []notifytest.Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]notifytest.Request(nil), s.reqs...)
-}
-
-// Calls returns the request lines received, "METHOD /path?query", in order.
-func (s *Server) Calls() []string {
-	var calls []string
-	for _, r := range s.Requests() {
-		calls = append(calls, r.Method+" "+r.URI)
-	}
-	return calls
 }
 
 // Statuses returns the statuses of a commit, newest first.
@@ -130,19 +112,14 @@ func (s *Server) AddComment(owner, repo string, n int64, c Comment) Comment {
 
 func (s *Server) record(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
+		if err := s.Record(r); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		s.mu.Lock()
-		s.reqs = append(s.reqs, notifytest.Request{Method: r.Method, URI: r.RequestURI, Header: r.Header.Clone(), Body: body})
-		s.mu.Unlock()
-		r.Body = io.NopCloser(bytes.NewReader(body))
 		if s.Intercept != nil && s.Intercept(w, r) {
 			return
 		}
-		if len(body) > 0 && r.Header.Get("Content-Type") != "application/json" {
+		if r.ContentLength != 0 && r.Header.Get("Content-Type") != "application/json" {
 			s.t.Errorf("giteatest: %s %s: Content-Type is %q", r.Method, r.RequestURI, r.Header.Get("Content-Type"))
 		}
 		if r.URL.Path != "/api/v1/version" {

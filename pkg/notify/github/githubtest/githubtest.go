@@ -13,7 +13,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -42,6 +41,7 @@ type Status struct {
 // Server is the fake. Set its fields before the first request.
 type Server struct {
 	*httptest.Server
+	notifytest.Recorder
 
 	// Token is the personal access token API calls may carry; tokens the
 	// fake issued to the App are accepted too.
@@ -62,7 +62,6 @@ type Server struct {
 
 	t        testing.TB
 	mu       sync.Mutex
-	reqs     []notifytest.Request
 	statuses map[string][]Status
 	issued   map[string]time.Time
 	nextID   int64
@@ -80,22 +79,6 @@ func New(t testing.TB) *Server {
 	s.Server = httptest.NewServer(s.record(mux))
 	t.Cleanup(s.Close)
 	return s
-}
-
-// Requests returns every request received, in order.
-func (s *Server) Requests() []notifytest.Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]notifytest.Request(nil), s.reqs...)
-}
-
-// Calls returns the request lines received, "METHOD /path?query", in order.
-func (s *Server) Calls() []string {
-	var calls []string
-	for _, r := range s.Requests() {
-		calls = append(calls, r.Method+" "+r.URI)
-	}
-	return calls
 }
 
 // Statuses returns the statuses of a commit, newest first.
@@ -127,19 +110,14 @@ func (s *Server) IssuedTokens() int {
 
 func (s *Server) record(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
+		if err := s.Record(r); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		s.mu.Lock()
-		s.reqs = append(s.reqs, notifytest.Request{Method: r.Method, URI: r.RequestURI, Header: r.Header.Clone(), Body: body})
-		s.mu.Unlock()
-		r.Body = io.NopCloser(bytes.NewReader(body))
 		if s.Intercept != nil && s.Intercept(w, r) {
 			return
 		}
-		if msg := checkHeaders(r, len(body) > 0); msg != "" {
+		if msg := checkHeaders(r, r.ContentLength != 0); msg != "" {
 			s.t.Errorf("githubtest: %s %s: %s", r.Method, r.RequestURI, msg)
 			writeJSON(w, http.StatusBadRequest, map[string]string{"message": msg})
 			return
