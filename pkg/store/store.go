@@ -71,3 +71,37 @@ type StatusOrder interface {
 	// time is allowed, so that a retry of the same event goes through.
 	Advance(ctx context.Context, key string, at time.Time) (ok bool, err error)
 }
+
+// DeliveryRecord is a delivery that local mode keeps on disk until it is
+// done: pending (queued or waiting for a retry) or dead-lettered.
+type DeliveryRecord struct {
+	// ID is the job's id (delivery.JobID); one record per id.
+	ID string `json:"id"`
+	// Job is the job as the queue encoded it; the store does not read it.
+	Job []byte `json:"job"`
+	// Dead marks a dead letter: given up, kept until it is replayed.
+	Dead bool `json:"dead,omitempty"`
+	// LastError is the error of the last failed attempt, masked as it is
+	// logged.
+	LastError string `json:"lastError,omitempty"`
+	// Reason says why a dead letter was given up.
+	Reason string `json:"reason,omitempty"`
+	// NextAttempt is when a pending delivery is due; zero means now.
+	NextAttempt time.Time `json:"nextAttempt,omitzero"`
+	// Updated is when the record was last written.
+	Updated time.Time `json:"updated"`
+}
+
+// DeliveryJournal keeps local mode's deliveries across restarts: a job is
+// put before its event is answered 202, rewritten after every failed
+// attempt, and deleted once it is delivered. A crash after Put returns
+// loses nothing.
+type DeliveryJournal interface {
+	// PutDeliveries adds or replaces recs, all or none.
+	PutDeliveries(ctx context.Context, recs ...DeliveryRecord) error
+	// DeleteDelivery removes the record of id; a missing one is no error.
+	DeleteDelivery(ctx context.Context, id string) error
+	// ListDeliveries returns the pending records (dead false) or the dead
+	// letters (dead true), oldest Updated first.
+	ListDeliveries(ctx context.Context, dead bool) ([]DeliveryRecord, error)
+}
