@@ -80,6 +80,10 @@ type Source struct {
 	client *http.Client
 	cache  *Cache
 	id     string // the cache key
+	// masks are what errors must not show besides the JWT: the key, and
+	// the userinfo of the API base, which go-github's errors quote with
+	// the request's URL.
+	masks []notify.Secret
 }
 
 // New checks cfg with Flux's texts and parses the key. Token requests go
@@ -102,6 +106,7 @@ func New(cfg Config, client *http.Client, cache *Cache) (*Source, error) {
 		return nil, err
 	}
 	base := "https://api.github.com/"
+	masks := []notify.Secret{cfg.PrivateKey}
 	if cfg.BaseURL != "" {
 		u, err := url.Parse(strings.TrimSuffix(cfg.BaseURL, "/") + "/")
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -109,12 +114,18 @@ func New(cfg Config, client *http.Client, cache *Cache) (*Source, error) {
 		}
 		u.RawPath = ""
 		base = u.String()
+		if u.User != nil {
+			masks = append(masks, notify.Secret(u.User.String()))
+			if p, ok := u.User.Password(); ok {
+				masks = append(masks, notify.Secret(p))
+			}
+		}
 	}
 	client = Client(client)
 	if cache == nil {
 		cache = Shared
 	}
-	return &Source{Now: time.Now, cfg: cfg, key: key, base: base, client: client, cache: cache, id: cacheKey(cfg, base)}, nil
+	return &Source{Now: time.Now, cfg: cfg, key: key, base: base, client: client, cache: cache, id: cacheKey(cfg, base), masks: masks}, nil
 }
 
 // parseKey reads a PEM RSA private key as golang-jwt's
@@ -152,7 +163,8 @@ func cacheKey(cfg Config, base string) string {
 
 // Token returns an installation token from the cache, or a new one when
 // the cached one expires within the cache's margin. Its errors are
-// classified *notify.Error values and show neither the JWT nor the key.
+// classified *notify.Error values and show neither the JWT, nor the key,
+// nor a password in the API base URL.
 func (s *Source) Token(ctx context.Context) (notify.Secret, error) {
 	e := s.cache.entry(s.id)
 	e.mu.Lock()
@@ -178,7 +190,7 @@ func (s *Source) fetch(ctx context.Context, now time.Time, installationID int64)
 	}
 	fail := func(err error) (notify.Secret, time.Time, int64, error) {
 		e := Classify(err, now)
-		e.Err = notify.MaskError(e.Err, e.Retryable, notify.Secret(jwt), s.cfg.PrivateKey).Err
+		e.Err = notify.MaskError(e.Err, e.Retryable, append([]notify.Secret{notify.Secret(jwt)}, s.masks...)...).Err
 		return "", time.Time{}, 0, e
 	}
 	client, err := github.NewClient(github.WithHTTPClient(s.client), github.WithAuthToken(jwt), github.WithURLs(&s.base, &s.base))

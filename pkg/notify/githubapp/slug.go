@@ -14,7 +14,7 @@ import (
 // the App JWT at the App's API base, as Flux's WithAppSlugReflection does
 // before it creates a token. What an installation writes is by
 // "<slug>[bot]". Errors carry Flux's text, are classified as Token's are,
-// and show neither the JWT nor the key.
+// and show what Token's do not.
 func (s *Source) Slug(ctx context.Context) (string, error) {
 	now := s.Now()
 	jwt, err := s.jwt(now)
@@ -24,7 +24,7 @@ func (s *Source) Slug(ctx context.Context) (string, error) {
 	fail := func(err error) (string, error) {
 		e := Classify(err, now)
 		e.Err = notify.MaskError(fmt.Errorf("failed to get app information: %w", err), e.Retryable,
-			notify.Secret(jwt), s.cfg.PrivateKey).Err
+			append([]notify.Secret{notify.Secret(jwt)}, s.masks...)...).Err
 		return "", e
 	}
 	client, err := github.NewClient(github.WithHTTPClient(s.client), github.WithAuthToken(jwt), github.WithURLs(&s.base, &s.base))
