@@ -32,7 +32,7 @@ type serveFlags struct {
 	config            string
 	addr              string
 	rateLimitInterval time.Duration
-	maxAttempts       int
+	maxDeliveryAge    time.Duration
 	workers           int
 	clusterTokens     string
 	logLevel          string
@@ -46,7 +46,7 @@ func runServe(args []string, stderr io.Writer) int {
 	fs.StringVar(&f.config, "config", envOr("HERALD_CONFIG", "examples/local"), "folder of Flux YAML to serve (env HERALD_CONFIG)")
 	fs.StringVar(&f.addr, "addr", envOr("HERALD_ADDR", "127.0.0.1:9292"), "address to listen on (env HERALD_ADDR)")
 	fs.DurationVar(&f.rateLimitInterval, "rate-limit-interval", 5*time.Minute, "window in which an identical event is refused as a duplicate")
-	fs.IntVar(&f.maxAttempts, "max-attempts", delivery.DefaultMaxAttempts, "delivery attempts before a notification is given up")
+	fs.DurationVar(&f.maxDeliveryAge, "max-delivery-age", delivery.DefaultMaxAge, "how long a failed delivery is retried before it is dead-lettered")
 	fs.IntVar(&f.workers, "workers", 64, "concurrent deliveries")
 	fs.StringVar(&f.clusterTokens, "cluster-tokens", os.Getenv("HERALD_CLUSTER_TOKENS"), "YAML file mapping cluster names to forwarder tokens; turns authentication on (env HERALD_CLUSTER_TOKENS)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -58,8 +58,8 @@ func runServe(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "herald serve: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	if f.rateLimitInterval <= 0 || f.maxAttempts <= 0 || f.workers <= 0 {
-		fmt.Fprintln(stderr, "herald serve: --rate-limit-interval, --max-attempts and --workers must be positive")
+	if f.rateLimitInterval <= 0 || f.maxDeliveryAge <= 0 || f.workers <= 0 {
+		fmt.Fprintln(stderr, "herald serve: --rate-limit-interval, --max-delivery-age and --workers must be positive")
 		return 2
 	}
 	var level slog.Level
@@ -97,10 +97,10 @@ func serve(f serveFlags, logger *slog.Logger) error {
 	m := prom.New()
 	deliverer := &delivery.Deliverer{
 		// Jobs resolve their Provider in the config current when they are tried.
-		Targets:     config.Targets(source),
-		MaxAttempts: f.maxAttempts,
-		Metrics:     m,
-		Logger:      logger,
+		Targets: config.Targets(source),
+		MaxAge:  f.maxDeliveryAge,
+		Metrics: m,
+		Logger:  logger,
 		// Git statuses and comments set by a newer event are kept.
 		Order: memory.NewStatusOrder(24 * time.Hour),
 	}

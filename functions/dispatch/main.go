@@ -56,11 +56,11 @@ func main() {
 	}
 	deliveries := &sqsqueue.Handler{
 		Deliverer: &delivery.Deliverer{
-			Targets:     config.Targets(source),
-			MaxAttempts: env.MaxAttempts,
-			Metrics:     m,
-			Logger:      logger,
-			Order:       db.StatusOrder(),
+			Targets: config.Targets(source),
+			MaxAge:  env.MaxDeliveryAge,
+			Metrics: m,
+			Logger:  logger,
+			Order:   db.StatusOrder(),
 		},
 		Idempotency: db,
 		Client:      queue,

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -25,7 +24,7 @@ type Settings struct {
 	ConfigTTL         time.Duration
 	SecretTTL         time.Duration
 	RateLimitInterval time.Duration
-	MaxAttempts       int
+	MaxDeliveryAge    time.Duration
 	LogLevel          slog.Level
 }
 
@@ -54,11 +53,9 @@ func Load(dispatch bool) (Settings, error) {
 	s.ConfigTTL = duration("HERALD_CONFIG_TTL", "30s")
 	s.SecretTTL = duration("HERALD_SECRET_TTL", "5m")
 	s.RateLimitInterval = duration("HERALD_RATE_LIMIT_INTERVAL", "5m")
-	n, err := strconv.Atoi(envOr("HERALD_MAX_ATTEMPTS", "8"))
-	if err != nil || n <= 0 {
-		errs = append(errs, errors.New("HERALD_MAX_ATTEMPTS must be a positive integer"))
-	}
-	s.MaxAttempts = n
+	// The SAM template derives the queue's maxReceiveCount from the same
+	// parameter (mapping DeliveryReceives), so the two cannot disagree.
+	s.MaxDeliveryAge = duration("HERALD_MAX_DELIVERY_AGE", "1h")
 	if err := s.LogLevel.UnmarshalText([]byte(envOr("HERALD_LOG_LEVEL", "info"))); err != nil {
 		errs = append(errs, errors.New("HERALD_LOG_LEVEL must be debug, info, warn or error"))
 	}

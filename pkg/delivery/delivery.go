@@ -18,14 +18,16 @@ import (
 	"github.com/heraldhq/herald/pkg/store"
 )
 
-// DefaultMaxAttempts is how often a delivery is tried before it is given up.
-const DefaultMaxAttempts = 8
+// DefaultMaxAge is how long a delivery is retried before it is given up:
+// an hour, so that a provider's outage of that length loses nothing.
+const DefaultMaxAge = time.Hour
 
-// Retry schedule: 2 s doubling to a 30 s cap, unless the provider asks for
-// another delay with Retry-After.
+// Retry schedule: 2 s doubling to a 5 minute cap, unless the provider asks
+// for another delay with Retry-After. With the cap, a provider that comes
+// back is tried again within 5 minutes however long it was away.
 const (
 	InitialDelay = 2 * time.Second
-	MaxDelay     = 30 * time.Second
+	MaxDelay     = 5 * time.Minute
 )
 
 // ProviderRef names the Provider of a job.
@@ -57,6 +59,10 @@ type Job struct {
 	CommitStatus string `json:"commitStatus,omitempty"`
 	// Attempt counts the attempts made so far.
 	Attempt int `json:"attempt"`
+	// Queued is when the job was queued, or replayed from the dead
+	// letters: the start of its retry horizon (Deliverer.MaxAge). A queue
+	// sets it when it is zero.
+	Queued time.Time `json:"queued,omitzero"`
 }
 
 // JobID derives a delivery's id from the event's de-duplication key, its
@@ -72,10 +78,22 @@ func JobID(dedupKey string, ts event.Time, alertUID string, p ProviderRef) strin
 }
 
 // Backoff is the delay before the attempt that follows attempt number n
-// (1-based): min(2s·2ⁿ⁻¹, 30s), so 2 s, 4 s, 8 s, 16 s, then 30 s. The
-// shift stops at 5, past the cap, so that no n overflows.
+// (1-based): min(2s·2ⁿ⁻¹, 5m), so 2 s, 4 s, … 256 s, then 5 minutes. The
+// shift stops at 8, past the cap, so that no n overflows.
 func Backoff(n int) time.Duration {
-	return min(InitialDelay<<min(max(n, 1)-1, 5), MaxDelay)
+	return min(InitialDelay<<min(max(n, 1)-1, 8), MaxDelay)
+}
+
+// AttemptsWithin is how many attempts the schedule makes in a horizon of
+// maxAge when every attempt fails at once and no Retry-After is given: the
+// first, and each one whose time is still within maxAge of the first.
+func AttemptsWithin(maxAge time.Duration) int {
+	n, at := 1, time.Duration(0)
+	for at+Backoff(n) <= maxAge {
+		at += Backoff(n)
+		n++
+	}
+	return n
 }
 
 // Target is what a job is delivered with, resolved when it is attempted so
@@ -117,8 +135,9 @@ type Result struct {
 
 // Reasons for giving up a job.
 const (
-	ReasonPermanent  = "permanent failure"
-	ReasonExhausted  = "attempts exhausted"
+	ReasonPermanent = "permanent failure"
+	// ReasonExpired: the next retry would fall after the job's horizon.
+	ReasonExpired    = "max delivery age reached"
 	ReasonNoProvider = "provider unavailable"
 	// ReasonShutdown: herald serve stopped with the job still queued. It
 	// is also the job's failure label in metrics.
@@ -128,13 +147,18 @@ const (
 // Deliverer makes one attempt of a job and decides what comes next. It logs
 // one line per outcome and records the metrics; queues act on the decision.
 type Deliverer struct {
-	Targets     TargetFunc
-	MaxAttempts int
-	Metrics     metrics.Recorder
-	Logger      *slog.Logger
+	Targets TargetFunc
+	// MaxAge is the retry horizon: a failed job is retried while its next
+	// attempt falls within MaxAge of Job.Queued, and given up after.
+	// Default DefaultMaxAge.
+	MaxAge  time.Duration
+	Metrics metrics.Recorder
+	Logger  *slog.Logger
 	// Order, when set, keeps a late delivery from overwriting a Git commit
 	// status or comment that a newer event set.
 	Order store.StatusOrder
+	// Now is the clock of the horizon; default time.Now.
+	Now func() time.Time
 }
 
 // ErrProviderMissing is returned when a job's Provider no longer exists.
@@ -147,6 +171,9 @@ var ErrConfigNotLoaded = errors.New("config not loaded yet")
 // Attempt delivers job once, incrementing job.Attempt.
 func (d *Deliverer) Attempt(ctx context.Context, job *Job) Result {
 	job.Attempt++
+	if job.Queued.IsZero() {
+		job.Queued = d.now()
+	}
 	target, err := d.Targets(job.Provider)
 	if err != nil {
 		if transient(err) {
@@ -223,14 +250,15 @@ func namedTimeout(caller context.Context, err error, timeout time.Duration) erro
 }
 
 // retry schedules the next attempt after a failure that may pass, unless
-// this was the last one.
+// it would fall after the job's horizon.
 func (d *Deliverer) retry(job *Job, err error, failure string, elapsed time.Duration) Result {
-	if job.Attempt >= d.maxAttempts() {
-		return d.finish(job, Result{Decision: GiveUp, Err: err, Reason: ReasonExhausted, Failure: failure}, elapsed)
-	}
 	delay, ok := notify.RetryAfter(err)
 	if !ok {
 		delay = Backoff(job.Attempt)
+	}
+	if d.now().Add(delay).Sub(job.Queued) > d.maxAge() {
+		err = fmt.Errorf("%w (retried for %s of the max delivery age of %s)", err, d.now().Sub(job.Queued).Round(time.Second), d.maxAge())
+		return d.finish(job, Result{Decision: GiveUp, Err: err, Reason: ReasonExpired, Failure: failure}, elapsed)
 	}
 	return d.finish(job, Result{Decision: RetryLater, Delay: delay, Err: err, Failure: failure}, elapsed)
 }
@@ -244,11 +272,18 @@ func transient(err error) bool {
 	return errors.Is(err, ErrConfigNotLoaded) || errors.As(err, &e) && e.Retryable
 }
 
-func (d *Deliverer) maxAttempts() int {
-	if d.MaxAttempts <= 0 {
-		return DefaultMaxAttempts
+func (d *Deliverer) maxAge() time.Duration {
+	if d.MaxAge <= 0 {
+		return DefaultMaxAge
 	}
-	return d.MaxAttempts
+	return d.MaxAge
+}
+
+func (d *Deliverer) now() time.Time {
+	if d.Now == nil {
+		return time.Now()
+	}
+	return d.Now()
 }
 
 func (d *Deliverer) finish(job *Job, r Result, elapsed time.Duration) Result {

@@ -23,7 +23,8 @@ import (
 )
 
 func TestBackoffSchedule(t *testing.T) {
-	want := []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second, 30 * time.Second}
+	want := []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second,
+		64 * time.Second, 128 * time.Second, 256 * time.Second, 5 * time.Minute, 5 * time.Minute}
 	for i, w := range want {
 		if got := Backoff(i + 1); got != w {
 			t.Errorf("Backoff(%d) = %v, want %v", i+1, got, w)
@@ -31,13 +32,36 @@ func TestBackoffSchedule(t *testing.T) {
 	}
 	// Out of range: before the first attempt, and so late a shift would
 	// overflow.
-	for _, n := range []int{0, -1, 64, 1 << 20} {
+	for _, n := range []int{0, -1, 10, 64, 1 << 20} {
 		want := MaxDelay
 		if n < 1 {
 			want = InitialDelay
 		}
 		if got := Backoff(n); got != want {
 			t.Errorf("Backoff(%d) = %v, want %v", n, got, want)
+		}
+	}
+}
+
+// TestAttemptsWithin checks the attempts the schedule makes in a horizon,
+// from which the SAM template's maxReceiveCount is derived: within an hour,
+// nine attempts take 510 s, then one every 5 minutes.
+func TestAttemptsWithin(t *testing.T) {
+	for _, c := range []struct {
+		age  time.Duration
+		want int
+	}{
+		{0, 1},
+		{time.Second, 1},
+		{2 * time.Second, 2},
+		{510 * time.Second, 9},
+		{810*time.Second - 1, 9},
+		{810 * time.Second, 10},
+		{time.Hour, 9 + 10},       // 510 s + 10 × 300 s = 3510 s
+		{24 * time.Hour, 9 + 286}, // 510 s + 286 × 300 s = 86310 s
+	} {
+		if got := AttemptsWithin(c.age); got != c.want {
+			t.Errorf("AttemptsWithin(%v) = %d, want %d", c.age, got, c.want)
 		}
 	}
 }
@@ -87,11 +111,14 @@ func newDeliverer(n notify.Notifier, logs *bytes.Buffer) *Deliverer {
 			}
 			return Target{Notifier: n, Timeout: time.Second}, nil
 		},
-		MaxAttempts: 3,
-		Metrics:     prom.New(),
-		Logger:      slog.New(slog.NewJSONHandler(logs, nil)),
+		MaxAge:  time.Hour,
+		Metrics: prom.New(),
+		Logger:  slog.New(slog.NewJSONHandler(logs, nil)),
+		Now:     func() time.Time { return testNow },
 	}
 }
+
+var testNow = time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 
 func TestAttemptDecisions(t *testing.T) {
 	unavailable := &notify.Error{Retryable: true, StatusCode: 503, Err: errors.New("request failed with status code 503: busy")}
@@ -100,7 +127,8 @@ func TestAttemptDecisions(t *testing.T) {
 	tests := []struct {
 		name     string
 		err      error
-		attempt  int // attempts made before this one
+		attempt  int           // attempts made before this one
+		age      time.Duration // since the job was queued
 		provider string
 		want     Decision
 		delay    time.Duration
@@ -113,12 +141,16 @@ func TestAttemptDecisions(t *testing.T) {
 		{name: "retryable, later attempt", err: unavailable, attempt: 1, want: RetryLater, delay: 4 * time.Second, outcome: metrics.OutcomeRetry, failure: notify.ReasonServerError},
 		{name: "retry-after wins", err: throttled, want: RetryLater, delay: 7 * time.Second, outcome: metrics.OutcomeRetry, failure: notify.ReasonRateLimited},
 		{name: "permanent", err: badRequest, want: GiveUp, reason: ReasonPermanent, outcome: metrics.OutcomeFailed, failure: notify.ReasonClientError},
-		{name: "exhausted", err: unavailable, attempt: 2, want: GiveUp, reason: ReasonExhausted, outcome: metrics.OutcomeFailed, failure: notify.ReasonServerError},
+		{name: "retryable, near the horizon", err: unavailable, age: time.Hour - 2*time.Second, want: RetryLater, delay: 2 * time.Second, outcome: metrics.OutcomeRetry, failure: notify.ReasonServerError},
+		{name: "horizon reached", err: unavailable, age: time.Hour - time.Second, want: GiveUp, reason: ReasonExpired, outcome: metrics.OutcomeFailed, failure: notify.ReasonServerError},
+		{name: "horizon reached, capped back-off", err: unavailable, attempt: 20, age: 56 * time.Minute, want: GiveUp, reason: ReasonExpired, outcome: metrics.OutcomeFailed, failure: notify.ReasonServerError},
+		{name: "capped back-off within the horizon", err: unavailable, attempt: 20, age: 55 * time.Minute, want: RetryLater, delay: 5 * time.Minute, outcome: metrics.OutcomeRetry, failure: notify.ReasonServerError},
+		{name: "retry-after past the horizon", err: throttled, age: time.Hour - 6*time.Second, want: GiveUp, reason: ReasonExpired, outcome: metrics.OutcomeFailed, failure: notify.ReasonRateLimited},
 		{name: "provider gone", provider: "missing", want: GiveUp, reason: ReasonNoProvider, outcome: metrics.OutcomeFailed, failure: notify.ReasonConfig},
 		// Failures to find the Provider's notifier that may pass are retried
 		// on the normal schedule; those that need a config change are not.
 		{name: "config not loaded", provider: "unloaded", want: RetryLater, delay: 2 * time.Second, outcome: metrics.OutcomeRetry, failure: notify.ReasonConfig},
-		{name: "config not loaded, last attempt", provider: "unloaded", attempt: 2, want: GiveUp, reason: ReasonExhausted, outcome: metrics.OutcomeFailed, failure: notify.ReasonConfig},
+		{name: "config not loaded past the horizon", provider: "unloaded", age: 2 * time.Hour, want: GiveUp, reason: ReasonExpired, outcome: metrics.OutcomeFailed, failure: notify.ReasonConfig},
 		{name: "secret read throttled", provider: "secret-throttled", attempt: 1, want: RetryLater, delay: 4 * time.Second, outcome: metrics.OutcomeRetry, failure: notify.ReasonClientError},
 		{name: "secret missing", provider: "secret-missing", want: GiveUp, reason: ReasonNoProvider, outcome: metrics.OutcomeFailed, failure: notify.ReasonConfig},
 		{name: "secret key missing", provider: "key-missing", want: GiveUp, reason: ReasonNoProvider, outcome: metrics.OutcomeFailed, failure: notify.ReasonConfig},
@@ -131,7 +163,7 @@ func TestAttemptDecisions(t *testing.T) {
 			if provider == "" {
 				provider = "p"
 			}
-			job := &Job{ID: "id", Provider: ProviderRef{Namespace: "ns", Name: provider}, ProviderType: "generic", Attempt: tc.attempt}
+			job := &Job{ID: "id", Provider: ProviderRef{Namespace: "ns", Name: provider}, ProviderType: "generic", Attempt: tc.attempt, Queued: testNow.Add(-tc.age)}
 			r := d.Attempt(context.Background(), job)
 			if r.Decision != tc.want || r.Delay != tc.delay || r.Reason != tc.reason || r.Failure != tc.failure {
 				t.Fatalf("got decision %v delay %v reason %q failure %q, want %v %v %q %q",

@@ -86,16 +86,15 @@ func (g *gate) count() int {
 	return g.calls
 }
 
-var errBusy = &notify.Error{Retryable: true, RetryAfter: time.Hour, Err: errors.New("busy")}
+var errBusy = &notify.Error{Retryable: true, RetryAfter: 30 * time.Minute, Err: errors.New("busy")}
 
 func newTestQueue(t *testing.T, n notify.Notifier, workers, capacity int) (*MemoryQueue, *manualTimers, *bytes.Buffer) {
 	t.Helper()
 	var logs bytes.Buffer
 	d := &Deliverer{
-		Targets:     func(ProviderRef) (Target, error) { return Target{Notifier: n, Timeout: time.Minute}, nil },
-		MaxAttempts: 3,
-		Metrics:     prom.New(),
-		Logger:      slog.New(slog.NewJSONHandler(&syncWriter{w: &logs}, nil)),
+		Targets: func(ProviderRef) (Target, error) { return Target{Notifier: n, Timeout: time.Minute}, nil },
+		Metrics: prom.New(),
+		Logger:  slog.New(slog.NewJSONHandler(&syncWriter{w: &logs}, nil)),
 	}
 	timers := newManualTimers()
 	q := NewMemoryQueue(d, workers, capacity)

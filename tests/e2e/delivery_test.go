@@ -502,12 +502,14 @@ func TestRetryAfterHonoured(t *testing.T) {
 	}
 }
 
-// TestMaxAttempts checks that --max-attempts bounds the attempts at a
-// provider that keeps failing.
-func TestMaxAttempts(t *testing.T) {
+// TestMaxDeliveryAge checks that --max-delivery-age bounds the retries of a
+// delivery to a provider that keeps failing: attempts at 0 s and 2 s, and
+// none at 6 s, past the horizon of 5 s, so the second failure gives the
+// delivery up with the reason.
+func TestMaxDeliveryAge(t *testing.T) {
 	t.Parallel()
 	down := sink(t, harness.AlwaysStatus(http.StatusServiceUnavailable))
-	herald := serve(t, oneProvider(down.URL()+"/down"), "--max-attempts", "2")
+	herald := serve(t, oneProvider(down.URL()+"/down"), "--max-delivery-age", "5s")
 	rec := newRecorder(t, herald.URL)
 
 	ex := rec.send(t, fluxObject(kustomizationGVK, ns, "down", nil), nil, corev1.EventTypeNormal, "ReconciliationSucceeded", "provider down")
@@ -517,10 +519,15 @@ func TestMaxAttempts(t *testing.T) {
 	if _, err := down.WaitFor(2, deliveryMax); err != nil {
 		t.Fatal(err)
 	}
-	// A third attempt would follow the second after 4 s.
-	time.Sleep(5 * time.Second)
+	deadline := time.Now().Add(deliveryMax)
+	for !strings.Contains(herald.Stderr(), `"reason":"max delivery age reached"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no give-up line with the reason in herald's log:\n%s", herald.Stderr())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if n := len(down.Requests()); n != 2 {
-		t.Errorf("provider answering 503 received %d requests with --max-attempts 2, want 2", n)
+		t.Errorf("provider answering 503 received %d requests with --max-delivery-age 5s, want 2", n)
 	}
 }
 

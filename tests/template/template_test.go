@@ -16,9 +16,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/awslabs/goformation/v7"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/heraldhq/herald/pkg/delivery/sqsqueue"
 )
 
 const (
@@ -65,7 +68,7 @@ var envWiring = map[string]any{
 	"HERALD_CONFIG_TTL":          ref("ConfigTTL"),
 	"HERALD_SECRET_TTL":          ref("SecretTTL"),
 	"HERALD_RATE_LIMIT_INTERVAL": ref("RateLimitInterval"),
-	"HERALD_MAX_ATTEMPTS":        ref("MaxReceiveCount"),
+	"HERALD_MAX_DELIVERY_AGE":    ref("MaxDeliveryAge"),
 	"HERALD_LOG_LEVEL":           ref("LogLevel"),
 }
 
@@ -74,7 +77,7 @@ var wantDefaults = map[string]string{
 	"SecretPrefix":      "herald/",
 	"LogRetentionDays":  "30",
 	"FunctionTimeout":   "30",
-	"MaxReceiveCount":   "8",
+	"MaxDeliveryAge":    "1h",
 	"ConfigTTL":         "30s",
 	"RateLimitInterval": "5m",
 }
@@ -187,7 +190,9 @@ func TestChecksFail(t *testing.T) {
 		{"unscoped table access", "                  ForAllValues:StringLike:\n                    dynamodb:LeadingKeys: [\"reconcile#*\"]\n", "", "LeadingKeys"},
 		{"short visibility timeout", `"30": {Seconds: 190}`, `"30": {Seconds: 179}`, "VisibilityTimeout"},
 		{"unmapped function timeout", "AllowedValues: [10, 15, 20, 30,", "AllowedValues: [10, 15, 20, 25, 30,", `"25"`},
-		{"max receive count", "maxReceiveCount: !Ref MaxReceiveCount", "maxReceiveCount: 5", "maxReceiveCount"},
+		{"max receive count", "maxReceiveCount: !FindInMap [DeliveryReceives, !Ref MaxDeliveryAge, Count]", "maxReceiveCount: 5", "maxReceiveCount"},
+		{"max receive count off the schedule", "1h: {Count: 48}", "1h: {Count: 8}", "DeliveryReceives"},
+		{"max delivery age without a receive count", "AllowedValues: [15m, 30m, 1h,", "AllowedValues: [15m, 30m, 45m, 1h,", `"45m"`},
 		{"architecture", "Architectures: [arm64]", "Architectures: [x86_64]", "arm64"},
 		{"missing output", "  QueueUrl:\n    Description: SQS delivery queue.\n    Value: !Ref DeliveryQueue\n", "", "QueueUrl"},
 		{"log retention", "      RetentionInDays: !Ref LogRetentionDays\n", "", "RetentionInDays"},
@@ -962,10 +967,23 @@ func checkQueue(tp *tmpl, r *report) {
 	if getAttName(rp["deadLetterTargetArn"]) != "DeadLetterQueue.Arn" {
 		r.add("DeliveryQueue.RedrivePolicy.deadLetterTargetArn is %v, want !GetAtt DeadLetterQueue.Arn", rp["deadLetterTargetArn"])
 	}
-	if refName(rp["maxReceiveCount"]) != "MaxReceiveCount" {
-		r.add("DeliveryQueue.RedrivePolicy.maxReceiveCount is %v, want !Ref MaxReceiveCount (HERALD_MAX_ATTEMPTS is the same parameter)", rp["maxReceiveCount"])
-	} else if n, err := tp.evalInt(rp["maxReceiveCount"], nil); err != nil || n != 8 {
-		r.add("DeliveryQueue.RedrivePolicy.maxReceiveCount defaults to %d (%v), want 8", n, err)
+	// maxReceiveCount follows MaxDeliveryAge, which HERALD_MAX_DELIVERY_AGE
+	// is, through the mapping: for every age offered, it is what the code's
+	// retry schedule needs, and within SQS's limit of 1000.
+	ages := strs(asMap(tp.params["MaxDeliveryAge"])["AllowedValues"])
+	if len(ages) == 0 {
+		r.add("parameter MaxDeliveryAge offers no AllowedValues, so maxReceiveCount cannot follow it")
+	}
+	for _, age := range ages {
+		d, err := time.ParseDuration(age)
+		if err != nil {
+			r.add("MaxDeliveryAge value %q is not a Go duration", age)
+			continue
+		}
+		n, err := tp.evalInt(rp["maxReceiveCount"], map[string]string{"MaxDeliveryAge": age})
+		if want := sqsqueue.MaxReceiveCount(d); err != nil || n != want || n > 1000 {
+			r.add("DeliveryQueue.RedrivePolicy.maxReceiveCount for MaxDeliveryAge %s is %d (%v), want %d (mapping DeliveryReceives, sqsqueue.MaxReceiveCount)", age, n, err, want)
+		}
 	}
 	if _, ok := dlq["RedrivePolicy"]; ok {
 		r.add("DeadLetterQueue has a RedrivePolicy; it is the last stop")

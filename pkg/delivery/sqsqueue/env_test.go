@@ -120,9 +120,9 @@ func newEnv(t *testing.T) *env {
 				}
 				return delivery.Target{}, delivery.ErrProviderMissing
 			},
-			MaxAttempts: delivery.DefaultMaxAttempts,
-			Metrics:     metrics.Nop{},
-			Logger:      slog.New(slog.NewJSONHandler(e.logs, nil)),
+			Metrics: metrics.Nop{},
+			Logger:  slog.New(slog.NewJSONHandler(e.logs, nil)),
+			Now:     func() time.Time { return e.now },
 		},
 		Idempotency: e.store,
 		Client:      e.sqs.Client(),

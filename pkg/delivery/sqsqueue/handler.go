@@ -27,8 +27,12 @@ const (
 	AttrProvider      = "herald-provider"
 )
 
+// AttrReplayed is the message attribute Replay sets: when the job was
+// replayed, in RFC 3339. Its retry horizon starts again then.
+const AttrReplayed = "herald-replayed"
+
 // ReasonMalformed is the failure reason of a message that is not a job.
-const ReasonMalformed = "malformed job"
+const ReasonMalformed = delivery.ReasonMalformed
 
 // Defaults of Handler.
 const (
@@ -130,6 +134,7 @@ func (h *Handler) handle(ctx context.Context, rec *events.SQSMessage) bool {
 		return !h.deadLetter(ctx, log, rec.Body, ReasonMalformed, "")
 	}
 	job.Attempt = receives(rec) - 1
+	job.Queued = horizonStart(rec, job.Queued)
 	log = log.With("delivery", job.ID, "provider", job.Provider.String())
 
 	lease := h.lease(ctx)
@@ -190,6 +195,23 @@ func receives(rec *events.SQSMessage) int {
 		return 1
 	}
 	return n
+}
+
+// horizonStart is when the job's retry horizon began: when it was replayed
+// if it was, else when it was queued, which a job from before Job.Queued
+// existed lacks, and SQS's SentTimestamp then tells.
+func horizonStart(rec *events.SQSMessage, queued time.Time) time.Time {
+	if a, ok := rec.MessageAttributes[AttrReplayed]; ok && a.StringValue != nil {
+		if t, err := time.Parse(time.RFC3339Nano, *a.StringValue); err == nil && t.After(queued) {
+			return t
+		}
+	}
+	if queued.IsZero() {
+		if ms, err := strconv.ParseInt(rec.Attributes["SentTimestamp"], 10, 64); err == nil {
+			return time.UnixMilli(ms)
+		}
+	}
+	return queued
 }
 
 // lease is how long a claim must last: until the invocation's deadline,

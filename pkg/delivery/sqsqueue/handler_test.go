@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/delivery/sqsqueue"
 	"github.com/heraldhq/herald/pkg/store"
 )
@@ -30,7 +32,9 @@ func TestHandleBatchThroughInvoke(t *testing.T) {
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		t.Fatal(err)
 	}
-	payload := string(raw)
+	// The fixture's messages were sent a minute ago.
+	payload := strings.ReplaceAll(string(raw), `"SentTimestamp": "1795316681000"`,
+		`"SentTimestamp": "`+strconv.FormatInt(e.now.Add(-time.Minute).UnixMilli(), 10)+`"`)
 	ids := map[string]string{}
 	for i, rec := range ev.Records {
 		m := e.sqs.Inject(e.queueURL, rec.Body, 1)
@@ -50,7 +54,7 @@ func TestHandleBatchThroughInvoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := failedIDs(resp); !slices.Equal(got, []string{ids["busy"]}) {
-		t.Fatalf("batchItemFailures %v, want only the failing message %s", got, ids["busy"])
+		t.Fatalf("batchItemFailures %v, want only the failing message %s\n%s", got, ids["busy"], e.logs)
 	}
 
 	vis := e.sqs.CallsOf("ChangeMessageVisibility")
@@ -143,15 +147,30 @@ func TestHandlePermanentFailureGoesToDLQ(t *testing.T) {
 	}
 }
 
-func TestHandleLastAttemptGoesToDLQ(t *testing.T) {
+// A job whose next retry would fall after its horizon goes to the DLQ with
+// the reason; one queued a little later is retried.
+func TestHandleHorizonGoesToDLQ(t *testing.T) {
 	e := newEnv(t)
-	rec := e.receive(body(t, job("j", "busy")), 8)
+	old := job("j", "busy")
+	old.Queued = e.now.Add(-delivery.DefaultMaxAge + time.Minute)
+	rec := e.receive(body(t, old), 8) // the next retry is 256 s away
 	if resp := e.handle(t, rec); len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("batchItemFailures %v", failedIDs(resp))
 	}
 	sends := e.sqs.CallsOf("SendMessage")
-	if len(sends) != 1 || !strings.HasPrefix(sends[0].Entries[0].Attributes[sqsqueue.AttrFailureReason].String(), "attempts exhausted: ") {
+	if len(sends) != 1 || !strings.HasPrefix(sends[0].Entries[0].Attributes[sqsqueue.AttrFailureReason].String(), "max delivery age reached: ") {
 		t.Fatalf("SendMessage calls %+v", sends)
+	}
+
+	e.sqs.Reset()
+	younger := job("j2", "busy")
+	younger.Queued = e.now.Add(-delivery.DefaultMaxAge + 5*time.Minute)
+	rec = e.receive(body(t, younger), 8)
+	if resp := e.handle(t, rec); !slices.Equal(failedIDs(resp), []string{rec.MessageId}) {
+		t.Fatalf("batchItemFailures %v, want the retried message", failedIDs(resp))
+	}
+	if n := len(e.sqs.CallsOf("SendMessage")); n != 0 {
+		t.Fatalf("%d sends to the DLQ within the horizon", n)
 	}
 }
 

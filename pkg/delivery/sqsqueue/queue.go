@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -35,6 +36,17 @@ const (
 	// MaxVisibility is the longest visibility timeout SQS accepts.
 	MaxVisibility = 12 * 60 * 60 // seconds
 )
+
+// MaxReceiveCount is the delivery queue's maxReceiveCount for a retry
+// horizon of maxAge: twice the attempts the schedule makes in it, plus 10.
+// The Handler gives a job up at its horizon and dead-letters it with the
+// reason; SQS's redrive is the backstop, and must not come first, for
+// receives that make no attempt (an invocation that ran out of time, a
+// claim another worker holds) count too. The SAM template's mapping
+// DeliveryReceives holds its values.
+func MaxReceiveCount(maxAge time.Duration) int {
+	return 2*delivery.AttemptsWithin(maxAge) + 10
+}
 
 // API is the part of the SQS client this package uses; *sqs.Client
 // implements it.
@@ -71,6 +83,12 @@ var ErrTooLarge = errors.New("delivery job too large for SQS")
 // larger than 256 KiB fails the whole call before anything is sent. Errors
 // never hold message bodies.
 func (q *Queue) Enqueue(ctx context.Context, jobs ...delivery.Job) error {
+	now := time.Now()
+	for i := range jobs {
+		if jobs[i].Queued.IsZero() {
+			jobs[i].Queued = now // the start of its retry horizon
+		}
+	}
 	entries := make([]types.SendMessageBatchRequestEntry, len(jobs))
 	for i := range jobs {
 		body, err := encode(&jobs[i])

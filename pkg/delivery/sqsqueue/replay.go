@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -25,8 +26,9 @@ const (
 // Replay moves up to max messages (all of them when max <= 0) from the
 // dead-letter queue dlqURL back to the delivery queue queueURL, for herald
 // replay. Bodies are sent as they are, so a job keeps its id and its
-// idempotency record; the failure attributes Handler added are dropped and
-// other attributes kept. A message is deleted from the dead-letter queue
+// idempotency record; the failure attributes Handler added are dropped,
+// AttrReplayed is set to now, which starts the job's retry horizon again,
+// and other attributes are kept. A message is deleted from the dead-letter queue
 // only after its send succeeded. Replay stops early when a job it already
 // moved comes back, having failed again. moved counts the messages sent to
 // the delivery queue.
@@ -87,14 +89,16 @@ func replayBatch(ctx context.Context, client API, dlqURL, queueURL string, msgs 
 	if len(msgs) == 0 {
 		return 0, nil
 	}
+	replayed := time.Now().UTC().Format(time.RFC3339Nano)
 	entries := make([]types.SendMessageBatchRequestEntry, len(msgs))
 	for i, m := range msgs {
 		attrs := maps.Clone(m.MessageAttributes)
+		if attrs == nil {
+			attrs = map[string]types.MessageAttributeValue{}
+		}
 		delete(attrs, AttrFailureReason)
 		delete(attrs, AttrProvider)
-		if len(attrs) == 0 {
-			attrs = nil
-		}
+		attrs[AttrReplayed] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(replayed)}
 		entries[i] = types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: m.Body, MessageAttributes: attrs}
 	}
 	var sent []int
