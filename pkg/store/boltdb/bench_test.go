@@ -1,0 +1,71 @@
+package boltdb
+
+import (
+	"bytes"
+	"context"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/pkg/store"
+)
+
+// Ingest runs a handler per request; many claim at once and share fsyncs.
+const benchCallers = 64
+
+// BenchmarkDedupClaimParallel claims new keys, each claim a write, and
+// keys already claimed, each a read.
+func BenchmarkDedupClaimParallel(b *testing.B) {
+	ctx := context.Background()
+	now := time.Now()
+	b.Run("new", func(b *testing.B) {
+		d := openStore(b, Options{}).Deduper()
+		var n atomic.Int64
+		b.SetParallelism(benchCallers)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if ok, _, err := d.Claim(ctx, strconv.FormatInt(n.Add(1), 16), now); !ok || err != nil {
+					b.Errorf("Claim = %v, %v", ok, err)
+				}
+			}
+		})
+	})
+	b.Run("duplicate", func(b *testing.B) {
+		d := openStore(b, Options{}).Deduper()
+		const keys = 1000
+		for i := range keys {
+			if _, _, err := d.Claim(ctx, strconv.Itoa(i), now); err != nil {
+				b.Fatal(err)
+			}
+		}
+		var n atomic.Int64
+		b.ResetTimer()
+		b.SetParallelism(benchCallers)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if ok, _, err := d.Claim(ctx, strconv.Itoa(int(n.Add(1)%keys)), now); ok || err != nil {
+					b.Errorf("Claim = %v, %v", ok, err)
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkJournalPutParallel journals one new 1 KiB job per call.
+func BenchmarkJournalPutParallel(b *testing.B) {
+	ctx := context.Background()
+	s := openStore(b, Options{})
+	job := bytes.Repeat([]byte("x"), 1<<10)
+	now := time.Now()
+	var n atomic.Int64
+	b.SetParallelism(benchCallers)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			rec := store.DeliveryRecord{ID: strconv.FormatInt(n.Add(1), 16), Job: job, Updated: now}
+			if err := s.PutDeliveries(ctx, rec); err != nil {
+				b.Error(err)
+			}
+		}
+	})
+}
