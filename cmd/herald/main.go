@@ -13,6 +13,8 @@ Usage:
   herald serve    [--config DIR] [--addr HOST:PORT] [flags]   run dispatch and receiver locally on a folder of Flux YAML
   herald validate -f PATH [-f PATH ...]                      check Provider, Alert, Receiver and Secret manifests
   herald cluster add NAME [--cluster-tokens FILE]            register a cluster: create its forwarder token, print its Secret
+  herald deliveries [--state-dir DIR | --dlq URL]            list pending and dead-lettered deliveries with their last error
+  herald replay   [--state-dir DIR] [--max N]                send local mode's dead letters again
 
 Against a deployment on AWS (--table or HERALD_TABLE; the standard AWS config chain):
   herald apply    -f PATH [-f PATH ...]                      validate, then write objects to DynamoDB and Secrets to Secrets Manager
@@ -50,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runCluster(args[1:], stdout, stderr)
 	case "replay":
 		return runReplay(args[1:], stdout, stderr)
+	case "deliveries":
+		return runDeliveries(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

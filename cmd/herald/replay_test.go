@@ -49,7 +49,23 @@ func TestReplayFindsTheSourceQueueAndMovesDeliveries(t *testing.T) {
 	if code, _, errOut = herald(t, "replay", "--dlq", orphan); code != 1 || !strings.Contains(errOut, "name the delivery queue with --queue") {
 		t.Fatalf("replay of a DLQ without a source: exit %d %q", code, errOut)
 	}
-	if code, _, _ = herald(t, "replay"); code != 2 {
-		t.Fatalf("replay without --dlq: exit %d, want 2", code)
+	if code, _, _ = herald(t, "replay", "--state-dir", ""); code != 2 {
+		t.Fatalf("replay without --dlq or --state-dir: exit %d, want 2", code)
+	}
+}
+
+func TestDeliveriesArguments(t *testing.T) {
+	if code, _, errOut := herald(t, "deliveries", "-o", "yaml", "--state-dir", t.TempDir()); code != 2 || !strings.Contains(errOut, "-o table or json") {
+		t.Fatalf("deliveries -o yaml: exit %d %q", code, errOut)
+	}
+	if code, _, errOut := herald(t, "deliveries", "--state-dir", ""); code != 2 || !strings.Contains(errOut, "need --state-dir DIR or --dlq URL") {
+		t.Fatalf("deliveries without a state dir: exit %d %q", code, errOut)
+	}
+	empty := t.TempDir()
+	if code, _, errOut := herald(t, "deliveries", "--state-dir", empty); code != 1 || !strings.Contains(errOut, "no herald state in "+empty) {
+		t.Fatalf("deliveries of an empty folder: exit %d %q", code, errOut)
+	}
+	if code, _, errOut := herald(t, "replay", "--state-dir", empty); code != 1 || !strings.Contains(errOut, "no herald state in "+empty) {
+		t.Fatalf("replay of an empty folder: exit %d %q", code, errOut)
 	}
 }

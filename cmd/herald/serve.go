@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -25,6 +26,8 @@ import (
 	"github.com/heraldhq/herald/pkg/notify/notifiers"
 	"github.com/heraldhq/herald/pkg/notify/registry"
 	"github.com/heraldhq/herald/pkg/server"
+	"github.com/heraldhq/herald/pkg/store"
+	"github.com/heraldhq/herald/pkg/store/boltdb"
 	"github.com/heraldhq/herald/pkg/store/memory"
 )
 
@@ -33,6 +36,7 @@ type serveFlags struct {
 	addr              string
 	rateLimitInterval time.Duration
 	maxDeliveryAge    time.Duration
+	stateDir          string
 	workers           int
 	clusterTokens     string
 	logLevel          string
@@ -47,6 +51,7 @@ func runServe(args []string, stderr io.Writer) int {
 	fs.StringVar(&f.addr, "addr", envOr("HERALD_ADDR", "127.0.0.1:9292"), "address to listen on (env HERALD_ADDR)")
 	fs.DurationVar(&f.rateLimitInterval, "rate-limit-interval", 5*time.Minute, "window in which an identical event is refused as a duplicate")
 	fs.DurationVar(&f.maxDeliveryAge, "max-delivery-age", delivery.DefaultMaxAge, "how long a failed delivery is retried before it is dead-lettered")
+	fs.StringVar(&f.stateDir, "state-dir", defaultStateDir(), "folder of the durable state: pending deliveries, dead letters, de-duplication, reconcile requests; '' keeps it in memory (env HERALD_STATE_DIR)")
 	fs.IntVar(&f.workers, "workers", 64, "concurrent deliveries")
 	fs.StringVar(&f.clusterTokens, "cluster-tokens", os.Getenv("HERALD_CLUSTER_TOKENS"), "YAML file mapping cluster names to forwarder tokens; turns authentication on (env HERALD_CLUSTER_TOKENS)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -95,6 +100,11 @@ func serve(f serveFlags, logger *slog.Logger) error {
 	}()
 
 	m := prom.New()
+	state, err := openState(f, logger)
+	if err != nil {
+		return err
+	}
+	defer state.close()
 	deliverer := &delivery.Deliverer{
 		// Jobs resolve their Provider in the config current when they are tried.
 		Targets: config.Targets(source),
@@ -102,13 +112,29 @@ func serve(f serveFlags, logger *slog.Logger) error {
 		Metrics: m,
 		Logger:  logger,
 		// Git statuses and comments set by a newer event are kept.
-		Order: memory.NewStatusOrder(24 * time.Hour),
+		Order: state.order,
 	}
 	queue := delivery.NewMemoryQueue(deliverer, f.workers, 8192)
+	queue.Journal = state.journal
+	if resumed, err := queue.Resume(ctx); err != nil {
+		return err
+	} else if resumed > 0 {
+		logger.Info("resumed pending deliveries", "deliveries", resumed, "state_dir", f.stateDir)
+	}
+	if f.stateDir != "" {
+		adminCtx, stopAdmin := context.WithCancel(ctx)
+		adminDone, err := serveAdmin(adminCtx, f.stateDir, queueAdmin{queue: queue}, logger)
+		if err != nil {
+			stopAdmin()
+			return err
+		}
+		defer adminDone()
+		defer stopAdmin() // before adminDone waits
+	}
 
 	ingest := &server.Ingest{
 		Config:  source,
-		Dedup:   memory.NewDeduper(f.rateLimitInterval),
+		Dedup:   state.dedup,
 		Queue:   queue,
 		Metrics: m,
 		Logger:  logger,
@@ -132,7 +158,7 @@ func serve(f serveFlags, logger *slog.Logger) error {
 	if f.inbox {
 		inbox = server.NewInbox(100)
 	}
-	requests := memory.NewReconcileRequests(time.Hour)
+	requests := state.requests
 	handlers := server.Handlers{
 		Ingest: ingest,
 		Hooks:  &server.Hooks{Lookup: server.SnapshotReceivers(source), Requests: requests, Logger: logger},
@@ -157,6 +183,55 @@ func serve(f serveFlags, logger *slog.Logger) error {
 		logger.Error("http shutdown", "error", err.Error())
 	}
 	return queue.Close(shutdownCtx)
+}
+
+// localState is herald serve's state: in a bbolt file in --state-dir, or
+// in memory with --state-dir ”.
+type localState struct {
+	dedup    store.Deduper
+	requests store.ReconcileRequests
+	order    store.StatusOrder
+	journal  store.DeliveryJournal // nil in memory
+	close    func()
+}
+
+// Reconcile requests wait an hour for the forwarder; the order of Git
+// statuses is kept for 30 days, as in AWS.
+const (
+	reconcileTTL = time.Hour
+	orderTTL     = 30 * 24 * time.Hour
+)
+
+func openState(f serveFlags, logger *slog.Logger) (localState, error) {
+	if f.stateDir == "" {
+		return localState{
+			dedup:    memory.NewDeduper(f.rateLimitInterval),
+			requests: memory.NewReconcileRequests(reconcileTTL),
+			order:    memory.NewStatusOrder(orderTTL),
+			close:    func() {},
+		}, nil
+	}
+	path := filepath.Join(f.stateDir, stateFile)
+	st, err := boltdb.Open(path, boltdb.Options{
+		DedupInterval: f.rateLimitInterval, ReconcileTTL: reconcileTTL, OrderTTL: orderTTL, Logger: logger,
+	})
+	if errors.Is(err, boltdb.ErrLocked) {
+		return localState{}, fmt.Errorf("--state-dir %s is in use by another herald serve; give this one another --state-dir, or --state-dir '' to keep its state in memory", f.stateDir)
+	}
+	if err != nil {
+		return localState{}, fmt.Errorf("--state-dir: %w", err)
+	}
+	return localState{
+		dedup:    st.Deduper(),
+		requests: st,
+		order:    st.StatusOrder(),
+		journal:  st,
+		close: func() {
+			if err := st.Close(); err != nil {
+				logger.Error("closing the state file", "error", err.Error())
+			}
+		},
+	}, nil
 }
 
 // configLoader reads and validates a folder: any error keeps it from

@@ -20,7 +20,7 @@ var rules = []struct {
 }{
 	{"./pkg/store/...", []string{"pkg/config", "pkg/delivery", "pkg/notify", "pkg/rules", "pkg/server", "pkg/secrets"},
 		"the stores hold state behind ports; compiled config and delivery sit above them"},
-	{"./pkg/delivery/...", []string{"pkg/store/dynamo", "pkg/store/memory", "pkg/config", "pkg/server", "pkg/rules"},
+	{"./pkg/delivery/...", []string{"pkg/store/dynamo", "pkg/store/memory", "pkg/store/boltdb", "pkg/config", "pkg/server", "pkg/rules"},
 		"delivery defines the idempotency port; the DynamoDB store implements it, wired in functions/dispatch"},
 	{"./pkg/config/...", []string{"pkg/store/dynamo", "pkg/store/memory", "pkg/server", "pkg/secrets"},
 		"a config source is handed its loader and secret lookup"},

@@ -2,12 +2,14 @@ package delivery
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/heraldhq/herald/pkg/metrics"
+	"github.com/heraldhq/herald/pkg/store"
 )
 
 // Queue accepts jobs for delivery.
@@ -25,13 +27,19 @@ type Timer interface {
 }
 
 // MemoryQueue is local mode's queue: a bounded channel drained by a fixed
-// number of workers, with retries scheduled on timers. Jobs live only in
-// memory; a job still pending at shutdown is logged, not silently lost.
+// number of workers, with retries scheduled on timers. With a Journal,
+// every job is on disk from before Enqueue returns until it is delivered or
+// dead-lettered, and Resume takes up after a restart what a crash or a
+// shutdown left. Without one, jobs live only in memory, and a job still
+// pending at shutdown is logged, not silently lost.
 type MemoryQueue struct {
 	// AfterFunc schedules a retry: f runs after d unless the Timer is
 	// stopped first. Nil means time.AfterFunc. Set it before the first
 	// Enqueue.
 	AfterFunc func(d time.Duration, f func()) Timer
+	// Journal, when set, keeps the jobs across restarts. Set it before
+	// the first Enqueue.
+	Journal store.DeliveryJournal
 
 	deliverer *Deliverer
 	jobs      chan *Job
@@ -41,6 +49,7 @@ type MemoryQueue struct {
 	stopping  bool // Close waits no longer: no retry is scheduled or resumed
 	pending   int  // queued, in flight, or waiting for a retry
 	abandoned int  // given up by Close
+	kept      int  // left in the journal by Close
 	timers    map[*Job]Timer
 	idle      chan struct{} // closed when pending drops to 0 after Close
 	stop      chan struct{} // tells workers, Enqueue and retries to stop
@@ -76,6 +85,34 @@ func (q *MemoryQueue) Enqueue(ctx context.Context, jobs ...Job) error {
 		q.mu.Unlock()
 		return ErrClosed
 	}
+	q.mu.Unlock()
+	if q.Journal != nil {
+		// On disk first: once the caller answers 202, a crash loses nothing.
+		now := q.deliverer.now()
+		recs := make([]store.DeliveryRecord, len(jobs))
+		for i := range jobs {
+			if jobs[i].Queued.IsZero() {
+				jobs[i].Queued = now
+			}
+			body, err := json.Marshal(&jobs[i])
+			if err != nil {
+				return fmt.Errorf("encoding delivery %s: %w", jobs[i].ID, err)
+			}
+			recs[i] = store.DeliveryRecord{ID: jobs[i].ID, Job: body, Updated: now}
+		}
+		if err := q.Journal.PutDeliveries(ctx, recs...); err != nil {
+			return fmt.Errorf("recording deliveries: %w", err)
+		}
+	}
+	q.mu.Lock()
+	if q.closed {
+		// Recorded: the next start delivers them.
+		q.mu.Unlock()
+		if q.Journal != nil {
+			return nil
+		}
+		return ErrClosed
+	}
 	q.pending += len(jobs)
 	q.handoffs.Add(1)
 	q.mu.Unlock()
@@ -86,9 +123,33 @@ func (q *MemoryQueue) Enqueue(ctx context.Context, jobs ...Job) error {
 		select {
 		case q.jobs <- &job:
 		case <-ctx.Done():
+			if q.Journal != nil {
+				// Recorded, so accepted: they wait for room on timers,
+				// or for the next start if Close has begun.
+				q.mu.Lock()
+				if q.stopping {
+					q.kept += len(jobs) - i
+					q.mu.Unlock()
+					q.done(len(jobs) - i)
+					return nil
+				}
+				for _, rest := range jobs[i:] {
+					job := &rest
+					q.timers[job] = q.after(0, func() { q.resume(job) })
+				}
+				q.mu.Unlock()
+				return nil
+			}
 			q.done(len(jobs) - i)
 			return ctx.Err()
 		case <-q.stop:
+			if q.Journal != nil {
+				q.mu.Lock()
+				q.kept += len(jobs) - i
+				q.mu.Unlock()
+				q.done(len(jobs) - i)
+				return nil
+			}
 			q.done(len(jobs) - i)
 			return ErrClosed
 		}
@@ -110,6 +171,7 @@ func (q *MemoryQueue) work() {
 
 func (q *MemoryQueue) deliver(job *Job) {
 	r := q.deliverer.Attempt(context.Background(), job)
+	q.record(job, r)
 	if r.Decision != RetryLater {
 		q.done(1)
 		return
@@ -131,6 +193,85 @@ func (q *MemoryQueue) after(d time.Duration, f func()) Timer {
 	}
 	return time.AfterFunc(d, f)
 }
+
+// record writes the outcome of an attempt to the journal: a delivered job
+// is deleted, a failed one rewritten with its attempt count, last error and
+// next attempt, or kept as a dead letter. A failed write is logged: the job
+// goes on in memory, and at worst a restart repeats an attempt.
+func (q *MemoryQueue) record(job *Job, r Result) {
+	if q.Journal == nil {
+		return
+	}
+	ctx := context.Background()
+	var err error
+	switch r.Decision {
+	case Done:
+		err = q.Journal.DeleteDelivery(ctx, job.ID)
+	default:
+		var body []byte
+		if body, err = json.Marshal(job); err != nil {
+			break
+		}
+		now := q.deliverer.now()
+		rec := store.DeliveryRecord{ID: job.ID, Job: body, Updated: now}
+		if r.Err != nil {
+			rec.LastError = r.Err.Error()
+		}
+		if r.Decision == RetryLater {
+			rec.NextAttempt = now.Add(r.Delay)
+		} else {
+			rec.Dead, rec.Reason = true, r.Reason
+		}
+		err = q.Journal.PutDeliveries(ctx, rec)
+	}
+	if err != nil {
+		q.deliverer.Logger.Error("recording the delivery's outcome failed", q.deliverer.attrs(job, "error", err.Error())...)
+	}
+}
+
+// Resume queues the pending deliveries of the journal, each at its next
+// attempt: what a shutdown or a crash left. Call it once, before the first
+// Enqueue. It returns how many it queued; a record that is not a job is
+// dead-lettered with reason "malformed job".
+func (q *MemoryQueue) Resume(ctx context.Context) (int, error) {
+	if q.Journal == nil {
+		return 0, nil
+	}
+	recs, err := q.Journal.ListDeliveries(ctx, false)
+	if err != nil {
+		return 0, fmt.Errorf("reading pending deliveries: %w", err)
+	}
+	now := q.deliverer.now()
+	jobs := make([]*Job, 0, len(recs))
+	delays := make([]time.Duration, 0, len(recs))
+	for _, rec := range recs {
+		job := new(Job)
+		if err := json.Unmarshal(rec.Job, job); err != nil || job.ID != rec.ID {
+			rec.Dead, rec.Reason, rec.Updated = true, ReasonMalformed, now
+			if err := q.Journal.PutDeliveries(ctx, rec); err != nil {
+				return 0, fmt.Errorf("dead-lettering malformed delivery %s: %w", rec.ID, err)
+			}
+			q.deliverer.Logger.Error("pending delivery is not a job; dead-lettered", "delivery", rec.ID, "reason", ReasonMalformed)
+			continue
+		}
+		jobs = append(jobs, job)
+		delays = append(delays, max(rec.NextAttempt.Sub(now), 0))
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return 0, ErrClosed
+	}
+	q.pending += len(jobs)
+	q.deliverer.Metrics.QueueDepthChange(len(jobs))
+	for i, job := range jobs {
+		q.timers[job] = q.after(delays[i], func() { q.resume(job) })
+	}
+	return len(jobs), nil
+}
+
+// ReasonMalformed is the reason of a dead letter that is not a job.
+const ReasonMalformed = "malformed job"
 
 // resume hands a job whose retry timer fired back to the workers, unless
 // Close took it first.
@@ -165,8 +306,16 @@ func (q *MemoryQueue) done(n int) {
 }
 
 // abandon gives up a job at shutdown as the Deliverer gives one up: one
-// error line with the reason, and a failed delivery counted.
+// error line with the reason, and a failed delivery counted. With a
+// journal, the job is not given up: it stays there for the next start.
 func (q *MemoryQueue) abandon(job *Job) {
+	if q.Journal != nil {
+		q.mu.Lock()
+		q.kept++
+		q.mu.Unlock()
+		q.done(1)
+		return
+	}
 	q.deliverer.Metrics.DeliveryOutcome(job.ProviderType, metrics.OutcomeFailed, ReasonShutdown)
 	q.deliverer.Logger.Error("delivery abandoned at shutdown", q.deliverer.attrs(job, "reason", ReasonShutdown)...)
 	q.mu.Lock()
@@ -178,12 +327,14 @@ func (q *MemoryQueue) abandon(job *Job) {
 // Close stops accepting jobs and waits, up to ctx, for the queued ones and
 // their retries. Jobs still pending then, queued, waiting for a retry or
 // failing an attempt still running, are logged one by one and dropped, and
-// the count is returned in the error.
+// the count is returned in the error. With a journal, Close waits only for
+// the attempts in flight: the jobs still pending are on disk, and the next
+// start resumes them.
 func (q *MemoryQueue) Close(ctx context.Context) error {
 	q.mu.Lock()
 	q.closed = true
 	idle := make(chan struct{})
-	if q.pending == 0 {
+	if q.pending == 0 || q.Journal != nil {
 		close(idle)
 	} else {
 		q.idle = idle
@@ -222,8 +373,11 @@ func (q *MemoryQueue) Close(ctx context.Context) error {
 		}
 	}
 	q.mu.Lock()
-	n := q.abandoned
+	n, kept := q.abandoned, q.kept
 	q.mu.Unlock()
+	if kept > 0 {
+		q.deliverer.Logger.Info("pending deliveries kept for the next start", "deliveries", kept)
+	}
 	if n > 0 {
 		return fmt.Errorf("delivery queue closed with %d undelivered jobs", n)
 	}

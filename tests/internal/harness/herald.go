@@ -116,6 +116,8 @@ type Process struct {
 	stdout *syncBuffer
 	done   chan struct{}
 	err    error // Wait's result, valid once done is closed
+	// cleanup removes a temporary state directory once stopped.
+	cleanup func()
 }
 
 // Options configure Start.
@@ -126,6 +128,9 @@ type Options struct {
 	ReadyTimeout time.Duration
 	// Env is appended to the process environment.
 	Env []string
+	// StateDir is --state-dir. Empty means a new temporary directory, removed
+	// when the process is stopped, so that tests never share state.
+	StateDir string
 	// Output, when set, receives herald's stderr and stdout instead of an
 	// in-memory buffer (a load test writes to a file so that logging at
 	// thousands of events per second does not grow the harness's memory).
@@ -136,19 +141,32 @@ type Options struct {
 // GET /readyz answers 200. A process that exits before it is ready (a port
 // taken in the meantime, for example) is retried twice on a new port.
 func Start(bin, configDir string, opts Options) (*Process, error) {
+	cleanup := func() {}
+	if opts.StateDir == "" {
+		dir, err := os.MkdirTemp("", "herald-state-")
+		if err != nil {
+			return nil, err
+		}
+		opts.StateDir = dir
+		cleanup = func() { os.RemoveAll(dir) }
+	}
+	opts.Args = append([]string{"--state-dir", opts.StateDir}, opts.Args...)
 	var lastErr error
 	for try := 0; try < 3; try++ {
 		p, err := start(bin, configDir, opts)
 		if err == nil {
+			p.cleanup = cleanup
 			return p, nil
 		}
 		lastErr = err
 		if p != nil && !p.Exited() {
 			// Running but not ready: retrying would not help.
 			p.Stop()
+			cleanup()
 			return nil, err
 		}
 	}
+	cleanup()
 	return nil, lastErr
 }
 
@@ -246,6 +264,9 @@ func (p *Process) Stdout() string { return p.stdout.String() }
 // It returns the exit error of a process that had already died, so callers
 // can tell a crash from a clean stop.
 func (p *Process) Stop() error {
+	if p.cleanup != nil {
+		defer p.cleanup()
+	}
 	if p.Exited() {
 		return p.exitErr()
 	}
@@ -258,6 +279,13 @@ func (p *Process) Stop() error {
 		<-p.done
 		return errors.New("herald did not stop within 5 s of SIGTERM; killed")
 	}
+}
+
+// Kill ends the process with SIGKILL, as a crash or an OOM kill would, and
+// waits for it to exit. Its state directory is left as the crash left it.
+func (p *Process) Kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
 }
 
 func (p *Process) exitErr() error {

@@ -147,3 +147,24 @@ func (s *Sink) WaitForBody(substr string, timeout time.Duration) (Request, error
 
 // Close stops the sink.
 func (s *Sink) Close() { s.srv.Close() }
+
+// WaitForStatus waits for the first request the sink answered with status.
+func (s *Sink) WaitForStatus(status int, timeout time.Duration) (Request, error) {
+	deadline := time.After(timeout)
+	for {
+		s.mu.Lock()
+		for _, r := range s.reqs {
+			if r.Status == status {
+				s.mu.Unlock()
+				return r, nil
+			}
+		}
+		changed := s.changed
+		s.mu.Unlock()
+		select {
+		case <-changed:
+		case <-deadline:
+			return Request{}, fmt.Errorf("no request answered %d within %s", status, timeout)
+		}
+	}
+}
