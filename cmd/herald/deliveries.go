@@ -15,22 +15,28 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/delivery/sqsqueue"
 	"github.com/heraldhq/herald/pkg/store/boltdb"
+	"github.com/heraldhq/herald/pkg/store/dynamo"
 )
 
-const deliveriesUsage = `Usage: herald deliveries [--state-dir DIR | --dlq URL [--queue URL]] [-o table|json]
+const deliveriesUsage = `Usage: herald deliveries [--state-dir DIR] [-o table|json]
+       herald deliveries --dlq URL [--table TABLE] [--queue URL] [-o table|json]
 
-Lists the deliveries that are not done: in local mode (--state-dir, default
-the one herald serve uses) every pending delivery, with its attempts, last
-error and next attempt, and every dead letter with its reason; in AWS
-(--dlq) every dead letter with its reason, and how many deliveries the
-delivery queue holds. Nothing is changed: "herald replay" resends dead
-letters.
+Lists the deliveries that are not done: every pending delivery that has
+failed at least once, with its attempts, last error and next attempt, and
+every dead letter with its reason.
+
+In local mode (--state-dir, default the one herald serve uses) that is all
+of them. In AWS (--dlq), the dead letters come from the dead-letter queue,
+the pending deliveries from the table (a scan; only with --table or
+HERALD_TABLE), and the delivery queue's counts say how many wait in all.
+Nothing is changed: "herald replay" resends dead letters.
 `
 
 func runDeliveries(args []string, stdout, stderr io.Writer) int {
@@ -73,10 +79,19 @@ func runDeliveries(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "herald deliveries: "+err.Error())
 			return 1
 		}
-		if entries, err = sqsqueue.ListDeadLetters(ctx, client, *dlq); err != nil {
+		if awsf.table != "" {
+			db := dynamo.New(dynamodb.NewFromConfig(awsCfg), awsf.table, dynamo.Options{})
+			if entries, err = pendingEntries(ctx, db); err != nil {
+				fmt.Fprintln(stderr, "herald deliveries: "+err.Error())
+				return 1
+			}
+		}
+		dead, err := sqsqueue.ListDeadLetters(ctx, client, *dlq)
+		if err != nil {
 			fmt.Fprintln(stderr, "herald deliveries: "+err.Error())
 			return 1
 		}
+		entries = append(entries, dead...)
 	} else {
 		admin, closeAdmin, err := openLocalAdmin(*stateDir)
 		if err != nil {
@@ -105,8 +120,28 @@ func runDeliveries(args []string, stdout, stderr io.Writer) int {
 	printDeliveries(stdout, entries, time.Now())
 	if counts != nil {
 		fmt.Fprintf(stdout, "\ndelivery queue: about %d waiting, %d in flight or waiting for a retry\n", counts.Waiting, counts.InFlight)
+		if awsf.table == "" {
+			fmt.Fprintln(stdout, "pass --table (or set HERALD_TABLE) to list the pending deliveries with their last error")
+		}
 	}
 	return 0
+}
+
+// pendingEntries lists the deliveries the dispatch function recorded as
+// waiting for a retry.
+func pendingEntries(ctx context.Context, db *dynamo.Store) ([]delivery.Entry, error) {
+	recs, err := db.ListPendingDeliveries(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing pending deliveries: %w", err)
+	}
+	out := make([]delivery.Entry, 0, len(recs))
+	for _, rec := range recs {
+		e := delivery.Entry{ID: rec.ID, State: delivery.StatePending}
+		_ = json.Unmarshal(rec.Job, &e)
+		e.ID, e.State, e.LastError, e.NextAttempt, e.Updated = rec.ID, delivery.StatePending, rec.LastError, rec.NextAttempt, rec.Updated
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 // queueCounts are the delivery queue's approximate counts: SQS does not

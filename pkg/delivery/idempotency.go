@@ -18,4 +18,9 @@ type Idempotency interface {
 	CompleteDelivery(ctx context.Context, jobID string) error
 	// ReleaseDelivery gives up the claim token after a failed attempt.
 	ReleaseDelivery(ctx context.Context, jobID, token string) error
+	// ReleaseForRetry gives up the claim token after a failed attempt
+	// that will be retried, and keeps pending (Job holding the JSON of the
+	// delivery's Entry) until the job is claimed again, so that herald
+	// deliveries can list it with its last error.
+	ReleaseForRetry(ctx context.Context, jobID, token string, pending store.DeliveryRecord) error
 }

@@ -174,7 +174,7 @@ func (h *Handler) handle(ctx context.Context, rec *events.SQSMessage) bool {
 		}
 		return false
 	case delivery.RetryLater:
-		h.release(ctx, log, job.ID, token)
+		h.releaseForRetry(ctx, log, &job, token, r)
 		h.setVisibility(ctx, log, rec, r.Delay)
 		return true
 	default: // GiveUp
@@ -226,6 +226,27 @@ func (h *Handler) lease(ctx context.Context) time.Duration {
 
 func (h *Handler) release(ctx context.Context, log *slog.Logger, jobID, token string) {
 	if err := h.Idempotency.ReleaseDelivery(ctx, jobID, token); err != nil {
+		// The claim's lease runs out by itself.
+		log.Warn("releasing the delivery claim failed", "error", err.Error())
+	}
+}
+
+// releaseForRetry releases the claim and records the pending delivery
+// with its last error, for herald deliveries.
+func (h *Handler) releaseForRetry(ctx context.Context, log *slog.Logger, job *delivery.Job, token string, r delivery.Result) {
+	now := h.now()
+	e := delivery.EntryOf(job, delivery.StatePending)
+	e.NextAttempt, e.Updated = now.Add(r.Delay), now
+	if r.Err != nil {
+		e.LastError = r.Err.Error()
+	}
+	summary, err := json.Marshal(e)
+	if err == nil {
+		err = h.Idempotency.ReleaseForRetry(ctx, job.ID, token, store.DeliveryRecord{
+			ID: job.ID, Job: summary, LastError: e.LastError, NextAttempt: e.NextAttempt, Updated: now,
+		})
+	}
+	if err != nil {
 		// The claim's lease runs out by itself.
 		log.Warn("releasing the delivery claim failed", "error", err.Error())
 	}

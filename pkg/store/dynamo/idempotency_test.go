@@ -97,3 +97,52 @@ func TestDeliveryIdempotency(t *testing.T) {
 		t.Fatalf("job-2: %+v", r)
 	}
 }
+
+// A delivery released for a retry is listed as pending with its last
+// error, is claimable at once, and is no longer listed once claimed; a
+// stale token neither releases nor lists it.
+func TestReleaseForRetryListsPending(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Options{DeliveryTTL: 24 * time.Hour})
+	s := e.store
+	ctx := context.Background()
+	t0 := e.clock.Now()
+
+	claim, err := s.ClaimDelivery(ctx, "job-r", time.Minute)
+	if err != nil || claim.State != store.Claimed {
+		t.Fatalf("claim: %+v, %v", claim, err)
+	}
+	if err := s.ReleaseForRetry(ctx, "job-r", "not-my-token", store.DeliveryRecord{Job: []byte(`{}`), LastError: "stale"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.ListPendingDeliveries(ctx); len(got) != 0 {
+		t.Fatalf("a stale token's release is listed: %+v", got)
+	}
+	pending := store.DeliveryRecord{
+		Job:         []byte(`{"id":"job-r","state":"pending","attempts":3}`),
+		LastError:   "request failed with status code 503",
+		NextAttempt: t0.Add(16 * time.Second),
+		Updated:     t0,
+	}
+	if err := s.ReleaseForRetry(ctx, "job-r", claim.Token, pending); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ListPendingDeliveries(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := pending
+	want.ID = "job-r"
+	if len(got) != 1 || got[0].ID != want.ID || string(got[0].Job) != string(want.Job) || got[0].LastError != want.LastError ||
+		!got[0].NextAttempt.Equal(want.NextAttempt) || !got[0].Updated.Equal(want.Updated) {
+		t.Fatalf("pending %+v, want %+v", got, want)
+	}
+
+	again, err := s.ClaimDelivery(ctx, "job-r", time.Minute)
+	if err != nil || again.State != store.Claimed {
+		t.Fatalf("claim of a pending delivery: %+v, %v; want claimed at once", again, err)
+	}
+	if got, _ := s.ListPendingDeliveries(ctx); len(got) != 0 {
+		t.Fatalf("a claimed delivery is listed as pending: %+v", got)
+	}
+}
