@@ -56,8 +56,8 @@ func (d Deduper) Claim(ctx context.Context, key string, now time.Time) (bool, ti
 		return false, reset, nil
 	}
 	var ok bool
-	err = d.s.db.Batch(func(tx *bolt.Tx) error {
-		// Batch may run this more than once: every result is set anew.
+	err = d.s.commits.write(func(tx *bolt.Tx) error {
+		// The write may run this more than once: every result is set anew.
 		var err error
 		ok, reset, err = claim(tx, k, now, d.s.opts.DedupInterval)
 		return err

@@ -45,7 +45,7 @@ func (s *Store) PutDeliveries(ctx context.Context, recs ...store.DeliveryRecord)
 		}
 		puts[i] = put{id: []byte(r.ID), v: v, dead: r.Dead}
 	}
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.commits.write(func(tx *bolt.Tx) error {
 		pending, dead := tx.Bucket(bucketPending), tx.Bucket(bucketDead)
 		for _, p := range puts {
 			to, from := pending, dead
@@ -76,7 +76,7 @@ func (s *Store) DeleteDelivery(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.commits.write(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketPending).Delete([]byte(id)); err != nil {
 			return err
 		}

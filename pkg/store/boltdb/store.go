@@ -6,8 +6,8 @@
 // Every write is a bbolt transaction, fsynced before it returns: a crash
 // after a call returns loses nothing, and a crash during one leaves the
 // file as it was before. The hot write paths (a de-duplication claim and a
-// journal write per event) go through DB.Batch, so that concurrent callers
-// share one fsync.
+// journal write per event) go through group commit (commit.go), so that
+// concurrent callers share one fsync.
 //
 // The file is locked while open: a second herald process on the same
 // state directory fails to open it with ErrLocked.
@@ -80,9 +80,10 @@ var (
 // Store is local mode's state in one bbolt file. It is safe for concurrent
 // use; Close it to release the file's lock.
 type Store struct {
-	db   *bolt.DB
-	path string
-	opts Options
+	db      *bolt.DB
+	path    string
+	opts    Options
+	commits *committer // the writes on the ingest path
 
 	// When expired records were last swept, in unix nanoseconds of the
 	// clock that swept them: once per interval, by the caller that crosses
@@ -120,6 +121,10 @@ func Open(path string, opts Options) (*Store, error) {
 		// Expired keys free pages all the time; the hashmap freelist
 		// finds free runs without scanning.
 		FreelistType: bolt.FreelistMapType,
+		// Each commit then writes only the pages it changed: the free
+		// list is rebuilt from the file on open instead, which costs a
+		// scan at start-up, not safety.
+		NoFreelistSync: true,
 	})
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
@@ -129,17 +134,11 @@ func Open(path string, opts Options) (*Store, error) {
 	case err != nil:
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
-	// db.MaxBatchDelay keeps bbolt's 10ms, the latency a lone claim or
-	// journal write pays. Batches that wait less than a commit takes queue
-	// behind the writer, a commit each, and under steady load the store
-	// falls behind: with 100µs, parallel claims ran at half the rate of
-	// 10ms. 1-2ms ran fastest on a disk of 0.3ms fsyncs, but a cloud
-	// volume's commit can take longer than that.
 	if err := db.Update(initBuckets); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
-	return &Store{db: db, path: path, opts: opts}, nil
+	return &Store{db: db, path: path, opts: opts, commits: newCommitter(db)}, nil
 }
 
 // initBuckets creates the buckets of a new file and checks the format of
@@ -173,6 +172,7 @@ func initBuckets(tx *bolt.Tx) error {
 
 // Close waits for running transactions and releases the file.
 func (s *Store) Close() error {
+	s.commits.close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("closing %s: %w", s.path, err)
 	}
