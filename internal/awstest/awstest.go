@@ -56,6 +56,15 @@ type apiError struct {
 // readRequest checks the protocol headers and decodes the JSON body into in.
 // It returns the operation named by X-Amz-Target, or an error answer.
 func readRequest(r *http.Request, targetPrefix, contentType string, in any) (string, *apiError) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return "", &apiError{status: 400, typ: "SerializationException", message: err.Error()}
+	}
+	return decodeRequest(r, body, targetPrefix, contentType, in)
+}
+
+// decodeRequest is readRequest of a body already read.
+func decodeRequest(r *http.Request, body []byte, targetPrefix, contentType string, in any) (string, *apiError) {
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
 		return "", &apiError{status: 404, typ: "UnknownOperationException", message: "only POST / is served"}
 	}
@@ -68,10 +77,6 @@ func readRequest(r *http.Request, targetPrefix, contentType string, in any) (str
 	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
 	if !ok || op == "" {
 		return "", &apiError{status: 400, typ: "UnknownOperationException", message: "X-Amz-Target must start with " + targetPrefix}
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return "", &apiError{status: 400, typ: "SerializationException", message: err.Error()}
 	}
 	if err := json.Unmarshal(body, in); err != nil {
 		return "", &apiError{status: 400, typ: "SerializationException", message: "body is not the JSON of " + op + ": " + err.Error()}
