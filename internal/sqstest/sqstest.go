@@ -161,6 +161,8 @@ type SQS struct {
 	failEntry func(op, queueURL string, e Entry) bool
 	queues    []string // names
 	log       bytes.Buffer
+
+	failMu sync.Mutex // held while failEntry runs
 }
 
 // Call is one recorded request.
@@ -426,6 +428,7 @@ func (s *SQS) WaitUntil(what string, cond func() bool) {
 // SendMessageBatch and DeleteMessageBatch requests the code under test
 // makes; the entries it returns true for are answered in Failed with code
 // InternalError (SenderFault false) and never reach goaws. nil fails none.
+// Its calls never overlap, so it may keep state without a lock.
 func (s *SQS) FailEntries(f func(op, queueURL string, e Entry) bool) {
 	s.mu.Lock()
 	s.failEntry = f
@@ -610,6 +613,8 @@ func (s *SQS) injectFailures(op string, in *awstest.SQSRequest, body []byte) ([]
 	}
 	var keep []json.RawMessage
 	var failed []batchFailure
+	s.failMu.Lock()
+	defer s.failMu.Unlock()
 	for i, e := range in.Entries {
 		if fail(op, in.QueueUrl, Entry{ID: e.Id, Body: e.MessageBody, Attributes: e.MessageAttributes, ReceiptHandle: e.ReceiptHandle}) {
 			failed = append(failed, batchFailure{Id: e.Id, Code: "InternalError", Message: "injected failure"})
