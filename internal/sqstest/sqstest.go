@@ -312,8 +312,10 @@ func queueName(url string) string { return url[strings.LastIndexByte(url, '/')+1
 
 // InFlight sends body to the queue and receives it, as the Lambda service's
 // poller does before it invokes a function: the message returned is in
-// flight, with a receipt handle goaws knows. The queue must hold no other
-// visible message. Neither request is recorded.
+// flight, with a receipt handle goaws knows, until the queue's visibility
+// timeout ends. Other visible messages received with it are made visible
+// again at once, which goaws counts as a receive of them. Neither request
+// is recorded.
 func (s *SQS) InFlight(queueURL, body string) Message {
 	s.tb.Helper()
 	sent, err := s.internal.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(queueURL), MessageBody: aws.String(body)})
@@ -325,35 +327,50 @@ func (s *SQS) InFlight(queueURL, body string) Message {
 
 // Redeliver makes the in-flight message m visible at once and receives it
 // again, as SQS redelivers a message that was not deleted: the same id, a
-// new receipt handle. Neither request is recorded.
+// new receipt handle. Other visible messages are treated as by InFlight.
+// Neither request is recorded.
 func (s *SQS) Redeliver(queueURL string, m Message) Message {
 	s.tb.Helper()
-	_, err := s.internal.ChangeMessageVisibility(context.Background(), &sqs.ChangeMessageVisibilityInput{
-		QueueUrl: aws.String(queueURL), ReceiptHandle: aws.String(m.ReceiptHandle), VisibilityTimeout: 0,
-	})
-	if err != nil {
-		s.tb.Fatalf("sqstest: ChangeMessageVisibility: %v", err)
-	}
+	s.release(queueURL, m.ReceiptHandle)
 	return s.receive(queueURL, m.ID)
 }
 
+// receive receives the message id, which must be visible.
 func (s *SQS) receive(queueURL, id string) Message {
 	s.tb.Helper()
 	out, err := s.internal.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
-		QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 1, MessageAttributeNames: []string{"All"},
+		QueueUrl: aws.String(queueURL), MaxNumberOfMessages: awstest.MaxBatchEntries, MessageAttributeNames: []string{"All"},
 	})
 	if err != nil {
 		s.tb.Fatalf("sqstest: ReceiveMessage: %v", err)
 	}
-	if len(out.Messages) != 1 || aws.ToString(out.Messages[0].MessageId) != id {
-		s.tb.Fatalf("sqstest: receiving message %s from %s got %d other messages; the queue holds other visible messages", id, queueURL, len(out.Messages))
+	var got *types.Message
+	for i, m := range out.Messages {
+		if aws.ToString(m.MessageId) == id {
+			got = &out.Messages[i]
+			continue
+		}
+		s.release(queueURL, aws.ToString(m.ReceiptHandle))
 	}
-	m := out.Messages[0]
+	if got == nil {
+		s.tb.Fatalf("sqstest: message %s is not visible in %s", id, queueURL)
+	}
 	return Message{
 		ID:            id,
-		Body:          aws.ToString(m.Body),
-		Attributes:    attributes(m.MessageAttributes),
-		ReceiptHandle: aws.ToString(m.ReceiptHandle),
+		Body:          aws.ToString(got.Body),
+		Attributes:    attributes(got.MessageAttributes),
+		ReceiptHandle: aws.ToString(got.ReceiptHandle),
+	}
+}
+
+// release ends the visibility timeout of the receive receiptHandle.
+func (s *SQS) release(queueURL, receiptHandle string) {
+	s.tb.Helper()
+	_, err := s.internal.ChangeMessageVisibility(context.Background(), &sqs.ChangeMessageVisibilityInput{
+		QueueUrl: aws.String(queueURL), ReceiptHandle: aws.String(receiptHandle), VisibilityTimeout: 0,
+	})
+	if err != nil {
+		s.tb.Fatalf("sqstest: ChangeMessageVisibility: %v", err)
 	}
 }
 

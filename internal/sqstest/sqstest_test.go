@@ -446,3 +446,24 @@ func TestProtocolChecks(t *testing.T) {
 		t.Fatalf("refused requests were recorded: %d", n)
 	}
 }
+
+// InFlight receives the message it sent, whatever else is visible, and
+// leaves the others visible; Redeliver hands the same message over again.
+func TestInFlight(t *testing.T) {
+	s := New(t)
+	q := s.Queue("q")
+	send(t, s.Client(), q, "a")
+	s.Reset()
+	m := s.InFlight(q, "b")
+	held := s.Messages(q)
+	if m.Body != "b" || len(held) != 2 || held[1].ID != m.ID || !held[1].InFlight() || held[1].ReceiptHandle != m.ReceiptHandle || held[0].InFlight() {
+		t.Fatalf("InFlight gave %+v; goaws holds %+v", m, held)
+	}
+	again := s.Redeliver(q, m)
+	if again.ID != m.ID || again.Body != "b" || again.ReceiptHandle == m.ReceiptHandle || s.Messages(q)[0].InFlight() {
+		t.Fatalf("Redeliver gave %+v; goaws holds %+v", again, s.Messages(q))
+	}
+	if n := len(s.Calls()); n != 0 {
+		t.Fatalf("the helpers' requests were recorded: %+v", s.Calls())
+	}
+}
