@@ -1,21 +1,19 @@
-// Package awstest holds small local HTTP doubles of the two AWS APIs that
-// Herald's tests cannot run for real: SQS (JSON protocol, awsJson1_0) and
-// Secrets Manager (awsJson1_1). Real SDK clients talk to them through
-// BaseEndpoint with static credentials, so the SDK's own serialisation,
-// error decoding and checksum validation are exercised.
+// Package awstest holds what Herald's tests need of the AWS APIs that they
+// cannot run for real.
 //
-// They cover request and response shapes for exactly the operations Herald
-// calls, the protocol checks (Content-Type, X-Amz-Target, a SigV4
-// Authorization header), the error shapes the SDK decodes into its modelled
-// errors, and the request limits Herald's code must respect (1-10 batch
-// entries with distinct ids, 256 KiB per message and per batch, visibility
-// 0-43200 s). Every request is recorded so that tests can check it.
+// Secrets Manager (awsJson1_1) is a small local HTTP double: real SDK
+// clients talk to it through BaseEndpoint with static credentials, so the
+// SDK's own serialisation, error decoding and checksum validation are
+// exercised. It covers request and response shapes for exactly the
+// operations Herald calls, the protocol checks (Content-Type, X-Amz-Target,
+// a SigV4 Authorization header) and the error shapes the SDK decodes into
+// its modelled errors. Every request is recorded so that tests can check
+// it. It does NOT model AWS semantics: no secret versions beyond a counter,
+// no IAM, no signature verification. Tests must not trust it for those.
 //
-// They do NOT model AWS semantics: no visibility timeouts (a received
-// message stays hidden until deleted and never reappears), no redrive or
-// maxReceiveCount, no delays or long polling, no SQS character rules, no
-// secret versions beyond a counter, no IAM, no signature verification.
-// Tests must not trust them for those.
+// SQS runs in the goaws emulator (internal/sqstest). Of the SQS double that
+// was here, sqs.go keeps the protocol checks, limits and character rules
+// goaws lacks; sqstest applies them in front of goaws.
 //
 // DynamoDB is not here: tests use the official DynamoDB Local
 // (internal/dynamotest).
