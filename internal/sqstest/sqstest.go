@@ -23,7 +23,10 @@
 //     so a test that needs a receive count sets it in the Lambda record
 //     itself, as the Lambda service would.
 //   - The DLQ move happens when the last receive's visibility timeout ends
-//     (on the next tick), not on the next ReceiveMessage.
+//     (on the next tick), or at once when ChangeMessageVisibility ends it
+//     with 0, not on the next ReceiveMessage.
+//   - GetQueueAttributes counts in-flight messages in
+//     ApproximateNumberOfMessages too, and has no real timestamps.
 //   - ReceiveMessage returns every message attribute, whatever
 //     MessageAttributeNames asks for, and a short poll sees every message.
 //   - Errors carry the legacy codes (AWS.SimpleQueueService.NonExistentQueue,

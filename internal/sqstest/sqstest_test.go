@@ -163,6 +163,13 @@ func TestVisibility(t *testing.T) {
 	if again := receive(t, c, q); len(again) != 0 {
 		t.Fatalf("a message in flight was received again")
 	}
+	attrs, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(q), AttributeNames: []types.QueueAttributeName{
+		types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+	}})
+	// SQS would say 0 visible; goaws counts every message it holds.
+	if err != nil || attrs.Attributes["ApproximateNumberOfMessages"] != "1" || attrs.Attributes["ApproximateNumberOfMessagesNotVisible"] != "1" {
+		t.Fatalf("GetQueueAttributes = %v, %v", attrs, err)
+	}
 
 	before := time.Now()
 	if _, err := c.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{

@@ -241,7 +241,8 @@ func (e *env) wantHiddenFor(t *testing.T, msgID string, d time.Duration) {
 }
 
 // wantHiddenFor checks that the message msgID of queueURL is in flight
-// until d after a call made between during[0] and during[1].
+// until d after a request made between during[0] and during[1] (a receive
+// or a visibility change).
 func wantHiddenFor(t *testing.T, s *sqstest.SQS, queueURL, msgID string, d time.Duration, during [2]time.Time) {
 	t.Helper()
 	for _, m := range s.Messages(queueURL) {
@@ -249,7 +250,7 @@ func wantHiddenFor(t *testing.T, s *sqstest.SQS, queueURL, msgID string, d time.
 			continue
 		}
 		if from, to := during[0].Add(d), during[1].Add(d); !m.InFlight() || m.VisibleAt.Before(from) || m.VisibleAt.After(to) {
-			t.Fatalf("message %s: in flight %v, visible at %s; want hidden until %v after the handler's call (%s to %s)",
+			t.Fatalf("message %s: in flight %v, visible at %s; want hidden until %v after the request (%s to %s)",
 				msgID, m.InFlight(), m.VisibleAt.Format(time.StampMilli), d, from.Format(time.StampMilli), to.Format(time.StampMilli))
 		}
 		return

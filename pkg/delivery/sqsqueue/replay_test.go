@@ -254,10 +254,10 @@ func TestRedriveToTheDLQThenReplay(t *testing.T) {
 		if len(got) != 1 || aws.ToString(got[0].Body) != sent || (id != "" && aws.ToString(got[0].MessageId) != id) {
 			t.Fatalf("receive %d: %d messages, want the job's message once more", i, len(got))
 		}
+		// Not deleted: SQS counts the receive, and after the
+		// visibility timeout of 1 s hands the message over again, until
+		// the last receive.
 		id = aws.ToString(got[0].MessageId)
-		if n := len(s.Messages(dlq)); n != 0 {
-			t.Fatalf("after receive %d of %d, the DLQ holds %d messages", i, maxReceives, n)
-		}
 	}
 
 	s.WaitUntil("SQS to move the job to the DLQ", func() bool { return len(s.Messages(dlq)) == 1 })
