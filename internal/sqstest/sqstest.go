@@ -91,6 +91,9 @@ const (
 // not recorded and never failed on purpose.
 const internalHeader = "X-Sqstest-Internal"
 
+// maxLogShown is how much of the end of goaws' log a failed test shows.
+const maxLogShown = 16 << 10
+
 // maxRequestBytes caps what the front door reads of a request; SQS's own
 // limit is about 256 KiB of messages plus JSON.
 const maxRequestBytes = 4 << 20
@@ -138,10 +141,11 @@ func start() {
 		},
 	}
 	d := &door{goaws: router.New()}
-	// goaws logs through logrus' standard logger, message bodies included;
-	// the log goes to the test that owns goaws, shown if it fails.
+	// goaws logs through logrus' standard logger; its warnings and errors
+	// go to the test that owns goaws, shown if it fails. Its info lines
+	// hold every message body sent.
 	logrus.SetOutput(d)
-	logrus.SetLevel(logrus.InfoLevel)
+	logrus.SetLevel(logrus.WarnLevel)
 	srv.Config.Handler = d
 	srv.Start()
 	d.url = srv.URL
@@ -213,7 +217,8 @@ type Message struct {
 func (m Message) InFlight() bool { return m.ReceiptHandle != "" }
 
 // New gives the test goaws, starting it on first use. The test's queues are
-// deleted when it ends, and goaws' log is shown if it failed. Tests that
+// deleted when it ends, and goaws' warnings and errors are shown if it
+// failed. Tests that
 // use it must not run in parallel, and call it once.
 func New(tb testing.TB) *SQS {
 	tb.Helper()
@@ -255,7 +260,13 @@ func (s *SQS) close() {
 		s.mu.Lock()
 		log := s.log.String()
 		s.mu.Unlock()
-		s.tb.Logf("goaws log:\n%s", log)
+		if log == "" {
+			return
+		}
+		if len(log) > maxLogShown {
+			log = "…" + log[len(log)-maxLogShown:]
+		}
+		s.tb.Logf("goaws' warnings and errors:\n%s", log)
 	}
 }
 
