@@ -638,23 +638,26 @@ func jobBody(t *testing.T, j delivery.Job) string {
 }
 
 // received is a message the Lambda service received from the delivery
-// queue, with the receive count it reports; goaws' own count stays 1.
+// queue, with the receive count it reports (goaws' own count stays 1) and
+// when the message was sent (goaws reports the time of the receive).
 type received struct {
 	sqstest.Message
 	receives int
+	sent     time.Time
 }
 
 // inFlight sends body to the delivery queue and receives it, as the Lambda
 // service does, for the first time.
 func (st *stack) inFlight(t *testing.T, body string) received {
 	t.Helper()
-	return received{st.sqs.InFlight(st.queueURL, body), 1}
+	sent := time.Now()
+	return received{st.sqs.InFlight(st.queueURL, body), 1, sent}
 }
 
 // redeliver has SQS hand m over again, as its receives-th receive.
 func (st *stack) redeliver(t *testing.T, m received, receives int) received {
 	t.Helper()
-	return received{st.sqs.Redeliver(st.queueURL, m.Message), receives}
+	return received{st.sqs.Redeliver(st.queueURL, m.Message), receives, m.sent}
 }
 
 // message is what goaws holds of the delivery queue's message id.
@@ -685,7 +688,11 @@ func (st *stack) sqsEvent(t *testing.T, msgs ...received) []byte {
 		rec["receiptHandle"] = m.ReceiptHandle
 		rec["body"] = m.Body
 		rec["md5OfBody"] = hex.EncodeToString(sum[:])
-		rec["attributes"].(map[string]any)["ApproximateReceiveCount"] = strconv.Itoa(m.receives)
+		attrs := rec["attributes"].(map[string]any)
+		attrs["ApproximateReceiveCount"] = strconv.Itoa(m.receives)
+		// A job's retry horizon starts when it was sent, if its body does
+		// not say.
+		attrs["SentTimestamp"] = strconv.FormatInt(m.sent.UnixMilli(), 10)
 		records = append(records, rec)
 	}
 	b, err := json.Marshal(map[string]any{"Records": records})
