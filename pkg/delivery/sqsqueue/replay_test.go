@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -272,11 +273,17 @@ func TestRedriveToTheDLQThenReplay(t *testing.T) {
 		t.Fatalf("%d SendMessage calls; the move was SQS's", n)
 	}
 
+	before := time.Now()
 	moved, err := sqsqueue.Replay(ctx, client, dlq, queue, 0)
 	if err != nil || moved != 1 {
 		t.Fatalf("Replay = %d, %v; want 1", moved, err)
 	}
 	if got := s.Bodies(queue); !slices.Equal(got, []string{sent}) || len(s.Messages(dlq)) != 0 {
 		t.Fatalf("after Replay the queue holds %d messages and the DLQ %d; want the job back in the queue", len(got), len(s.Messages(dlq)))
+	}
+	// Its retry horizon starts again.
+	replayed, err := time.Parse(time.RFC3339Nano, s.Messages(queue)[0].Attributes[sqsqueue.AttrReplayed].String())
+	if err != nil || replayed.Before(before.Truncate(time.Second)) || replayed.After(time.Now()) {
+		t.Fatalf("%s = %v, %v; want the time of the replay", sqsqueue.AttrReplayed, replayed, err)
 	}
 }
