@@ -4,25 +4,32 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/heraldhq/herald/internal/awstest"
+	"github.com/heraldhq/herald/internal/sqstest"
 )
 
+// herald replay against goaws (no t.Parallel: its state is global). The
+// delivery queue is found through ListDeadLetterSourceQueues, which
+// sqstest answers from the queues' redrive policies.
 func TestReplayFindsTheSourceQueueAndMovesDeliveries(t *testing.T) {
-	q := awstest.NewSQS(t)
-	deliveries, dlq := q.Queue("herald-deliveries"), q.Queue("herald-dlq")
-	q.RedriveTo(deliveries, dlq)
+	q := sqstest.New(t)
+	dlq := q.Queue("herald-dlq")
+	deliveries := q.CreateQueue("herald-deliveries", map[string]string{"RedrivePolicy": sqstest.RedrivePolicy(dlq, 8)})
+	var bodies []string
 	for i := range 3 {
+		b := fmt.Sprintf(`{"id":"job-%d"}`, i)
 		if _, err := q.Client().SendMessage(context.Background(), &sqs.SendMessageInput{
-			QueueUrl: aws.String(dlq), MessageBody: aws.String(fmt.Sprintf(`{"id":"job-%d"}`, i)),
+			QueueUrl: aws.String(dlq), MessageBody: aws.String(b),
 		}); err != nil {
 			t.Fatal(err)
 		}
+		bodies = append(bodies, b)
 	}
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
@@ -35,18 +42,24 @@ func TestReplayFindsTheSourceQueueAndMovesDeliveries(t *testing.T) {
 	if code != 0 || out != fmt.Sprintf("moved 2 deliveries from %s to %s\n", dlq, deliveries) {
 		t.Fatalf("replay --max 2: exit %d %q %s", code, out, errOut)
 	}
-	if n := len(q.Messages(deliveries)); n != 2 {
-		t.Fatalf("%d messages on the delivery queue, want 2", n)
+	if got := q.Bodies(deliveries); !slices.Equal(got, bodies[:2]) {
+		t.Fatalf("the delivery queue holds %q, want the first 2 deliveries", got)
 	}
-	if code, out, _ = herald(t, "replay", "--dlq", dlq); code != 0 || !strings.HasPrefix(out, "moved 1 deliveries") {
+	if got := q.Bodies(dlq); !slices.Equal(got, bodies[2:]) {
+		t.Fatalf("the DLQ holds %q, want the last delivery", got)
+	}
+	if code, out, _ = herald(t, "replay", "--dlq", dlq); code != 0 || out != fmt.Sprintf("moved 1 deliveries from %s to %s\n", dlq, deliveries) {
 		t.Fatalf("replay: exit %d %q", code, out)
 	}
 	if n := len(q.Messages(dlq)); n != 0 {
 		t.Fatalf("%d messages left in the DLQ", n)
 	}
+	if got := q.Bodies(deliveries); !slices.Equal(got, bodies) {
+		t.Fatalf("the delivery queue holds %q, want all 3 deliveries", got)
+	}
 
 	orphan := q.Queue("orphan-dlq")
-	if code, _, errOut = herald(t, "replay", "--dlq", orphan); code != 1 || !strings.Contains(errOut, "name the delivery queue with --queue") {
+	if code, _, errOut = herald(t, "replay", "--dlq", orphan); code != 1 || !strings.Contains(errOut, "0 queues dead-letter into "+orphan+"; name the delivery queue with --queue") {
 		t.Fatalf("replay of a DLQ without a source: exit %d %q", code, errOut)
 	}
 	if code, _, _ = herald(t, "replay", "--state-dir", ""); code != 2 {

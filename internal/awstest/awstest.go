@@ -1,21 +1,19 @@
-// Package awstest holds small local HTTP doubles of the two AWS APIs that
-// Herald's tests cannot run for real: SQS (JSON protocol, awsJson1_0) and
-// Secrets Manager (awsJson1_1). Real SDK clients talk to them through
-// BaseEndpoint with static credentials, so the SDK's own serialisation,
-// error decoding and checksum validation are exercised.
+// Package awstest holds what Herald's tests need of the AWS APIs that they
+// cannot run for real.
 //
-// They cover request and response shapes for exactly the operations Herald
-// calls, the protocol checks (Content-Type, X-Amz-Target, a SigV4
-// Authorization header), the error shapes the SDK decodes into its modelled
-// errors, and the request limits Herald's code must respect (1-10 batch
-// entries with distinct ids, 256 KiB per message and per batch, visibility
-// 0-43200 s). Every request is recorded so that tests can check it.
+// Secrets Manager (awsJson1_1) is a small local HTTP double: real SDK
+// clients talk to it through BaseEndpoint with static credentials, so the
+// SDK's own serialisation, error decoding and checksum validation are
+// exercised. It covers request and response shapes for exactly the
+// operations Herald calls, the protocol checks (Content-Type, X-Amz-Target,
+// a SigV4 Authorization header) and the error shapes the SDK decodes into
+// its modelled errors. Every request is recorded so that tests can check
+// it. It does NOT model AWS semantics: no secret versions beyond a counter,
+// no IAM, no signature verification. Tests must not trust it for those.
 //
-// They do NOT model AWS semantics: no visibility timeouts (a received
-// message stays hidden until deleted and never reappears), no redrive or
-// maxReceiveCount, no delays or long polling, no SQS character rules, no
-// secret versions beyond a counter, no IAM, no signature verification.
-// Tests must not trust them for those.
+// SQS runs in the goaws emulator (internal/sqstest). Of the SQS double that
+// was here, sqs.go keeps the protocol checks, limits and character rules
+// goaws lacks; sqstest applies them in front of goaws.
 //
 // DynamoDB is not here: tests use the official DynamoDB Local
 // (internal/dynamotest).
@@ -56,6 +54,15 @@ type apiError struct {
 // readRequest checks the protocol headers and decodes the JSON body into in.
 // It returns the operation named by X-Amz-Target, or an error answer.
 func readRequest(r *http.Request, targetPrefix, contentType string, in any) (string, *apiError) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return "", &apiError{status: 400, typ: "SerializationException", message: err.Error()}
+	}
+	return decodeRequest(r, body, targetPrefix, contentType, in)
+}
+
+// decodeRequest is readRequest of a body already read.
+func decodeRequest(r *http.Request, body []byte, targetPrefix, contentType string, in any) (string, *apiError) {
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
 		return "", &apiError{status: 404, typ: "UnknownOperationException", message: "only POST / is served"}
 	}
@@ -68,10 +75,6 @@ func readRequest(r *http.Request, targetPrefix, contentType string, in any) (str
 	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
 	if !ok || op == "" {
 		return "", &apiError{status: 400, typ: "UnknownOperationException", message: "X-Amz-Target must start with " + targetPrefix}
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return "", &apiError{status: 400, typ: "SerializationException", message: err.Error()}
 	}
 	if err := json.Unmarshal(body, in); err != nil {
 		return "", &apiError{status: 400, typ: "SerializationException", message: "body is not the JSON of " + op + ": " + err.Error()}

@@ -8,7 +8,8 @@ import (
 
 // The Lambda binaries stay lean: no Kubernetes library (the forwarder,
 // the one component that talks to an API server, is a module of its own)
-// and no controller-runtime.
+// and no controller-runtime; and no test helper: the goaws SQS emulator
+// (with its logrus and gorilla) and the AWS doubles are for tests only.
 func TestFunctionsImportNoKubernetes(t *testing.T) {
 	cmd := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", "./functions/...")
 	cmd.Dir = "../.."
@@ -21,8 +22,14 @@ func TestFunctionsImportNoKubernetes(t *testing.T) {
 		t.Fatalf("go list printed %d packages; the check would prove nothing", len(deps))
 	}
 	for _, p := range deps {
-		if strings.HasPrefix(p, "k8s.io/") || strings.HasPrefix(p, "sigs.k8s.io/") {
-			t.Errorf("the Lambda functions import %s", p)
+		for _, banned := range []string{
+			"k8s.io/", "sigs.k8s.io/",
+			"github.com/Admiral-Piett/goaws/", "github.com/sirupsen/logrus", "github.com/gorilla/",
+			"github.com/heraldhq/herald/internal/sqstest", "github.com/heraldhq/herald/internal/awstest",
+		} {
+			if strings.HasPrefix(p, banned) {
+				t.Errorf("the Lambda functions import %s", p)
+			}
 		}
 	}
 }

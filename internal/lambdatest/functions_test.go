@@ -33,9 +33,11 @@ import (
 	"github.com/heraldhq/herald/internal/awstest"
 	"github.com/heraldhq/herald/internal/dynamotest"
 	"github.com/heraldhq/herald/internal/lambdatest"
+	"github.com/heraldhq/herald/internal/sqstest"
 	"github.com/heraldhq/herald/pkg/api"
 	"github.com/heraldhq/herald/pkg/clusterauth"
 	"github.com/heraldhq/herald/pkg/delivery"
+	"github.com/heraldhq/herald/pkg/delivery/sqsqueue"
 	"github.com/heraldhq/herald/pkg/event"
 	"github.com/heraldhq/herald/pkg/lambdamux"
 	"github.com/heraldhq/herald/pkg/notify/github/githubtest"
@@ -68,9 +70,10 @@ const (
 
 // TestFunctions builds the two bootstrap binaries as the Makefile does and
 // drives them through the Lambda Runtime API with the events API Gateway
-// and SQS send, against DynamoDB Local and the SQS and Secrets Manager
-// doubles. One parent test owns the build folder, so the binaries are
-// built once and removed at the end.
+// and SQS send, against DynamoDB Local, the goaws SQS emulator and the
+// Secrets Manager double. One parent test owns the build folder, so the
+// binaries are built once and removed at the end. goaws' state is global:
+// no subtest may call t.Parallel.
 func TestFunctions(t *testing.T) {
 	b := lambdatest.NewBuilder(t.TempDir())
 	// All four builds run while DynamoDB Local starts, and are done before
@@ -161,6 +164,9 @@ func testDispatchHTTP(t *testing.T, b *lambdatest.Builder) {
 	if len(batches) != 1 || batches[0].QueueURL != st.queueURL || len(batches[0].Entries) != 1 {
 		t.Fatalf("SendMessageBatch calls %+v, want one with one entry on %s", batches, st.queueURL)
 	}
+	if got := st.sqs.Bodies(st.queueURL); !slices.Equal(got, []string{batches[0].Entries[0].Body}) {
+		t.Fatalf("the delivery queue holds %d messages, want the one job sent", len(got))
+	}
 	var job delivery.Job
 	if err := json.Unmarshal([]byte(batches[0].Entries[0].Body), &job); err != nil {
 		t.Fatalf("queued body is not a delivery.Job: %v\n%s", err, batches[0].Entries[0].Body)
@@ -191,7 +197,7 @@ func testDispatchHTTP(t *testing.T, b *lambdatest.Builder) {
 		t.Errorf("duplicate event: %d %v %s, want 429 with Retry-After", resp.StatusCode, resp.Headers, resp.Body)
 	}
 	duplicate := st.ddb.Counts()
-	if n := len(st.sqs.CallsOf("SendMessageBatch")); n != 1 {
+	if n := len(st.sqs.CallsOf("SendMessageBatch")); n != 1 || len(st.sqs.Messages(st.queueURL)) != 1 {
 		t.Errorf("%d SendMessageBatch calls after the duplicate, want still 1", n)
 	}
 
@@ -202,6 +208,9 @@ func testDispatchHTTP(t *testing.T, b *lambdatest.Builder) {
 		t.Errorf("second event: %d %s, want 202", resp.StatusCode, resp.Body)
 	}
 	warm := st.ddb.Counts()
+	if n := len(st.sqs.Messages(st.queueURL)); n != 2 {
+		t.Errorf("the delivery queue holds %d messages after the second event, want 2", n)
+	}
 	t.Logf("DynamoDB requests per ingested event: first (cold, loads the config) %v; warm %v; duplicate %v",
 		cold, warm, duplicate)
 
@@ -247,9 +256,11 @@ func testDispatchSQS(t *testing.T, b *lambdatest.Builder) {
 	okJob, busyJob, badJob := st.job("ok"), st.job("busy"), st.job("bad")
 
 	// A batch of two: one delivered, one retried in 2 s.
-	okMsg := st.sqs.Inject(st.queueURL, jobBody(t, okJob), 1)
-	busyMsg := st.sqs.Inject(st.queueURL, jobBody(t, busyJob), 1)
+	okMsg := st.inFlight(t, jobBody(t, okJob))
+	busyMsg := st.inFlight(t, jobBody(t, busyJob))
+	invoked := [2]time.Time{time.Now()}
 	out := invokeSQS(t, f, st.sqsEvent(t, okMsg, busyMsg))
+	invoked[1] = time.Now()
 	if got := failedIDs(out); !slices.Equal(got, []string{busyMsg.ID}) {
 		t.Errorf("batchItemFailures %v, want exactly [%s]", got, busyMsg.ID)
 	}
@@ -257,6 +268,10 @@ func testDispatchSQS(t *testing.T, b *lambdatest.Builder) {
 	if len(vis) != 1 || vis[0].ReceiptHandle != busyMsg.ReceiptHandle || vis[0].QueueURL != st.queueURL ||
 		vis[0].VisibilityTimeout == nil || *vis[0].VisibilityTimeout != 2 {
 		t.Errorf("ChangeMessageVisibility calls %+v, want one of 2 s for %s", vis, busyMsg.ReceiptHandle)
+	}
+	if m := st.message(t, busyMsg.ID); !m.InFlight() || m.VisibleAt.Before(invoked[0].Add(2*time.Second)) || m.VisibleAt.After(invoked[1].Add(2*time.Second)) {
+		t.Errorf("goaws holds the retried message in flight %v until %s, want until 2 s after the invocation (%s to %s)", m.InFlight(),
+			m.VisibleAt.Format(time.StampMilli), invoked[0].Add(2*time.Second).Format(time.StampMilli), invoked[1].Add(2*time.Second).Format(time.StampMilli))
 	}
 	wantBody, err := json.Marshal(okJob.Event)
 	if err != nil {
@@ -276,7 +291,7 @@ func testDispatchSQS(t *testing.T, b *lambdatest.Builder) {
 	}
 
 	// The delivered message again, as SQS redelivers it: acknowledged unsent.
-	again := st.sqs.Inject(st.queueURL, jobBody(t, okJob), 2)
+	again := st.redeliver(t, okMsg, 2)
 	out = invokeSQS(t, f, st.sqsEvent(t, again))
 	if len(out.BatchItemFailures) != 0 {
 		t.Errorf("redelivery: batchItemFailures %v, want none", failedIDs(out))
@@ -286,21 +301,25 @@ func testDispatchSQS(t *testing.T, b *lambdatest.Builder) {
 	}
 
 	// A permanent failure: dead-lettered at once, not a batch failure.
-	badMsg := st.sqs.Inject(st.queueURL, jobBody(t, badJob), 1)
+	badMsg := st.inFlight(t, jobBody(t, badJob))
 	out = invokeSQS(t, f, st.sqsEvent(t, badMsg))
 	if len(out.BatchItemFailures) != 0 {
 		t.Errorf("400: batchItemFailures %v, want none", failedIDs(out))
 	}
-	var dlq []awstest.SQSCall
+	var dlq []sqstest.Call
 	for _, c := range st.sqs.CallsOf("SendMessage") {
 		if c.QueueURL == st.dlqURL {
 			dlq = append(dlq, c)
 		}
 	}
-	if len(dlq) != 1 || dlq[0].Entries[0].Body != jobBody(t, badJob) {
-		t.Fatalf("SendMessage to the DLQ: %+v, want one with the job", dlq)
+	if len(dlq) != 1 {
+		t.Fatalf("SendMessage to the DLQ: %+v, want one", dlq)
 	}
-	attrs := dlq[0].Entries[0].Attributes
+	dead := st.sqs.Messages(st.dlqURL)
+	if len(dead) != 1 || dead[0].Body != jobBody(t, badJob) || len(dead[0].Attributes) != 2 {
+		t.Fatalf("the DLQ holds %+v, want the job with two attributes", dead)
+	}
+	attrs := dead[0].Attributes
 	if reason := attrs["herald-failure-reason"]; reason.DataType != "String" || !strings.HasPrefix(reason.String(), delivery.ReasonPermanent) {
 		t.Errorf("herald-failure-reason %+v (%q), want a String starting %q", reason, reason.String(), delivery.ReasonPermanent)
 	}
@@ -346,7 +365,7 @@ func testDispatchSQSCommitStatus(t *testing.T, b *lambdatest.Builder) {
 	newer, older := statusJob(now, "ReconciliationSucceeded"), statusJob(now.Add(-time.Minute), "HealthCheckFailed")
 
 	for _, j := range []delivery.Job{newer, older} {
-		msg := st.sqs.Inject(st.queueURL, jobBody(t, j), 1)
+		msg := st.inFlight(t, jobBody(t, j))
 		if out := invokeSQS(t, f, st.sqsEvent(t, msg)); len(out.BatchItemFailures) != 0 {
 			t.Fatalf("batchItemFailures %v, want none", failedIDs(out))
 		}
@@ -434,14 +453,14 @@ func testReceiver(t *testing.T, b *lambdatest.Builder) {
 }
 
 // stack is what a function talks to: a fresh table in DynamoDB Local
-// behind a counting proxy, the SQS and Secrets Manager doubles, and a
-// provider endpoint.
+// behind a counting proxy, fresh queues in goaws, the Secrets Manager
+// double, and a provider endpoint.
 type stack struct {
 	table            string
 	client           *dynamodb.Client // direct, for seeding and reading
 	store            *dynamo.Store
 	ddb              *countingProxy // the functions' DynamoDB endpoint
-	sqs              *awstest.SQS
+	sqs              *sqstest.SQS
 	queueURL, dlqURL string
 	sm               *awstest.SecretsManager
 	sink             *notifytest.Sink
@@ -460,9 +479,13 @@ func newStack(t *testing.T) *stack {
 	})
 	st.store = dynamo.New(st.client, st.table, dynamo.Options{})
 	st.ddb = newCountingProxy(t, srv.Endpoint)
-	st.sqs = awstest.NewSQS(t)
-	st.queueURL = st.sqs.Queue("herald-deliveries")
+	st.sqs = sqstest.New(t)
 	st.dlqURL = st.sqs.Queue("herald-deliveries-dlq")
+	// As deploy/template.yaml makes it, with FunctionTimeout 30.
+	st.queueURL = st.sqs.CreateQueue("herald-deliveries", map[string]string{
+		"VisibilityTimeout": "190",
+		"RedrivePolicy":     sqstest.RedrivePolicy(st.dlqURL, sqsqueue.MaxReceiveCount(delivery.DefaultMaxAge)),
+	})
 	st.sm = awstest.NewSecretsManager(t)
 	st.sm.Set("herald/clusters/"+cluster, `{"token":"`+clusterToken+`"}`)
 	st.sink = notifytest.NewSink(t, func(w http.ResponseWriter, r *http.Request) {
@@ -614,9 +637,44 @@ func jobBody(t *testing.T, j delivery.Job) string {
 	return string(b)
 }
 
+// received is a message the Lambda service received from the delivery
+// queue, with the receive count it reports (goaws' own count stays 1) and
+// when the message was sent (goaws reports the time of the receive).
+type received struct {
+	sqstest.Message
+	receives int
+	sent     time.Time
+}
+
+// inFlight sends body to the delivery queue and receives it, as the Lambda
+// service does, for the first time.
+func (st *stack) inFlight(t *testing.T, body string) received {
+	t.Helper()
+	sent := time.Now()
+	return received{st.sqs.InFlight(st.queueURL, body), 1, sent}
+}
+
+// redeliver has SQS hand m over again, as its receives-th receive.
+func (st *stack) redeliver(t *testing.T, m received, receives int) received {
+	t.Helper()
+	return received{st.sqs.Redeliver(st.queueURL, m.Message), receives, m.sent}
+}
+
+// message is what goaws holds of the delivery queue's message id.
+func (st *stack) message(t *testing.T, id string) sqstest.Message {
+	t.Helper()
+	for _, m := range st.sqs.Messages(st.queueURL) {
+		if m.ID == id {
+			return m
+		}
+	}
+	t.Fatalf("message %s is not in the delivery queue", id)
+	return sqstest.Message{}
+}
+
 // sqsEvent is the SQS event the Lambda service sends for msgs, received
-// from the delivery queue of the double.
-func (st *stack) sqsEvent(t *testing.T, msgs ...awstest.Message) []byte {
+// from the delivery queue in goaws.
+func (st *stack) sqsEvent(t *testing.T, msgs ...received) []byte {
 	t.Helper()
 	var tmpl struct{ Records []map[string]any }
 	readJSON(t, "testdata/sqs-deliveries.json", &tmpl)
@@ -630,7 +688,11 @@ func (st *stack) sqsEvent(t *testing.T, msgs ...awstest.Message) []byte {
 		rec["receiptHandle"] = m.ReceiptHandle
 		rec["body"] = m.Body
 		rec["md5OfBody"] = hex.EncodeToString(sum[:])
-		rec["attributes"].(map[string]any)["ApproximateReceiveCount"] = strconv.Itoa(m.ReceiveCount)
+		attrs := rec["attributes"].(map[string]any)
+		attrs["ApproximateReceiveCount"] = strconv.Itoa(m.receives)
+		// A job's retry horizon starts when it was sent, if its body does
+		// not say.
+		attrs["SentTimestamp"] = strconv.FormatInt(m.sent.UnixMilli(), 10)
 		records = append(records, rec)
 	}
 	b, err := json.Marshal(map[string]any{"Records": records})

@@ -24,8 +24,8 @@ import (
 )
 
 // wantRetried checks that the message of jobID was reported failed with its
-// visibility set to delay, nothing was dead-lettered, and the claim was
-// released for the retry.
+// visibility set to delay, in goaws too, nothing was dead-lettered, and the
+// claim was released for the retry.
 func (e *env) wantRetried(t *testing.T, resp []string, msgID, jobID string, delay int32) {
 	t.Helper()
 	if !slices.Equal(resp, []string{msgID}) {
@@ -35,7 +35,8 @@ func (e *env) wantRetried(t *testing.T, resp []string, msgID, jobID string, dela
 	if len(vis) != 1 || *vis[0].VisibilityTimeout != delay {
 		t.Fatalf("ChangeMessageVisibility %+v, want one of %d s", vis, delay)
 	}
-	if n := len(e.sqs.CallsOf("SendMessage")); n != 0 {
+	e.wantHiddenFor(t, msgID, time.Duration(delay)*time.Second)
+	if n := len(e.sqs.CallsOf("SendMessage")); n != 0 || len(e.sqs.Messages(e.dlqURL)) != 0 {
 		t.Fatalf("%d messages dead-lettered", n)
 	}
 	r, _ := e.store.ClaimDelivery(context.Background(), jobID, time.Minute)
@@ -92,7 +93,8 @@ type staticConfig struct{ snap *config.Snapshot }
 func (c staticConfig) Snapshot() *config.Snapshot { return c.snap }
 
 // secretEnv is env with its Targets resolved in a config snapshot whose
-// Providers read their address from Secrets Manager (a double): "ok" from
+// Providers read their address from Secrets Manager (a double, as there is
+// no emulator of it): "ok" from
 // the secret "hook", "orphan" from the secret "missing", which does not
 // exist.
 func secretEnv(t *testing.T) (*env, *awstest.SecretsManager) {
@@ -129,7 +131,7 @@ func TestHandleSecretReadThrottled(t *testing.T) {
 
 	sm.FailWith = nil
 	e.sqs.Reset()
-	if resp := e.handle(t, e.receive(b, 2)); len(resp.BatchItemFailures) != 0 {
+	if resp := e.handle(t, e.redeliver(rec, 2)); len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("retry failed: %v\n%s", failedIDs(resp), e.logs)
 	}
 	if n := e.posts("/ok"); n != 1 {
@@ -150,7 +152,8 @@ func TestHandleSecretMissingGoesToDLQ(t *testing.T) {
 		t.Fatalf("SendMessage calls %+v, want one to the DLQ", sends)
 	}
 	const want = "provider unavailable: failed to get secret 'flux-system/missing': secret 'flux-system/missing' not found"
-	if got := sends[0].Entries[0].Attributes[sqsqueue.AttrFailureReason].String(); got != want {
-		t.Fatalf("failure reason %q, want %q", got, want)
+	dead := e.sqs.Messages(e.dlqURL)
+	if len(dead) != 1 || dead[0].Attributes[sqsqueue.AttrFailureReason].String() != want {
+		t.Fatalf("the DLQ holds %+v, want the job with the failure reason %q", dead, want)
 	}
 }

@@ -16,8 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/heraldhq/herald/internal/awstest"
 	"github.com/heraldhq/herald/internal/dynamotest"
+	"github.com/heraldhq/herald/internal/sqstest"
 	"github.com/heraldhq/herald/pkg/api"
 	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/delivery/sqsqueue"
@@ -30,7 +30,8 @@ import (
 )
 
 // The idempotency records live in the official DynamoDB Local, one table
-// per test; only SQS is a double.
+// per test, and the queues in the goaws SQS emulator (sqstest), fresh per
+// test. goaws' state is global: no test here may call t.Parallel.
 func TestMain(m *testing.M) { dynamotest.Main(m) }
 
 // secretPath is in the address of the "leaky" provider, which answers 400:
@@ -40,7 +41,7 @@ const secretPath = "/hooks/T0-SECRET-PATH-abc123"
 // env is a delivery queue, its DLQ, a Handler delivering to a real generic
 // notifier per provider name, and the HTTP server those post to.
 type env struct {
-	sqs      *awstest.SQS
+	sqs      *sqstest.SQS
 	queueURL string
 	dlqURL   string
 	store    *dynamo.Store
@@ -49,6 +50,9 @@ type env struct {
 	handler  *sqsqueue.Handler
 	now      time.Time
 	logs     *syncBuffer
+	// handled is when the last handle call started and ended, by the
+	// real clock, which goaws' visibility timeouts follow.
+	handled [2]time.Time
 }
 
 // Providers by name: how the provider's server answers.
@@ -64,9 +68,13 @@ func newEnv(t *testing.T) *env {
 	// The clock stands still at the start of the test, so that the lease
 	// derived from the invocation's deadline is exact.
 	e := &env{now: time.Now().Truncate(time.Second), logs: &syncBuffer{}}
-	e.sqs = awstest.NewSQS(t)
-	e.queueURL = e.sqs.Queue("herald-deliveries")
+	e.sqs = sqstest.New(t)
 	e.dlqURL = e.sqs.Queue("herald-deliveries-dlq")
+	// As deploy/template.yaml makes it, with FunctionTimeout 30.
+	e.queueURL = e.sqs.CreateQueue("herald-deliveries", map[string]string{
+		"VisibilityTimeout": strconv.Itoa(queueVisibility),
+		"RedrivePolicy":     sqstest.RedrivePolicy(e.dlqURL, sqsqueue.MaxReceiveCount(delivery.DefaultMaxAge)),
+	})
 
 	srv := dynamotest.Shared(t)
 	client := srv.Client()
@@ -194,19 +202,60 @@ func body(t *testing.T, j delivery.Job) string {
 	return string(b)
 }
 
-// receive puts body into the delivery queue as a message the Lambda
-// service hands over on its receives-th receive, and returns the record.
+// queueVisibility is the delivery queue's visibility timeout in seconds,
+// deploy/template.yaml's for FunctionTimeout 30.
+const queueVisibility = 190
+
+// receive sends body to the delivery queue and receives it, as the Lambda
+// service does before it hands the message over, and returns the record
+// of its receives-th receive. The service reports the receive count; goaws
+// would always say 1.
 func (e *env) receive(body string, receives int) events.SQSMessage {
-	m := e.sqs.Inject(e.queueURL, body, receives)
+	return e.record(e.sqs.InFlight(e.queueURL, body), receives)
+}
+
+// redeliver has SQS hand over the message of rec again, as its
+// receives-th receive: the same id, a new receipt handle.
+func (e *env) redeliver(rec events.SQSMessage, receives int) events.SQSMessage {
+	return e.record(e.sqs.Redeliver(e.queueURL, sqstest.Message{ID: rec.MessageId, ReceiptHandle: rec.ReceiptHandle}), receives)
+}
+
+func (e *env) record(m sqstest.Message, receives int) events.SQSMessage {
 	return events.SQSMessage{
 		MessageId:      m.ID,
 		ReceiptHandle:  m.ReceiptHandle,
-		Body:           body,
+		Body:           m.Body,
 		Attributes:     map[string]string{"ApproximateReceiveCount": strconv.Itoa(receives)},
 		EventSource:    "aws:sqs",
 		EventSourceARN: "arn:aws:sqs:us-east-1:000000000000:herald-deliveries",
 		AWSRegion:      "us-east-1",
 	}
+}
+
+// wantHiddenFor checks that goaws holds the message msgID in the delivery
+// queue in flight until d after the last handle call: the visibility
+// timeout the handler set, as SQS keeps it.
+func (e *env) wantHiddenFor(t *testing.T, msgID string, d time.Duration) {
+	t.Helper()
+	wantHiddenFor(t, e.sqs, e.queueURL, msgID, d, e.handled)
+}
+
+// wantHiddenFor checks that the message msgID of queueURL is in flight
+// until d after a request made between during[0] and during[1] (a receive
+// or a visibility change).
+func wantHiddenFor(t *testing.T, s *sqstest.SQS, queueURL, msgID string, d time.Duration, during [2]time.Time) {
+	t.Helper()
+	for _, m := range s.Messages(queueURL) {
+		if m.ID != msgID {
+			continue
+		}
+		if from, to := during[0].Add(d), during[1].Add(d); !m.InFlight() || m.VisibleAt.Before(from) || m.VisibleAt.After(to) {
+			t.Fatalf("message %s: in flight %v, visible at %s; want hidden until %v after the request (%s to %s)",
+				msgID, m.InFlight(), m.VisibleAt.Format(time.StampMilli), d, from.Format(time.StampMilli), to.Format(time.StampMilli))
+		}
+		return
+	}
+	t.Fatalf("message %s is not in the queue", msgID)
 }
 
 // handle calls the handler directly with a deadline a minute after the
@@ -215,7 +264,9 @@ func (e *env) handle(t *testing.T, records ...events.SQSMessage) events.SQSEvent
 	t.Helper()
 	ctx, cancel := context.WithDeadline(context.Background(), e.now.Add(time.Minute))
 	defer cancel()
+	e.handled[0] = time.Now()
 	resp, err := e.handler.Handle(ctx, events.SQSEvent{Records: records})
+	e.handled[1] = time.Now()
 	if err != nil {
 		t.Fatalf("Handle returned %v; it must report failures per message", err)
 	}

@@ -12,6 +12,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/delivery/sqsqueue"
@@ -19,15 +22,16 @@ import (
 )
 
 // One good and one failing message, through the Lambda's JSON boundary:
-// only the failing one is reported, and it comes back after the back-off.
+// only the failing one is reported, and SQS hands it over again after the
+// back-off.
 func TestHandleBatchThroughInvoke(t *testing.T) {
 	e := newEnv(t)
 	raw, err := os.ReadFile("testdata/batch.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The fixture's messages are put in flight in the queue double, so
-	// that their receipt handles are ones it knows.
+	// The fixture's messages are sent to goaws and received, so that their
+	// ids and receipt handles are ones it knows.
 	var ev events.SQSEvent
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		t.Fatal(err)
@@ -35,17 +39,22 @@ func TestHandleBatchThroughInvoke(t *testing.T) {
 	// The fixture's messages were sent a minute ago.
 	payload := strings.ReplaceAll(string(raw), `"SentTimestamp": "1795316681000"`,
 		`"SentTimestamp": "`+strconv.FormatInt(e.now.Add(-time.Minute).UnixMilli(), 10)+`"`)
-	ids := map[string]string{}
+	ids, handles := map[string]string{}, map[string]string{}
+	received := [2]time.Time{time.Now()}
 	for i, rec := range ev.Records {
-		m := e.sqs.Inject(e.queueURL, rec.Body, 1)
+		m := e.sqs.InFlight(e.queueURL, rec.Body)
 		payload = strings.Replace(payload, rec.MessageId, m.ID, 1)
 		payload = strings.Replace(payload, rec.ReceiptHandle, m.ReceiptHandle, 1)
-		ids[[]string{"ok", "busy"}[i]] = m.ID
+		name := []string{"ok", "busy"}[i]
+		ids[name], handles[name] = m.ID, m.ReceiptHandle
 	}
+	received[1] = time.Now()
 
 	ctx, cancel := context.WithDeadline(context.Background(), e.now.Add(time.Minute))
 	defer cancel()
+	invoked := [2]time.Time{time.Now()}
 	out, err := lambda.NewHandler(e.handler.Handle).Invoke(ctx, []byte(payload))
+	invoked[1] = time.Now()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,11 +70,15 @@ func TestHandleBatchThroughInvoke(t *testing.T) {
 	if len(vis) != 1 {
 		t.Fatalf("%d ChangeMessageVisibility calls, want 1", len(vis))
 	}
-	busy := e.sqs.Messages(e.queueURL)[1]
-	if vis[0].QueueURL != e.queueURL || vis[0].ReceiptHandle != busy.ReceiptHandle || *vis[0].VisibilityTimeout != 2 {
+	if vis[0].QueueURL != e.queueURL || vis[0].ReceiptHandle != handles["busy"] || *vis[0].VisibilityTimeout != 2 {
 		t.Fatalf("ChangeMessageVisibility %s %s %d, want the failing message's receipt and 2 s",
 			vis[0].QueueURL, vis[0].ReceiptHandle, *vis[0].VisibilityTimeout)
 	}
+	// goaws hides the failing message for the back-off; the delivered one
+	// keeps the visibility timeout of its receive until the Lambda service
+	// deletes it.
+	wantHiddenFor(t, e.sqs, e.queueURL, ids["busy"], 2*time.Second, invoked)
+	wantHiddenFor(t, e.sqs, e.queueURL, ids["ok"], queueVisibility*time.Second, received)
 	if n := len(e.sqs.CallsOf("SendMessage")); n != 0 {
 		t.Fatalf("%d messages dead-lettered", n)
 	}
@@ -80,6 +93,24 @@ func TestHandleBatchThroughInvoke(t *testing.T) {
 	}
 	if r, _ := e.store.ClaimDelivery(ctx, "job-busy", time.Minute); r.State != store.Claimed {
 		t.Errorf("job-busy is %s, want released", r.State)
+	}
+
+	// SQS hands the failing message over again once the back-off is over,
+	// not before.
+	var again []types.Message
+	e.sqs.WaitUntil("the failing message to come back", func() bool {
+		out, err := e.sqs.Client().ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.queueURL), MaxNumberOfMessages: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		again = out.Messages
+		return len(again) > 0
+	})
+	if d := time.Since(invoked[0]); d < 2*time.Second {
+		t.Fatalf("the failing message came back %v after the invocation, before its back-off of 2 s", d)
+	}
+	if len(again) != 1 || aws.ToString(again[0].MessageId) != ids["busy"] {
+		t.Fatalf("received %d messages, want only the failing one %s", len(again), ids["busy"])
 	}
 }
 
@@ -105,6 +136,7 @@ func TestHandleRetryDelays(t *testing.T) {
 			if len(vis) != 1 || vis[0].ReceiptHandle != rec.ReceiptHandle || *vis[0].VisibilityTimeout != tc.want {
 				t.Fatalf("ChangeMessageVisibility %+v, want %d s", vis, tc.want)
 			}
+			e.wantHiddenFor(t, rec.MessageId, time.Duration(tc.want)*time.Second)
 		})
 	}
 }
@@ -121,9 +153,16 @@ func TestHandlePermanentFailureGoesToDLQ(t *testing.T) {
 	if len(sends) != 1 || sends[0].QueueURL != e.dlqURL {
 		t.Fatalf("SendMessage calls %+v, want one to the DLQ", sends)
 	}
-	m := sends[0].Entries[0]
+	dead := e.sqs.Messages(e.dlqURL)
+	if len(dead) != 1 {
+		t.Fatalf("the DLQ holds %d messages, want 1", len(dead))
+	}
+	m := dead[0]
 	if m.Body != b {
 		t.Fatalf("DLQ body %q, want the original", m.Body)
+	}
+	if len(m.Attributes) != 2 {
+		t.Fatalf("DLQ message attributes %v, want the reason and the provider", m.Attributes)
 	}
 	reason := m.Attributes[sqsqueue.AttrFailureReason]
 	if reason.DataType != "String" || !strings.HasPrefix(reason.String(), "permanent failure: ") || !strings.Contains(reason.String(), "400") {
@@ -153,13 +192,20 @@ func TestHandleHorizonGoesToDLQ(t *testing.T) {
 	e := newEnv(t)
 	old := job("j", "busy")
 	old.Queued = e.now.Add(-delivery.DefaultMaxAge + time.Minute)
-	rec := e.receive(body(t, old), 8) // the next retry is 256 s away
+	b := body(t, old)
+	rec := e.receive(b, 8) // the next retry is 256 s away
 	if resp := e.handle(t, rec); len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("batchItemFailures %v", failedIDs(resp))
 	}
-	sends := e.sqs.CallsOf("SendMessage")
-	if len(sends) != 1 || !strings.HasPrefix(sends[0].Entries[0].Attributes[sqsqueue.AttrFailureReason].String(), "max delivery age reached: ") {
-		t.Fatalf("SendMessage calls %+v", sends)
+	if n := len(e.sqs.CallsOf("SendMessage")); n != 1 {
+		t.Fatalf("%d SendMessage calls, want 1", n)
+	}
+	dead := e.sqs.Messages(e.dlqURL)
+	if len(dead) != 1 || dead[0].Body != b || !strings.HasPrefix(dead[0].Attributes[sqsqueue.AttrFailureReason].String(), "max delivery age reached: ") {
+		t.Fatalf("the DLQ holds %+v, want the job with the reason max delivery age reached", dead)
+	}
+	if n := len(e.sqs.CallsOf("ChangeMessageVisibility")); n != 0 {
+		t.Fatalf("%d visibility changes for a job given up", n)
 	}
 
 	e.sqs.Reset()
@@ -169,9 +215,10 @@ func TestHandleHorizonGoesToDLQ(t *testing.T) {
 	if resp := e.handle(t, rec); !slices.Equal(failedIDs(resp), []string{rec.MessageId}) {
 		t.Fatalf("batchItemFailures %v, want the retried message", failedIDs(resp))
 	}
-	if n := len(e.sqs.CallsOf("SendMessage")); n != 0 {
+	if n := len(e.sqs.CallsOf("SendMessage")); n != 0 || len(e.sqs.Messages(e.dlqURL)) != 1 {
 		t.Fatalf("%d sends to the DLQ within the horizon", n)
 	}
+	e.wantHiddenFor(t, rec.MessageId, 256*time.Second)
 }
 
 func TestHandleDLQSendFailureKeepsTheMessage(t *testing.T) {
@@ -207,6 +254,9 @@ func TestHandleMalformedJob(t *testing.T) {
 			t.Fatalf("%q: a provider attribute without a job", b)
 		}
 	}
+	if got, want := e.sqs.Bodies(e.dlqURL), []string{"plain text", secretish, `{"provider": {"namespace": "a", "name": "b"}}`}; !slices.Equal(got, want) {
+		t.Fatalf("the DLQ holds %q, want %q", got, want)
+	}
 	if strings.Contains(e.logs.String(), "NOTLOGGED") {
 		t.Fatalf("a message body reached the logs: %s", e.logs)
 	}
@@ -219,12 +269,14 @@ func TestHandleMalformedJob(t *testing.T) {
 func TestHandleRedeliveryAfterSuccessDoesNotPostTwice(t *testing.T) {
 	e := newEnv(t)
 	b := body(t, job("j-once", "ok"))
-	if resp := e.handle(t, e.receive(b, 1)); len(resp.BatchItemFailures) != 0 {
+	first := e.receive(b, 1)
+	if resp := e.handle(t, first); len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("first delivery failed: %v", failedIDs(resp))
 	}
 	e.sqs.Reset()
 	e.now = e.now.Add(time.Hour)
-	again := e.receive(b, 2)
+	// The Lambda service did not get to delete it: SQS hands it over again.
+	again := e.redeliver(first, 2)
 	if resp := e.handle(t, again); len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("redelivery reported failed: %v", failedIDs(resp))
 	}
@@ -252,6 +304,7 @@ func TestHandleInProgressElsewhere(t *testing.T) {
 	if len(vis) != 1 || *vis[0].VisibilityTimeout != 60 {
 		t.Fatalf("ChangeMessageVisibility %+v, want 60 s", vis)
 	}
+	e.wantHiddenFor(t, rec.MessageId, time.Minute)
 	if n := len(e.sink.Requests()); n != 0 {
 		t.Fatalf("%d posts while another worker holds the job", n)
 	}

@@ -6,18 +6,22 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/heraldhq/herald/internal/awstest"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/heraldhq/herald/internal/sqstest"
 	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/delivery/sqsqueue"
 )
 
-func newQueue(t *testing.T) (*sqsqueue.Queue, *awstest.SQS, string) {
+func newQueue(t *testing.T) (*sqsqueue.Queue, *sqstest.SQS, string) {
 	t.Helper()
-	s := awstest.NewSQS(t)
+	s := sqstest.New(t)
 	url := s.Queue("herald-deliveries")
 	return sqsqueue.New(s.Client(), url), s, url
 }
@@ -41,6 +45,7 @@ func TestEnqueueChunksOfTen(t *testing.T) {
 	if len(calls) != 3 {
 		t.Fatalf("%d calls, want 3 SendMessageBatch", len(calls))
 	}
+	var sent []string
 	next := 0
 	for i, c := range calls {
 		if c.Op != "SendMessageBatch" || c.QueueURL != url {
@@ -64,17 +69,18 @@ func TestEnqueueChunksOfTen(t *testing.T) {
 			if a, b := body(t, got), body(t, in[next]); a != b {
 				t.Fatalf("entry %s decodes to\n%s\nwant\n%s", e.ID, a, b)
 			}
+			sent = append(sent, e.Body)
 			next++
 		}
 	}
-	if n := len(s.Messages(url)); n != 25 {
-		t.Fatalf("queue holds %d messages, want 25", n)
+	if got := s.Bodies(url); !slices.Equal(got, sent) {
+		t.Fatalf("queue holds %d messages, want the 25 sent, in order", len(got))
 	}
 }
 
 // SQS also limits a batch to 256 KiB in all: big jobs go in smaller batches.
 func TestEnqueueSplitsBatchesBySize(t *testing.T) {
-	q, s, _ := newQueue(t)
+	q, s, url := newQueue(t)
 	in := jobs(5)
 	for i := range in {
 		in[i].Event.Message = strings.Repeat("x", 100<<10)
@@ -88,6 +94,9 @@ func TestEnqueueSplitsBatchesBySize(t *testing.T) {
 	}
 	if !reflect.DeepEqual(sizes, []int{2, 2, 1}) {
 		t.Fatalf("batches of %v, want [2 2 1]", sizes)
+	}
+	if n := len(s.Messages(url)); n != 5 {
+		t.Fatalf("queue holds %d messages, want 5", n)
 	}
 }
 
@@ -115,13 +124,13 @@ func TestEnqueueTooLarge(t *testing.T) {
 func TestEnqueueRetriesFailedEntriesOnce(t *testing.T) {
 	q, s, url := newQueue(t)
 	failures := map[string]int{}
-	s.FailEntry = func(op, _ string, e awstest.SQSEntry) bool {
+	s.FailEntries(func(op, _ string, e sqstest.Entry) bool {
 		if e.ID != "3" {
 			return false
 		}
 		failures[e.ID]++
 		return failures[e.ID] == 1 // fails once, then succeeds
-	}
+	})
 	if err := q.Enqueue(context.Background(), jobs(5)...); err != nil {
 		t.Fatal(err)
 	}
@@ -135,8 +144,8 @@ func TestEnqueueRetriesFailedEntriesOnce(t *testing.T) {
 }
 
 func TestEnqueueReportsEntriesThatFailTwice(t *testing.T) {
-	q, s, _ := newQueue(t)
-	s.FailEntry = func(_, _ string, e awstest.SQSEntry) bool { return e.ID == "1" || e.ID == "12" }
+	q, s, url := newQueue(t)
+	s.FailEntries(func(_, _ string, e sqstest.Entry) bool { return e.ID == "1" || e.ID == "12" })
 	in := jobs(15)
 	in[1].Event.Message = "PRIVATE-1"
 	err := q.Enqueue(context.Background(), in...)
@@ -151,10 +160,13 @@ func TestEnqueueReportsEntriesThatFailTwice(t *testing.T) {
 	if len(calls) != 3 || len(calls[2].Entries) != 2 {
 		t.Fatalf("%d calls; want two batches and one retry of the 2 failed entries", len(calls))
 	}
+	if n := len(s.Messages(url)); n != 13 {
+		t.Fatalf("queue holds %d messages, want the 13 that did not fail", n)
+	}
 }
 
 func TestEnqueueUnknownQueue(t *testing.T) {
-	s := awstest.NewSQS(t)
+	s := sqstest.New(t)
 	q := sqsqueue.New(s.Client(), s.URL+"/000000000000/nope")
 	err := q.Enqueue(context.Background(), jobs(1)...)
 	if err == nil || !strings.Contains(err.Error(), "NonExistentQueue") {
@@ -164,7 +176,7 @@ func TestEnqueueUnknownQueue(t *testing.T) {
 
 // SQS refuses U+FFFF in a message; the job still arrives intact.
 func TestEnqueueEscapesCharactersSQSRefuses(t *testing.T) {
-	q, s, _ := newQueue(t)
+	q, s, url := newQueue(t)
 	in := jobs(1)
 	in[0].Event.Message = "a\uFFFFb\uFFFEc"
 	if err := q.Enqueue(context.Background(), in...); err != nil {
@@ -177,5 +189,14 @@ func TestEnqueueEscapesCharactersSQSRefuses(t *testing.T) {
 	var got delivery.Job
 	if err := json.Unmarshal([]byte(b), &got); err != nil || got.Event.Message != in[0].Event.Message {
 		t.Fatalf("decoded message %q, %v", got.Event.Message, err)
+	}
+	// As the dispatch Lambda gets it.
+	out, err := s.Client().ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(url)})
+	if err != nil || len(out.Messages) != 1 {
+		t.Fatalf("ReceiveMessage = %+v, %v", out, err)
+	}
+	got = delivery.Job{}
+	if err := json.Unmarshal([]byte(aws.ToString(out.Messages[0].Body)), &got); err != nil || got.Event.Message != in[0].Event.Message {
+		t.Fatalf("received message %q, %v", got.Event.Message, err)
 	}
 }
