@@ -2,6 +2,7 @@ package boltdb
 
 import (
 	"errors"
+	"log/slog"
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
@@ -22,7 +23,8 @@ var errClosed = errors.New("the state file is closed")
 // de-duplication claim and a journal entry per event, ran at about a tenth
 // of its in-memory rate with it.
 type committer struct {
-	db    *bolt.DB
+	db     *bolt.DB
+	logger *slog.Logger
 	calls chan *commitCall
 	done  chan struct{}
 
@@ -32,11 +34,11 @@ type committer struct {
 
 type commitCall struct {
 	fn  func(*bolt.Tx) error
-	err chan error
+	err chan error // nil for a write-behind
 }
 
-func newCommitter(db *bolt.DB) *committer {
-	c := &committer{db: db, calls: make(chan *commitCall, maxGroup), done: make(chan struct{})}
+func newCommitter(db *bolt.DB, logger *slog.Logger) *committer {
+	c := &committer{db: db, logger: logger, calls: make(chan *commitCall, maxGroup), done: make(chan struct{})}
 	go c.loop()
 	return c
 }
@@ -56,6 +58,16 @@ func (c *committer) write(fn func(*bolt.Tx) error) error {
 	c.calls <- call
 	c.mu.RUnlock()
 	return <-call.err
+}
+
+// writeBehind queues fn like write, without waiting for its commit; a
+// failure is logged. Writes commit in the order they were queued.
+func (c *committer) writeBehind(fn func(*bolt.Tx) error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if !c.closed {
+		c.calls <- &commitCall{fn: fn}
+	}
 }
 
 func (c *committer) loop() {
@@ -84,11 +96,16 @@ func (c *committer) loop() {
 			return nil
 		})
 		for _, call := range group {
+			callErr := err
 			if err != nil && len(group) > 1 {
-				call.err <- c.db.Update(call.fn)
-				continue
+				callErr = c.db.Update(call.fn)
 			}
-			call.err <- err
+			switch {
+			case call.err != nil:
+				call.err <- callErr
+			case callErr != nil:
+				c.logger.Error("a write-behind to the state file failed", "error", callErr.Error())
+			}
 		}
 	}
 }

@@ -10,12 +10,20 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/heraldhq/herald/pkg/store"
+	"github.com/heraldhq/herald/pkg/store/memory"
 )
 
-// Deduper is the store's store.Deduper, with the windows of the memory one:
-// fixed ticks of Options.DedupInterval aligned to the time a key was first
-// seen, not sliding. A key unused for an interval after its last window
-// starts afresh, aligned to its next claim, and is swept from the file.
+// Deduper is the store's store.Deduper: the memory Deduper's windows
+// (fixed ticks of Options.DedupInterval aligned to the time a key was
+// first seen), decided in memory and written behind to the file, from
+// which Open restores them.
+//
+// A claim does not wait for its write: the writer keeps writes in order,
+// so the journal entry ingest writes next for the same event, which it
+// does wait for, commits with the claim or after it. An event answered
+// 202 therefore has its claim on disk; only the claim of an event that
+// matched nothing can be lost to a crash, and a duplicate of it matches
+// nothing again.
 //
 // A key is kept as its SHA-256 (keys are digests already, of any length)
 // with 16 bytes: the start of its first window and the end of its last.
@@ -37,69 +45,49 @@ func (d Deduper) Claim(ctx context.Context, key string, now time.Time) (bool, ti
 	if err := ctx.Err(); err != nil {
 		return false, time.Time{}, err
 	}
-	k := sha256.Sum256([]byte(key))
-	// A refusal writes nothing: most claims of a busy key end here, in a
-	// read transaction with nothing to sync.
-	var reset time.Time
-	err := d.s.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketDedup).Get(k[:]); v != nil {
-			if end := getTime(v[8:]); now.Before(end) {
-				reset = end
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return false, time.Time{}, fmt.Errorf("reading a de-duplication key: %w", err)
+	ok, start, end := d.s.windows.ClaimWindow(key, now)
+	if !ok {
+		return false, end, nil
 	}
-	if !reset.IsZero() {
-		return false, reset, nil
-	}
-	var ok bool
-	err = d.s.commits.write(func(tx *bolt.Tx) error {
-		// The write may run this more than once: every result is set anew.
-		var err error
-		ok, reset, err = claim(tx, k, now, d.s.opts.DedupInterval)
-		return err
-	})
-	if err != nil {
-		return false, time.Time{}, fmt.Errorf("claiming a de-duplication key: %w", err)
-	}
+	k := memory.Hash(key)
+	d.s.commits.writeBehind(func(tx *bolt.Tx) error { return putWindow(tx, k, start, end) })
 	if dueSweep(&d.s.dedupSwept, now, d.s.opts.DedupInterval) {
 		d.s.sweepDedup(now)
 	}
-	return ok, reset, nil
+	return true, end, nil
 }
 
-// claim decides a claim of k at now within tx, and records it if it wins.
-func claim(tx *bolt.Tx, k [sha256.Size]byte, now time.Time, interval time.Duration) (bool, time.Time, error) {
+// putWindow records the window of k, replacing its index entry.
+func putWindow(tx *bolt.Tx, k [sha256.Size]byte, start, end time.Time) error {
 	keys, ends := tx.Bucket(bucketDedup), tx.Bucket(bucketDedupExpiry)
-	start, end := now, now.Add(interval)
 	if v := keys.Get(k[:]); v != nil {
-		oldStart, oldEnd := getTime(v), getTime(v[8:])
-		if now.Before(oldEnd) {
-			return false, oldEnd, nil
-		}
-		if err := ends.Delete(expiryKey(oldEnd, k)); err != nil {
-			return false, time.Time{}, err
-		}
-		// Within an interval of its last window a key keeps its ticks;
-		// later it is as good as swept, whether the sweep ran or not.
-		if now.Sub(oldEnd) <= interval {
-			start = oldStart
-			end = oldStart.Add((now.Sub(oldStart)/interval + 1) * interval)
+		if err := ends.Delete(expiryKey(getTime(v[8:]), k)); err != nil {
+			return err
 		}
 	}
 	v := make([]byte, 16)
 	putTime(v, start)
 	putTime(v[8:], end)
 	if err := keys.Put(k[:], v); err != nil {
-		return false, time.Time{}, err
+		return err
 	}
-	if err := ends.Put(expiryKey(end, k), nil); err != nil {
-		return false, time.Time{}, err
-	}
-	return true, end, nil
+	return ends.Put(expiryKey(end, k), nil)
+}
+
+// restoreWindows loads the windows of the file that are still of use at
+// now into the memory Deduper.
+func (s *Store) restoreWindows(now time.Time) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketDedup).ForEach(func(k, v []byte) error {
+			if len(k) != sha256.Size || len(v) != 16 {
+				return nil
+			}
+			if end := getTime(v[8:]); now.Sub(end) <= s.opts.DedupInterval {
+				s.windows.Restore([sha256.Size]byte(k), getTime(v), end)
+			}
+			return nil
+		})
+	})
 }
 
 // expiryKey is the index key of a key whose last window ends at end.
@@ -110,13 +98,17 @@ func expiryKey(end time.Time, k [sha256.Size]byte) []byte {
 	return b
 }
 
-// Forget implements store.Deduper.
+// Forget implements store.Deduper. Its write goes through the writer too,
+// so that it lands after the claim it undoes.
 func (d Deduper) Forget(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	k := sha256.Sum256([]byte(key))
-	err := d.s.db.Update(func(tx *bolt.Tx) error {
+	if err := d.s.windows.Forget(ctx, key); err != nil {
+		return err
+	}
+	k := memory.Hash(key)
+	err := d.s.commits.write(func(tx *bolt.Tx) error {
 		keys := tx.Bucket(bucketDedup)
 		v := keys.Get(k[:])
 		if v == nil {

@@ -69,15 +69,17 @@ func TestDeduperCanceled(t *testing.T) {
 	}
 }
 
-// fill claims n keys named prefix+i at now, in one transaction: the state
-// of a busy interval, written fast.
+// fill claims n keys named prefix+i at now, in one transaction and in the
+// memory that decides claims: the state of a busy interval, written fast.
 func fill(t testing.TB, s *Store, prefix string, n int, now time.Time) {
 	t.Helper()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		for i := range n {
-			if _, _, err := claim(tx, sha256.Sum256(fmt.Appendf(nil, "%s%d", prefix, i)), now, s.opts.DedupInterval); err != nil {
+			k := sha256.Sum256(fmt.Appendf(nil, "%s%d", prefix, i))
+			if err := putWindow(tx, k, now, now.Add(s.opts.DedupInterval)); err != nil {
 				return err
 			}
+			s.windows.Restore(k, now, now.Add(s.opts.DedupInterval))
 		}
 		return nil
 	})

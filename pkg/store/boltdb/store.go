@@ -25,6 +25,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/heraldhq/herald/pkg/store/memory"
 )
 
 // Defaults of Options.
@@ -84,6 +86,8 @@ type Store struct {
 	path    string
 	opts    Options
 	commits *committer // the writes on the ingest path
+	// windows decides de-duplication claims; the file keeps them.
+	windows *memory.Deduper
 
 	// When expired records were last swept, in unix nanoseconds of the
 	// clock that swept them: once per interval, by the caller that crosses
@@ -138,7 +142,13 @@ func Open(path string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
-	return &Store{db: db, path: path, opts: opts, commits: newCommitter(db)}, nil
+	s := &Store{db: db, path: path, opts: opts, windows: memory.NewDeduper(opts.DedupInterval)}
+	if err := s.restoreWindows(opts.Now()); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("opening %s: reading de-duplication windows: %w", path, err)
+	}
+	s.commits = newCommitter(db, opts.Logger)
+	return s, nil
 }
 
 // initBuckets creates the buckets of a new file and checks the format of

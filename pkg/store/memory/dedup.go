@@ -41,24 +41,44 @@ func NewDeduper(interval time.Duration) *Deduper {
 
 // Claim implements store.Deduper.
 func (d *Deduper) Claim(_ context.Context, key string, now time.Time) (bool, time.Time, error) {
+	ok, _, end := d.ClaimWindow(key, now)
+	return ok, end, nil
+}
+
+// ClaimWindow is Claim, returning the key's window as well: the start of
+// its first window and the end of the current one, which a store that
+// keeps the windows on disk writes down (and gives back to Restore).
+func (d *Deduper) ClaimWindow(key string, now time.Time) (ok bool, start, end time.Time) {
 	k, s := d.locate(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sweep(now, d.interval)
-	e, ok := s.entries[k]
-	if !ok {
+	e, seen := s.entries[k]
+	if !seen {
 		s.entries[k] = entry{start: now.UnixNano()}
-		return true, now.Add(d.interval), nil
+		return true, now, now.Add(d.interval)
 	}
-	start := time.Unix(0, e.start)
+	start = time.Unix(0, e.start)
 	window := int64(now.Sub(start) / d.interval)
-	reset := start.Add(time.Duration(window+1) * d.interval)
+	end = start.Add(time.Duration(window+1) * d.interval)
 	if window <= e.taken {
-		return false, reset, nil
+		return false, start, end
 	}
 	e.taken = window
 	s.entries[k] = e
-	return true, reset, nil
+	return true, start, end
+}
+
+// Hash is the fixed-size form in which a key is kept, and Restore takes it.
+func Hash(key string) [sha256.Size]byte { return sha256.Sum256([]byte(key)) }
+
+// Restore sets the window of the key whose Hash is k, as ClaimWindow
+// reported it: at start-up, from a store that keeps windows on disk.
+func (d *Deduper) Restore(k [sha256.Size]byte, start, end time.Time) {
+	s := &d.shards[int(k[0])%len(d.shards)]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.entries[k] = entry{start: start.UnixNano(), taken: int64(end.Sub(start)/d.interval) - 1}
 }
 
 // Forget implements store.Deduper.
@@ -73,7 +93,7 @@ func (d *Deduper) Forget(_ context.Context, key string) error {
 // locate hashes key to its fixed-size form and its shard. Keys are already
 // SHA-256 hex digests, so hashing again costs little and spreads them evenly.
 func (d *Deduper) locate(key string) ([sha256.Size]byte, *shard) {
-	k := sha256.Sum256([]byte(key))
+	k := Hash(key)
 	return k, &d.shards[int(k[0])%len(d.shards)]
 }
 
