@@ -25,8 +25,8 @@ var errClosed = errors.New("the state file is closed")
 type committer struct {
 	db     *bolt.DB
 	logger *slog.Logger
-	calls chan *commitCall
-	done  chan struct{}
+	calls  chan *commitCall
+	done   chan struct{}
 
 	mu     sync.RWMutex // held to send on calls, taken by close
 	closed bool
