@@ -37,6 +37,7 @@ type serveFlags struct {
 	rateLimitInterval time.Duration
 	maxDeliveryAge    time.Duration
 	stateDir          string
+	shutdownTimeout   time.Duration
 	workers           int
 	clusterTokens     string
 	logLevel          string
@@ -53,6 +54,7 @@ func runServe(args []string, stderr io.Writer) int {
 	fs.DurationVar(&f.maxDeliveryAge, "max-delivery-age", delivery.DefaultMaxAge, "how long a failed delivery is retried before it is dead-lettered")
 	fs.StringVar(&f.stateDir, "state-dir", defaultStateDir(), "folder of the durable state: pending deliveries, dead letters, de-duplication, reconcile requests; '' keeps it in memory (env HERALD_STATE_DIR)")
 	fs.IntVar(&f.workers, "workers", 64, "concurrent deliveries")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 20*time.Second, "on SIGTERM, how long in-flight requests and delivery attempts may finish before they are cut off (their deliveries stay pending in --state-dir)")
 	fs.StringVar(&f.clusterTokens, "cluster-tokens", os.Getenv("HERALD_CLUSTER_TOKENS"), "YAML file mapping cluster names to forwarder tokens; turns authentication on (env HERALD_CLUSTER_TOKENS)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&f.inbox, "inbox", false, "serve a webhook sink on /inbox/ (POST) listing what it received on GET /inbox, for trying Herald locally")
@@ -63,8 +65,8 @@ func runServe(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "herald serve: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	if f.rateLimitInterval <= 0 || f.maxDeliveryAge <= 0 || f.workers <= 0 {
-		fmt.Fprintln(stderr, "herald serve: --rate-limit-interval, --max-delivery-age and --workers must be positive")
+	if f.rateLimitInterval <= 0 || f.maxDeliveryAge <= 0 || f.workers <= 0 || f.shutdownTimeout <= 0 {
+		fmt.Fprintln(stderr, "herald serve: --rate-limit-interval, --max-delivery-age, --workers and --shutdown-timeout must be positive")
 		return 2
 	}
 	var level slog.Level
@@ -93,13 +95,34 @@ func serve(f serveFlags, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("loading %s: %w", f.config, err)
 	}
+	m := prom.New()
+	source.OnReload = func(st config.ReloadStatus) {
+		result := "ok"
+		if st.Error != "" {
+			result = "failed"
+		}
+		m.ConfigReloads.WithLabelValues(result).Inc()
+	}
 	go func() {
 		if err := source.Watch(ctx); err != nil {
-			logger.Error("config watch stopped; reload with a restart", "error", err.Error())
+			logger.Error("config watch stopped; reload with SIGHUP or a restart", "error", err.Error())
+		}
+	}()
+	// Registered for the life of the process, never stopped: SIGHUP must
+	// reload, and never end herald serve, even once the watcher has
+	// stopped or while a shutdown drains.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+			if ctx.Err() != nil {
+				logger.Info("SIGHUP ignored: shutting down")
+				continue
+			}
+			source.Refresh("SIGHUP")
 		}
 	}()
 
-	m := prom.New()
 	state, err := openState(f, logger)
 	if err != nil {
 		return err
@@ -177,7 +200,7 @@ func serve(f serveFlags, logger *slog.Logger) error {
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down: finishing accepted deliveries")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		logger.Error("http shutdown", "error", err.Error())

@@ -43,6 +43,11 @@ type MemoryQueue struct {
 
 	deliverer *Deliverer
 	jobs      chan *Job
+	// attempts is the context of every attempt: Close cancels it when it
+	// stops waiting, so that a provider that hangs cannot hold a shutdown
+	// for its whole timeout.
+	attempts       context.Context
+	cancelAttempts context.CancelFunc
 
 	mu        sync.Mutex
 	closed    bool // Enqueue refuses jobs
@@ -69,6 +74,7 @@ func NewMemoryQueue(d *Deliverer, workers, capacity int) *MemoryQueue {
 		timers:    make(map[*Job]Timer),
 		stop:      make(chan struct{}),
 	}
+	q.attempts, q.cancelAttempts = context.WithCancel(context.Background())
 	for range max(workers, 1) {
 		q.workers.Add(1)
 		go q.work()
@@ -170,7 +176,7 @@ func (q *MemoryQueue) work() {
 }
 
 func (q *MemoryQueue) deliver(job *Job) {
-	r := q.deliverer.Attempt(context.Background(), job)
+	r := q.deliverer.Attempt(q.attempts, job)
 	q.record(job, r)
 	if r.Decision != RetryLater {
 		q.done(1)
@@ -329,7 +335,7 @@ func (q *MemoryQueue) abandon(job *Job) {
 // failing an attempt still running, are logged one by one and dropped, and
 // the count is returned in the error. With a journal, Close waits only for
 // the attempts in flight: the jobs still pending are on disk, and the next
-// start resumes them.
+// start resumes them. An attempt still running when ctx ends is cancelled.
 func (q *MemoryQueue) Close(ctx context.Context) error {
 	q.mu.Lock()
 	q.closed = true
@@ -362,7 +368,17 @@ func (q *MemoryQueue) Close(ctx context.Context) error {
 	}
 
 	close(q.stop)
-	q.workers.Wait()
+	// Attempts in flight may finish until ctx ends; then they are
+	// cancelled, and their jobs kept or given up like the others.
+	workersDone := make(chan struct{})
+	go func() { q.workers.Wait(); close(workersDone) }()
+	select {
+	case <-workersDone:
+	case <-ctx.Done():
+		q.cancelAttempts()
+		<-workersDone
+	}
+	q.cancelAttempts()
 	q.handoffs.Wait()
 	for drained := false; !drained; {
 		select {

@@ -88,18 +88,18 @@ func (g *gate) count() int {
 
 var errBusy = &notify.Error{Retryable: true, RetryAfter: 30 * time.Minute, Err: errors.New("busy")}
 
-func newTestQueue(t *testing.T, n notify.Notifier, workers, capacity int) (*MemoryQueue, *manualTimers, *bytes.Buffer) {
+func newTestQueue(t *testing.T, n notify.Notifier, workers, capacity int) (*MemoryQueue, *manualTimers, *syncWriter) {
 	t.Helper()
-	var logs bytes.Buffer
+	logs := &syncWriter{w: &bytes.Buffer{}}
 	d := &Deliverer{
 		Targets: func(ProviderRef) (Target, error) { return Target{Notifier: n, Timeout: time.Minute}, nil },
 		Metrics: prom.New(),
-		Logger:  slog.New(slog.NewJSONHandler(&syncWriter{w: &logs}, nil)),
+		Logger:  slog.New(slog.NewJSONHandler(logs, nil)),
 	}
 	timers := newManualTimers()
 	q := NewMemoryQueue(d, workers, capacity)
 	q.AfterFunc = timers.AfterFunc
-	return q, timers, &logs
+	return q, timers, logs
 }
 
 // syncWriter lets workers and the test log into one buffer.
@@ -114,6 +114,13 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
+// String is what was written so far; a worker may still be writing.
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
+}
+
 func job(id string) Job {
 	return Job{ID: id, Provider: ProviderRef{Namespace: "ns", Name: "p"}, ProviderType: "generic"}
 }
@@ -126,7 +133,7 @@ func cancelled() context.Context {
 
 // assertDrained checks that nothing is pending and the queue-depth gauge is
 // back to zero, and that want jobs were reported as abandoned, each once.
-func assertDrained(t *testing.T, q *MemoryQueue, logs *bytes.Buffer, want ...string) {
+func assertDrained(t *testing.T, q *MemoryQueue, logs *syncWriter, want ...string) {
 	t.Helper()
 	q.mu.Lock()
 	pending := q.pending
@@ -303,4 +310,25 @@ func TestMemoryQueueCloseEndsWaitingEnqueue(t *testing.T) {
 	if depth := testutil.ToFloat64(q.deliverer.Metrics.(*prom.Metrics).QueueDepth); pending != 0 || depth != 0 {
 		t.Errorf("pending %d, queue depth %v after Close, want 0 and 0", pending, depth)
 	}
+}
+
+// An attempt that hangs does not hold Close past its context: Close
+// cancels it, and the job is given up (kept, with a journal) like any
+// other left at shutdown. The Provider's timeout here is a minute.
+func TestMemoryQueueCloseCancelsHangingAttempt(t *testing.T) {
+	q, _, logs := newTestQueue(t, waitsForDeadline{}, 1, 1)
+	if err := q.Enqueue(context.Background(), job("hangs")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := q.Close(ctx)
+	if err == nil || err.Error() != "delivery queue closed with 1 undelivered jobs" {
+		t.Fatalf("Close() = %v, want 1 undelivered", err)
+	}
+	if waited := time.Since(start); waited > 30*time.Second {
+		t.Fatalf("Close waited %s for an attempt with a minute's timeout", waited)
+	}
+	assertDrained(t, q, logs, "hangs")
 }

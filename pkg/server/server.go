@@ -37,7 +37,15 @@ func Routes(h Handlers, metricsHandler http.Handler) http.Handler {
 				writeError(w, http.StatusServiceUnavailable, "config not loaded")
 				return
 			}
-			writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "objects": snap.Counts})
+			body := map[string]any{"status": "ready", "objects": snap.Counts}
+			// Ready on the last good config; the detail says when the
+			// folder holds a config that failed to load.
+			if r, ok := h.Config.(config.Reloading); ok {
+				if st, ok := r.LastReload(); ok {
+					body["lastReload"] = st
+				}
+			}
+			writeJSON(w, http.StatusOK, body)
 		})
 	}
 	if metricsHandler != nil {

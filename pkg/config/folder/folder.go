@@ -8,11 +8,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -31,6 +29,10 @@ type Store struct {
 	notifiers config.Notifiers
 	logger    *slog.Logger
 	current   atomic.Pointer[config.Snapshot]
+	last      atomic.Pointer[config.ReloadStatus]
+	// OnReload, when set, is told the outcome of every reload after the
+	// first load, for a metric. Set it before Watch.
+	OnReload func(config.ReloadStatus)
 	// Debounce coalesces the bursts of file events an editor or a
 	// `kubectl`-style rewrite produces into one reload.
 	Debounce time.Duration
@@ -70,12 +72,19 @@ func (s *Store) Reload() error {
 	return nil
 }
 
-// Watch reloads on SIGHUP and on changes to the folder until ctx ends.
-func (s *Store) Watch(ctx context.Context) error {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+// LastReload implements config.Reloading: the outcome of the last reload
+// after the first load, if any.
+func (s *Store) LastReload() (config.ReloadStatus, bool) {
+	if st := s.last.Load(); st != nil {
+		return *st, true
+	}
+	return config.ReloadStatus{}, false
+}
 
+// Watch reloads on changes to the folder until ctx ends. The caller
+// handles SIGHUP, with Refresh: a signal handler must outlive the watcher,
+// which may stop early (too many inotify instances) or at shutdown.
+func (s *Store) Watch(ctx context.Context) error {
 	watcher, err := fsnotify.NewWatcher()
 	if err != nil {
 		return err
@@ -90,8 +99,6 @@ func (s *Store) Watch(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-hup:
-			s.reload("SIGHUP")
 		case ev, ok := <-watcher.Events:
 			if !ok {
 				return nil
@@ -105,7 +112,7 @@ func (s *Store) Watch(ctx context.Context) error {
 			debounce = time.After(s.Debounce)
 		case <-debounce:
 			debounce = nil
-			s.reload("file change")
+			s.Refresh("file change")
 		case err, ok := <-watcher.Errors:
 			if !ok {
 				return nil
@@ -115,9 +122,17 @@ func (s *Store) Watch(ctx context.Context) error {
 	}
 }
 
-func (s *Store) reload(trigger string) {
+// Refresh reloads for trigger ("SIGHUP", "file change"), logs a failure,
+// and records the outcome for LastReload and OnReload.
+func (s *Store) Refresh(trigger string) {
+	st := config.ReloadStatus{At: time.Now().UTC(), Trigger: trigger}
 	if err := s.Reload(); err != nil {
-		s.logger.Error("config reload failed, keeping the last good config", "trigger", trigger, "dir", s.dir, "error", err.Error())
+		st.Error = err.Error()
+		s.logger.Error("config reload failed, keeping the last good config", "trigger", trigger, "dir", s.dir, "error", st.Error)
+	}
+	s.last.Store(&st)
+	if s.OnReload != nil {
+		s.OnReload(st)
 	}
 }
 

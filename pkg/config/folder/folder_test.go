@@ -9,11 +9,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald/pkg/api"
+	"github.com/heraldhq/herald/pkg/config"
 	"github.com/heraldhq/herald/pkg/event"
 	"github.com/heraldhq/herald/pkg/notify"
 	"github.com/heraldhq/herald/pkg/notify/notifiers"
@@ -99,6 +100,8 @@ func TestReloadOnChangeKeepsLastGoodConfig(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	var reloads atomic.Int32
+	s.OnReload = func(config.ReloadStatus) { reloads.Add(1) }
 	go s.Watch(ctx)
 	time.Sleep(100 * time.Millisecond) // let the watcher start
 
@@ -118,15 +121,25 @@ func TestReloadOnChangeKeepsLastGoodConfig(t *testing.T) {
 		t.Fatalf("%d alerts after a bad reload, want the last good 3", n)
 	}
 
-	// SIGHUP reloads too: fix the file behind the watcher's back.
+	// The failed reload is what LastReload says, and OnReload was told.
+	st, ok := s.LastReload()
+	if !ok || st.Trigger != "file change" || !strings.Contains(st.Error, "eventSeverity") {
+		t.Fatalf("LastReload() = %+v, %v; want the failed file change", st, ok)
+	}
+	if got := reloads.Load(); got < 2 {
+		t.Fatalf("OnReload told of %d reloads, want at least 2", got)
+	}
+
+	// Refresh (what herald serve does on SIGHUP) reloads too: fix the file
+	// behind the watcher's back.
 	if err := os.WriteFile(file, []byte(provider+alerts(2)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the fixed file to load", func() bool { return s.Snapshot().Alerts.Len() == 2 })
-	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
-		t.Fatal(err)
+	s.Refresh("SIGHUP")
+	if st, _ := s.LastReload(); st.Trigger != "SIGHUP" || st.Error != "" {
+		t.Fatalf("LastReload() after a good SIGHUP reload = %+v", st)
 	}
-	waitFor(t, "a SIGHUP reload", func() bool { return strings.Count(logs.String(), `"msg":"config loaded"`) >= 4 })
 }
 
 func TestOpenFailsOnBadConfig(t *testing.T) {

@@ -31,6 +31,9 @@ type Metrics struct {
 	DeliveryDuration *prometheus.HistogramVec
 	// QueueDepth is the number of deliveries queued or waiting to retry.
 	QueueDepth prometheus.Gauge
+	// ConfigReloads counts herald serve's config reloads by result (ok,
+	// failed); a failed one keeps the last good config.
+	ConfigReloads *prometheus.CounterVec
 }
 
 // New registers Herald's metrics, with the Go and process collectors, on a
@@ -63,9 +66,13 @@ func New() *Metrics {
 			Name: "herald_delivery_queue_depth",
 			Help: "Deliveries queued or waiting for a retry.",
 		}),
+		ConfigReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_config_reloads_total",
+			Help: "Config reloads by result (ok, failed); a failed reload keeps the last good config.",
+		}, []string{"result"}),
 	}
 	m.registry.MustRegister(m.EventsReceived, m.EventsDuplicate, m.EventsRejected,
-		m.Deliveries, m.DeliveryDuration, m.QueueDepth,
+		m.Deliveries, m.DeliveryDuration, m.QueueDepth, m.ConfigReloads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
