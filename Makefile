@@ -5,7 +5,7 @@ PKGS     := ./...
 export GOTOOLCHAIN := local
 export GOFLAGS     := -buildvcs=false
 
-.PHONY: run build build-forwarder test test-unit test-forwarder test-e2e bench loadtest lint fuzz clean
+.PHONY: run build build-forwarder test test-unit test-forwarder test-e2e soak bench loadtest lint fuzz clean
 
 run:
 	$(GO) run ./cmd/herald serve --config examples/local --addr 127.0.0.1:9292 --inbox
@@ -24,9 +24,12 @@ export KUBEBUILDER_ASSETS
 
 test: test-unit test-forwarder test-e2e
 
+# pkg/... runs under the race detector: the queues, stores and providers are
+# where goroutines meet.
 test-unit:
 	$(GO) vet $(PKGS)
-	$(GO) test -count=1 $(PKGS)
+	$(GO) test -race -count=1 ./pkg/...
+	$(GO) test -count=1 $$($(GO) list $(PKGS) | grep -v '/pkg/')
 
 # The forwarder is its own module (client-go stays out of the root go.mod).
 test-forwarder:
@@ -34,6 +37,11 @@ test-forwarder:
 
 test-e2e:
 	cd tests && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+# The long form of TestOutageSoak (make test runs a short one): a provider
+# outage of 10 minutes, its retry delays scaled by 0.1, with 2,000 events.
+soak:
+	cd tests && HERALD_SOAK_EVENTS=2000 HERALD_SOAK_SCALE=0.1 $(GO) test -count=1 -timeout 30m -run 'TestOutageSoak$$' -v ./e2e
 
 # Benchmarks beside the code, then the Lambda figures: stripped arm64 binary
 # sizes, cold start (median of 10) and DynamoDB calls per ingested event.

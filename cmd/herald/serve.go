@@ -38,6 +38,7 @@ type serveFlags struct {
 	maxDeliveryAge    time.Duration
 	stateDir          string
 	shutdownTimeout   time.Duration
+	retryScale        float64
 	workers           int
 	clusterTokens     string
 	logLevel          string
@@ -54,6 +55,7 @@ func runServe(args []string, stderr io.Writer) int {
 	fs.DurationVar(&f.maxDeliveryAge, "max-delivery-age", delivery.DefaultMaxAge, "how long a failed delivery is retried before it is dead-lettered")
 	fs.StringVar(&f.stateDir, "state-dir", defaultStateDir(), "folder of the durable state: pending deliveries, dead letters, de-duplication, reconcile requests; '' keeps it in memory (env HERALD_STATE_DIR)")
 	fs.IntVar(&f.workers, "workers", 64, "concurrent deliveries")
+	fs.Float64Var(&f.retryScale, "retry-scale", 1, "multiplies every retry delay; for tests that play a long outage in seconds")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 20*time.Second, "on SIGTERM, how long in-flight requests and delivery attempts may finish before they are cut off (their deliveries stay pending in --state-dir)")
 	fs.StringVar(&f.clusterTokens, "cluster-tokens", os.Getenv("HERALD_CLUSTER_TOKENS"), "YAML file mapping cluster names to forwarder tokens; turns authentication on (env HERALD_CLUSTER_TOKENS)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -65,8 +67,8 @@ func runServe(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "herald serve: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	if f.rateLimitInterval <= 0 || f.maxDeliveryAge <= 0 || f.workers <= 0 || f.shutdownTimeout <= 0 {
-		fmt.Fprintln(stderr, "herald serve: --rate-limit-interval, --max-delivery-age, --workers and --shutdown-timeout must be positive")
+	if f.rateLimitInterval <= 0 || f.maxDeliveryAge <= 0 || f.workers <= 0 || f.shutdownTimeout <= 0 || f.retryScale <= 0 {
+		fmt.Fprintln(stderr, "herald serve: --rate-limit-interval, --max-delivery-age, --workers, --shutdown-timeout and --retry-scale must be positive")
 		return 2
 	}
 	var level slog.Level
@@ -130,10 +132,11 @@ func serve(f serveFlags, logger *slog.Logger) error {
 	defer state.close()
 	deliverer := &delivery.Deliverer{
 		// Jobs resolve their Provider in the config current when they are tried.
-		Targets: config.Targets(source),
-		MaxAge:  f.maxDeliveryAge,
-		Metrics: m,
-		Logger:  logger,
+		Targets:    config.Targets(source),
+		MaxAge:     f.maxDeliveryAge,
+		RetryScale: f.retryScale,
+		Metrics:    m,
+		Logger:     logger,
 		// Git statuses and comments set by a newer event are kept.
 		Order: state.order,
 	}

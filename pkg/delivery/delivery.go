@@ -159,6 +159,9 @@ type Deliverer struct {
 	Order store.StatusOrder
 	// Now is the clock of the horizon; default time.Now.
 	Now func() time.Time
+	// RetryScale multiplies every retry delay when positive: tests play
+	// an outage of an hour in seconds with it. Zero means 1.
+	RetryScale float64
 }
 
 // ErrProviderMissing is returned when a job's Provider no longer exists.
@@ -255,6 +258,9 @@ func (d *Deliverer) retry(job *Job, err error, failure string, elapsed time.Dura
 	delay, ok := notify.RetryAfter(err)
 	if !ok {
 		delay = Backoff(job.Attempt)
+	}
+	if d.RetryScale > 0 {
+		delay = time.Duration(float64(delay) * d.RetryScale)
 	}
 	if d.now().Add(delay).Sub(job.Queued) > d.maxAge() {
 		err = fmt.Errorf("%w (retried for %s of the max delivery age of %s)", err, d.now().Sub(job.Queued).Round(time.Second), d.maxAge())

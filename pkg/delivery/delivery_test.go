@@ -343,3 +343,27 @@ func TestAttemptKeepsTheNewerStatus(t *testing.T) {
 		t.Errorf("no log line says why the late status was skipped:\n%s", logs.String())
 	}
 }
+
+// RetryScale shrinks the back-off and Retry-After alike, and the horizon
+// still applies to the scaled delays.
+func TestRetryScale(t *testing.T) {
+	unavailable := &notify.Error{Retryable: true, StatusCode: 503, Err: errors.New("busy")}
+	throttled := &notify.Error{Retryable: true, RetryAfter: 7 * time.Second, StatusCode: 429, Err: errors.New("slow down")}
+	for _, c := range []struct {
+		err     error
+		attempt int
+		want    time.Duration
+	}{
+		{unavailable, 0, 20 * time.Millisecond},
+		{unavailable, 20, 3 * time.Second},
+		{throttled, 0, 70 * time.Millisecond},
+	} {
+		var logs bytes.Buffer
+		d := newDeliverer(&scripted{script: []error{c.err}}, &logs)
+		d.RetryScale = 0.01
+		job := &Job{ID: "id", Provider: ProviderRef{Namespace: "ns", Name: "p"}, ProviderType: "generic", Attempt: c.attempt, Queued: testNow}
+		if r := d.Attempt(context.Background(), job); r.Decision != RetryLater || r.Delay != c.want {
+			t.Errorf("attempt %d after %v: %v in %v, want a retry in %v", c.attempt+1, c.err, r.Decision, r.Delay, c.want)
+		}
+	}
+}
