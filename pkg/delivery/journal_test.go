@@ -215,7 +215,7 @@ func TestReplayJournalResetsHorizon(t *testing.T) {
 	q.Close(context.Background())
 }
 
-func mustJSON(t *testing.T, job Job) []byte {
+func mustJSON(t testing.TB, job Job) []byte {
 	t.Helper()
 	b, err := json.Marshal(job)
 	if err != nil {
