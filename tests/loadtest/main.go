@@ -138,6 +138,9 @@ type result struct {
 	PeakRSS        int64
 	Sockets        int
 	CPU            time.Duration // herald's CPU time during the measured run
+	// DiskWritten is what herald wrote to storage during the measured run
+	// and its drain, or -1 when /proc does not say.
+	DiskWritten int64
 	SinkCPU        time.Duration // this process's (the sink's) CPU time then
 	Machine        machineCPU    // the whole machine's CPU time then
 	Misses         []string
@@ -204,6 +207,7 @@ func runScenario(o options, sc scenario, bin, script, dir string) (result, error
 	}
 	before := sink.Count()
 	cpuBefore, _ := cpuTime(herald.PID())
+	writtenBefore, writtenErr := writtenBytes(herald.PID())
 	selfBefore, _ := cpuTime(os.Getpid())
 	machineBefore, _ := readMachineCPU()
 	metricsBefore, err := scrape(herald.URL)
@@ -234,6 +238,10 @@ func runScenario(o options, sc scenario, bin, script, dir string) (result, error
 	// Let deliveries of requests in flight at the end arrive, then count.
 	n := sink.waitQuiet(500*time.Millisecond, 10*time.Second)
 	res.Delivered, res.Drain = n-before, waited
+	res.DiskWritten = -1
+	if writtenAfter, err := writtenBytes(herald.PID()); err == nil && writtenErr == nil {
+		res.DiskWritten = writtenAfter - writtenBefore
+	}
 	if metricsAfter, err := scrape(herald.URL); err == nil {
 		res.HeraldAccepted = heraldAccepted(metricsBefore, metricsAfter)
 		fmt.Println(indent(formatMetrics(metricsAfter)))
@@ -319,6 +327,12 @@ func printTable(w io.Writer, results []result) {
 			r.Scenario.Name, runtime.NumCPU(), cores(r.CPU), cores(r.Wrk.CPU), cores(r.SinkCPU), cores(r.Machine.SoftIRQ), cores(max(other, 0)))
 		if cores(other) > 0.2 {
 			fmt.Fprintf(w, "WARNING: other processes used %.2f cores during %s: its figures understate herald; rerun on a quiet machine\n", cores(other), r.Scenario.Name)
+		}
+	}
+	for _, r := range results {
+		if r.DiskWritten >= 0 && r.Wrk.Accepted() > 0 {
+			fmt.Fprintf(w, "disk written by herald during %s and its drain: %s, %.0f bytes per accepted event\n",
+				r.Scenario.Name, humanBytes(r.DiskWritten), float64(r.DiskWritten)/float64(r.Wrk.Accepted()))
 		}
 	}
 	fmt.Fprintf(w, "targets: peak RSS < %s, sockets < %d, every accepted event delivered, no errors\n", humanBytes(maxPeakRSS), maxSockets)

@@ -170,3 +170,19 @@ func readMachineCPU() (machineCPU, error) {
 func (m machineCPU) sub(o machineCPU) machineCPU {
 	return machineCPU{Busy: m.Busy - o.Busy, SoftIRQ: m.SoftIRQ - o.SoftIRQ}
 }
+
+// writtenBytes is what pid has caused to be written to storage so far
+// (write_bytes of /proc/PID/io): for herald with --state-dir, its state
+// file's commits.
+func writtenBytes(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "write_bytes: "); ok {
+			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no write_bytes in /proc/%d/io", pid)
+}
