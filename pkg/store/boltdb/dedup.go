@@ -25,10 +25,13 @@ import (
 // matched nothing can be lost to a crash, and a duplicate of it matches
 // nothing again.
 //
-// A key is kept as its SHA-256 (keys are digests already, of any length)
-// with 16 bytes: the start of its first window and the end of its last.
-// A second bucket indexes keys by that end, so that a sweep reads only
-// the expired keys, not all of them.
+// In the file, a window is one entry keyed by its end and the key's
+// SHA-256 (keys are digests already, of any length), holding its start:
+// the keys of new windows sort after all others, so that a commit appends
+// to the last pages of the bucket instead of rewriting a page per event
+// across a tree of millions of keys. A key's older windows stay until the
+// sweep, which deletes the entries that ended an interval ago, reading
+// only those; Open restores each key's latest window.
 type Deduper struct{ s *Store }
 
 var _ store.Deduper = Deduper{}
@@ -57,40 +60,30 @@ func (d Deduper) Claim(ctx context.Context, key string, now time.Time) (bool, ti
 	return true, end, nil
 }
 
-// putWindow records the window of k, replacing its index entry.
+// putWindow records the window of k.
 func putWindow(tx *bolt.Tx, k [sha256.Size]byte, start, end time.Time) error {
-	keys, ends := tx.Bucket(bucketDedup), tx.Bucket(bucketDedupExpiry)
-	if v := keys.Get(k[:]); v != nil {
-		if err := ends.Delete(expiryKey(getTime(v[8:]), k)); err != nil {
-			return err
-		}
-	}
-	v := make([]byte, 16)
+	v := make([]byte, 8)
 	putTime(v, start)
-	putTime(v[8:], end)
-	if err := keys.Put(k[:], v); err != nil {
-		return err
-	}
-	return ends.Put(expiryKey(end, k), nil)
+	return tx.Bucket(bucketDedup).Put(expiryKey(end, k), v)
 }
 
 // restoreWindows loads the windows of the file that are still of use at
-// now into the memory Deduper.
+// now into the memory Deduper; entries come in order of their end, so a
+// key's latest window is the one that stays.
 func (s *Store) restoreWindows(now time.Time) error {
 	return s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketDedup).ForEach(func(k, v []byte) error {
-			if len(k) != sha256.Size || len(v) != 16 {
-				return nil
+		c := tx.Bucket(bucketDedup).Cursor()
+		for ek, v := c.Seek(expiryKey(now.Add(-s.opts.DedupInterval), [sha256.Size]byte{})); ek != nil; ek, v = c.Next() {
+			if len(ek) != 8+sha256.Size || len(v) != 8 {
+				continue
 			}
-			if end := getTime(v[8:]); now.Sub(end) <= s.opts.DedupInterval {
-				s.windows.Restore([sha256.Size]byte(k), getTime(v), end)
-			}
-			return nil
-		})
+			s.windows.Restore([sha256.Size]byte(ek[8:]), getTime(v), getTime(ek))
+		}
+		return nil
 	})
 }
 
-// expiryKey is the index key of a key whose last window ends at end.
+// expiryKey is the file's key of k's window that ends at end.
 func expiryKey(end time.Time, k [sha256.Size]byte) []byte {
 	b := make([]byte, 8+len(k))
 	putTime(b, end)
@@ -99,26 +92,18 @@ func expiryKey(end time.Time, k [sha256.Size]byte) []byte {
 }
 
 // Forget implements store.Deduper. Its write goes through the writer too,
-// so that it lands after the claim it undoes.
+// so that it lands after the claim it undoes; an older window of the key
+// that may remain in the file only allows the claims it would.
 func (d Deduper) Forget(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := d.s.windows.Forget(ctx, key); err != nil {
+	_, end, ok := d.s.windows.Window(key)
+	if err := d.s.windows.Forget(ctx, key); err != nil || !ok {
 		return err
 	}
-	k := memory.Hash(key)
-	err := d.s.commits.write(func(tx *bolt.Tx) error {
-		keys := tx.Bucket(bucketDedup)
-		v := keys.Get(k[:])
-		if v == nil {
-			return nil
-		}
-		if err := tx.Bucket(bucketDedupExpiry).Delete(expiryKey(getTime(v[8:]), k)); err != nil {
-			return err
-		}
-		return keys.Delete(k[:])
-	})
+	ek := expiryKey(end, memory.Hash(key))
+	err := d.s.commits.write(func(tx *bolt.Tx) error { return tx.Bucket(bucketDedup).Delete(ek) })
 	if err != nil {
 		return fmt.Errorf("forgetting a de-duplication key: %w", err)
 	}
@@ -149,27 +134,21 @@ func (s *Store) sweepDedup(now time.Time) {
 	}
 }
 
-// sweepDedupChunk deletes up to sweepChunk keys whose window ended before
+// sweepDedupChunk deletes up to sweepChunk windows that ended before
 // cutoff, and says how many it deleted.
 func (s *Store) sweepDedupChunk(cutoff time.Time) (int, error) {
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		n = 0
-		keys, ends := tx.Bucket(bucketDedup), tx.Bucket(bucketDedupExpiry)
+		windows := tx.Bucket(bucketDedup)
 		var expired [][]byte
-		c := ends.Cursor()
+		c := windows.Cursor()
 		for ek, _ := c.First(); ek != nil && len(expired) < sweepChunk && getTime(ek).Before(cutoff); ek, _ = c.Next() {
 			expired = append(expired, bytes.Clone(ek))
 		}
 		for _, ek := range expired {
-			if err := ends.Delete(ek); err != nil {
+			if err := windows.Delete(ek); err != nil {
 				return err
-			}
-			// The key itself goes only if this entry is its current one.
-			if v := keys.Get(ek[8:]); v != nil && bytes.Equal(v[8:], ek[:8]) {
-				if err := keys.Delete(ek[8:]); err != nil {
-					return err
-				}
 			}
 		}
 		n = len(expired)

@@ -64,13 +64,12 @@ var ErrLocked = errors.New("the state directory is in use by another herald proc
 
 // formatVersion is the layout of the buckets below; Open refuses a file of
 // another one rather than misread it.
-const formatVersion = "1"
+const formatVersion = "2"
 
 // Top-level buckets.
 var (
 	bucketMeta        = []byte("meta")
-	bucketDedup       = []byte("dedup")
-	bucketDedupExpiry = []byte("dedupExpiry")
+	bucketDedup       = []byte("dedupWindows")
 	bucketReconcile   = []byte("reconcile")
 	bucketOrder       = []byte("order")
 	bucketPending     = []byte("journalPending")
@@ -172,7 +171,7 @@ func initBuckets(tx *bolt.Tx) error {
 			return err
 		}
 	}
-	for _, name := range [][]byte{bucketDedup, bucketDedupExpiry, bucketReconcile, bucketOrder, bucketPending, bucketDead} {
+	for _, name := range [][]byte{bucketDedup, bucketReconcile, bucketOrder, bucketPending, bucketDead} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}

@@ -69,6 +69,20 @@ func (d *Deduper) ClaimWindow(key string, now time.Time) (ok bool, start, end ti
 	return true, start, end
 }
 
+// Window returns the window of key, if it has one: the start of its
+// first window and the end of the last it was claimed in.
+func (d *Deduper) Window(key string) (start, end time.Time, ok bool) {
+	k, s := d.locate(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.entries[k]
+	if !ok {
+		return time.Time{}, time.Time{}, false
+	}
+	start = time.Unix(0, e.start)
+	return start, start.Add(time.Duration(e.taken+1) * d.interval), true
+}
+
 // Hash is the fixed-size form in which a key is kept, and Restore takes it.
 func Hash(key string) [sha256.Size]byte { return sha256.Sum256([]byte(key)) }
 
