@@ -68,12 +68,12 @@ const formatVersion = "2"
 
 // Top-level buckets.
 var (
-	bucketMeta        = []byte("meta")
-	bucketDedup       = []byte("dedupWindows")
-	bucketReconcile   = []byte("reconcile")
-	bucketOrder       = []byte("order")
-	bucketPending     = []byte("journalPending")
-	bucketDead        = []byte("journalDead")
+	bucketMeta      = []byte("meta")
+	bucketDedup     = []byte("dedupWindows")
+	bucketReconcile = []byte("reconcile")
+	bucketOrder     = []byte("order")
+	bucketPending   = []byte("journalPending")
+	bucketDead      = []byte("journalDead")
 
 	keyFormat = []byte("format")
 )
