@@ -56,11 +56,12 @@ func main() {
 	}
 	deliveries := &sqsqueue.Handler{
 		Deliverer: &delivery.Deliverer{
-			Targets: config.Targets(source),
-			MaxAge:  env.MaxDeliveryAge,
-			Metrics: m,
-			Logger:  logger,
-			Order:   db.StatusOrder(),
+			Targets:    config.Targets(source),
+			MaxAge:     env.MaxDeliveryAge,
+			RetryScale: env.RetryScale,
+			Metrics:    m,
+			Logger:     logger,
+			Order:      db.StatusOrder(),
 		},
 		Idempotency: db,
 		Client:      queue,

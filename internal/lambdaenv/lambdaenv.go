@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -25,7 +26,10 @@ type Settings struct {
 	SecretTTL         time.Duration
 	RateLimitInterval time.Duration
 	MaxDeliveryAge    time.Duration
-	LogLevel          slog.Level
+	// RetryScale multiplies retry delays; tests set HERALD_RETRY_SCALE to
+	// play a long outage in seconds. Default 1.
+	RetryScale float64
+	LogLevel   slog.Level
 }
 
 // Load reads the environment; dispatch requires the queue URLs too.
@@ -56,6 +60,11 @@ func Load(dispatch bool) (Settings, error) {
 	// The SAM template derives the queue's maxReceiveCount from the same
 	// parameter (mapping DeliveryReceives), so the two cannot disagree.
 	s.MaxDeliveryAge = duration("HERALD_MAX_DELIVERY_AGE", "1h")
+	scale, err := strconv.ParseFloat(envOr("HERALD_RETRY_SCALE", "1"), 64)
+	if err != nil || scale <= 0 {
+		errs = append(errs, errors.New("HERALD_RETRY_SCALE must be a positive number"))
+	}
+	s.RetryScale = scale
 	if err := s.LogLevel.UnmarshalText([]byte(envOr("HERALD_LOG_LEVEL", "info"))); err != nil {
 		errs = append(errs, errors.New("HERALD_LOG_LEVEL must be debug, info, warn or error"))
 	}

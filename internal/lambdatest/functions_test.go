@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,6 +93,7 @@ func TestFunctions(t *testing.T) {
 	t.Run("DispatchHTTP", func(t *testing.T) { testDispatchHTTP(t, b) })
 	t.Run("DispatchSQS", func(t *testing.T) { testDispatchSQS(t, b) })
 	t.Run("DispatchSQSCommitStatus", func(t *testing.T) { testDispatchSQSCommitStatus(t, b) })
+	t.Run("DispatchSQSOutageSoak", func(t *testing.T) { testDispatchSQSOutageSoak(t, b) })
 	t.Run("Receiver", func(t *testing.T) { testReceiver(t, b) })
 	t.Run("InitFailure", func(t *testing.T) { testInitFailure(t, b) })
 }
@@ -465,7 +467,13 @@ type stack struct {
 	sm               *awstest.SecretsManager
 	sink             *notifytest.Sink
 	noAWSFile        string
+	// down makes /flaky answer 503 while set; refused counts them.
+	down    atomic.Bool
+	refused atomic.Int32
 }
+
+// postsWhileDown is how many POSTs /flaky refused.
+func (st *stack) postsWhileDown() int { return int(st.refused.Load()) }
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
@@ -494,6 +502,11 @@ func newStack(t *testing.T) *stack {
 			http.Error(w, "busy", http.StatusServiceUnavailable)
 		case "/bad":
 			http.Error(w, "invalid payload", http.StatusBadRequest)
+		case "/flaky":
+			if st.down.Load() {
+				st.refused.Add(1)
+				http.Error(w, "down", http.StatusServiceUnavailable)
+			}
 		}
 	})
 	st.noAWSFile = filepath.Join(t.TempDir(), "no-such-file")
