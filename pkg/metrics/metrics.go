@@ -1,7 +1,8 @@
 // Package metrics names what Herald measures. The ingest handler and the
 // delivery workers record through Recorder; herald serve exports the
 // measurements in the Prometheus format (package prom), and the Lambda
-// functions, which nothing scrapes, discard them (Nop).
+// functions, which nothing scrapes, write them to their logs in CloudWatch's
+// Embedded Metric Format (package emf). Nop discards them.
 package metrics
 
 import "time"
@@ -31,6 +32,12 @@ type Recorder interface {
 	DeliveryAttempt(providerType string, d time.Duration)
 	// QueueDepthChange adds delta to the deliveries queued or waiting.
 	QueueDepthChange(delta int)
+	// DeadLettered counts a job moved to the dead-letter queue, once the
+	// move has succeeded. A failed delivery (DeliveryOutcome with
+	// OutcomeFailed) is not always one: a message that is not a job is
+	// dead-lettered without an attempt, and a move that fails leaves the
+	// job to be tried again.
+	DeadLettered()
 }
 
 // Nop discards every measurement.
@@ -42,5 +49,6 @@ func (Nop) EventRejected(string)                   {}
 func (Nop) DeliveryOutcome(string, string, string) {}
 func (Nop) DeliveryAttempt(string, time.Duration)  {}
 func (Nop) QueueDepthChange(int)                   {}
+func (Nop) DeadLettered()                          {}
 
 var _ Recorder = Nop{}

@@ -34,6 +34,8 @@ type Metrics struct {
 	// ConfigReloads counts herald serve's config reloads by result (ok,
 	// failed); a failed one keeps the last good config.
 	ConfigReloads *prometheus.CounterVec
+	// DeadLetters counts jobs moved to the dead-letter queue.
+	DeadLetters prometheus.Counter
 }
 
 // New registers Herald's metrics, with the Go and process collectors, on a
@@ -70,9 +72,13 @@ func New() *Metrics {
 			Name: "herald_config_reloads_total",
 			Help: "Config reloads by result (ok, failed); a failed reload keeps the last good config.",
 		}, []string{"result"}),
+		DeadLetters: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_dead_letters_total",
+			Help: "Jobs moved to the dead-letter queue, whence herald replay resends them.",
+		}),
 	}
 	m.registry.MustRegister(m.EventsReceived, m.EventsDuplicate, m.EventsRejected,
-		m.Deliveries, m.DeliveryDuration, m.QueueDepth, m.ConfigReloads,
+		m.Deliveries, m.DeliveryDuration, m.QueueDepth, m.ConfigReloads, m.DeadLetters,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -108,3 +114,6 @@ func (m *Metrics) DeliveryAttempt(providerType string, d time.Duration) {
 
 // QueueDepthChange implements metrics.Recorder.
 func (m *Metrics) QueueDepthChange(delta int) { m.QueueDepth.Add(float64(delta)) }
+
+// DeadLettered implements metrics.Recorder.
+func (m *Metrics) DeadLettered() { m.DeadLetters.Inc() }
