@@ -1,0 +1,5 @@
+//go:build !race
+
+package emf
+
+const raceEnabled = false
