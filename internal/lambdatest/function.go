@@ -125,13 +125,22 @@ type Function struct {
 // ErrExited is wrapped by Function.Invoke when the process ended.
 var ErrExited = errors.New("the function process exited")
 
+// Output kept of a function process, and the part of it a failed test
+// logs. The dispatch function writes a log line and two metric lines per
+// delivery attempt: the outage soak's 200 jobs and their retries write
+// about 0.6 MB, and the test counts lines from its first job on.
+const (
+	outputMax = 4 << 20
+	loggedMax = 64 << 10
+)
+
 // Start runs binary with env (which is all of its environment) plus
 // AWS_LAMBDA_RUNTIME_API pointing at a new Runtime. The process is killed
 // when tb ends, and its output logged if tb failed.
 func Start(tb testing.TB, binary string, env []string) *Function {
 	tb.Helper()
 	rt := NewRuntime(tb)
-	f := &Function{Runtime: rt, out: &tailBuffer{max: 64 << 10}, exited: make(chan struct{})}
+	f := &Function{Runtime: rt, out: &tailBuffer{max: outputMax}, exited: make(chan struct{})}
 	f.cmd = exec.Command(binary)
 	f.cmd.Dir = filepath.Dir(binary)
 	f.cmd.Env = append(append([]string(nil), env...), "AWS_LAMBDA_RUNTIME_API="+rt.Addr)
@@ -145,7 +154,7 @@ func Start(tb testing.TB, binary string, env []string) *Function {
 	tb.Cleanup(func() {
 		f.Stop()
 		if tb.Failed() {
-			tb.Logf("output of %s:\n%s", filepath.Base(filepath.Dir(binary)), f.Output())
+			tb.Logf("output of %s (its end):\n%s", filepath.Base(filepath.Dir(binary)), tail(f.Output(), loggedMax))
 		}
 	})
 	return f
@@ -159,7 +168,7 @@ func (f *Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	go func() {
 		select {
 		case <-f.exited:
-			cancel(fmt.Errorf("%w (%v); output:\n%s", ErrExited, f.err, f.Output()))
+			cancel(fmt.Errorf("%w (%v); output:\n%s", ErrExited, f.err, tail(f.Output(), loggedMax)))
 		case <-ctx.Done():
 		}
 	}()
@@ -170,8 +179,20 @@ func (f *Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	return resp, err
 }
 
-// Output returns the last 64 KiB the process wrote to stdout and stderr.
+// Output returns the last 4 MiB the process wrote to stdout and stderr.
 func (f *Function) Output() string { return f.out.String() }
+
+// tail is the end of s: at most limit bytes, from a line start.
+func tail(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	s = s[len(s)-limit:]
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	return "…\n" + s
+}
 
 // Stop kills the process and waits for it.
 func (f *Function) Stop() {
