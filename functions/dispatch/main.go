@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -15,7 +16,7 @@ import (
 	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/delivery/sqsqueue"
 	"github.com/heraldhq/herald/pkg/lambdamux"
-	"github.com/heraldhq/herald/pkg/metrics"
+	"github.com/heraldhq/herald/pkg/metrics/emf"
 	"github.com/heraldhq/herald/pkg/notify/notifiers"
 	"github.com/heraldhq/herald/pkg/notify/registry"
 	"github.com/heraldhq/herald/pkg/secrets"
@@ -43,8 +44,9 @@ func main() {
 	source := config.NewCached(db, notifiers.New(registry.New), config.CachedOptions{
 		TTL: env.ConfigTTL, Secrets: secretStore.Lookup, Logger: logger.With("table", env.Table),
 	})
-	// Nothing scrapes a Lambda function; its logs carry every outcome.
-	m := metrics.Nop{}
+	// Metrics are Embedded Metric Format lines on stdout, which CloudWatch
+	// Logs turns into CloudWatch metrics (namespace Herald).
+	m := emf.New(os.Stdout, emf.Options{Function: os.Getenv("AWS_LAMBDA_FUNCTION_NAME")})
 
 	ingest := &server.Ingest{
 		Config:  source,

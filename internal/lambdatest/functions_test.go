@@ -41,6 +41,8 @@ import (
 	"github.com/heraldhq/herald/pkg/delivery/sqsqueue"
 	"github.com/heraldhq/herald/pkg/event"
 	"github.com/heraldhq/herald/pkg/lambdamux"
+	"github.com/heraldhq/herald/pkg/metrics/emf"
+	"github.com/heraldhq/herald/pkg/metrics/emf/emftest"
 	"github.com/heraldhq/herald/pkg/notify/github/githubtest"
 	"github.com/heraldhq/herald/pkg/notify/notifytest"
 	"github.com/heraldhq/herald/pkg/receiver"
@@ -216,6 +218,18 @@ func testDispatchHTTP(t *testing.T, b *lambdatest.Builder) {
 	t.Logf("DynamoDB requests per ingested event: first (cold, loads the config) %v; warm %v; duplicate %v",
 		cold, warm, duplicate)
 
+	// Each measurement is an EMF line on stdout, which CloudWatch Logs
+	// turns into metrics: three valid events (one a duplicate) and the
+	// unsigned one.
+	waitEMF(t, f, map[string]float64{
+		"EventsReceived":                         3,
+		"EventsDuplicate":                        1,
+		"EventsRejected{reason=unauthenticated}": 1,
+	})
+	if strings.Contains(f.Output(), clusterToken) {
+		t.Error("the function's output contains the cluster token")
+	}
+
 	// A payload of another trigger is an invocation error, and the
 	// function serves on.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -331,6 +345,16 @@ func testDispatchSQS(t *testing.T, b *lambdatest.Builder) {
 	if n := len(st.posts("/bad")); n != 1 {
 		t.Errorf("the bad provider got %d POSTs, want 1", n)
 	}
+
+	// One outcome per attempt and one duration per request sent; the
+	// redelivered message was acknowledged without either. ("DeadLetters": 1
+	// joins them once sqsqueue's Handler records the moves it makes.)
+	waitEMF(t, f, map[string]float64{
+		"Deliveries{outcome=delivered,provider_type=generic,reason=none}":      1,
+		"Deliveries{outcome=retry,provider_type=generic,reason=server_error}":  1,
+		"Deliveries{outcome=failed,provider_type=generic,reason=client_error}": 1,
+		"DeliveryDuration{provider_type=generic}":                              3,
+	})
 }
 
 // A commit-status job through the dispatch binary's SQS handler, with the
@@ -864,6 +888,54 @@ func invokeSQS(t *testing.T, f *lambdatest.Function, payload []byte) events.SQSE
 		t.Fatalf("response is not an SQS batch response: %v\n%s", err, out)
 	}
 	return resp
+}
+
+// waitEMF waits for the function's EMF lines (its stdout reaches the test
+// through a pipe, a little after the invocation) and checks them: every one
+// valid, in namespace Herald, with the function's name as a dimension, and
+// their metrics adding up to want. A key of want is the metric's name with
+// its other dimensions, sorted: "Deliveries{outcome=retry,provider_type=generic,reason=server_error}";
+// a metric's key counts its lines, whatever its value.
+func waitEMF(t *testing.T, f *lambdatest.Function, want map[string]float64) {
+	t.Helper()
+	var (
+		got map[string]float64
+		err error
+	)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var docs []*emftest.Doc
+		docs, err = emftest.Lines(f.Output())
+		got = map[string]float64{}
+		for _, d := range docs {
+			if d.Namespace != emf.Namespace || d.Dimensions[emf.DimFunction] != "herald-dispatch" {
+				t.Fatalf("EMF line in namespace %q with dimensions %v, want namespace %s and function herald-dispatch",
+					d.Namespace, d.Dimensions, emf.Namespace)
+			}
+			var dims []string
+			for k, v := range d.Dimensions {
+				if k != emf.DimFunction {
+					dims = append(dims, k+"="+v)
+				}
+			}
+			slices.Sort(dims)
+			for name := range d.Metrics {
+				key := name
+				if len(dims) > 0 {
+					key += "{" + strings.Join(dims, ",") + "}"
+				}
+				got[key]++
+			}
+		}
+		if err != nil || maps.Equal(got, want) || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("invalid EMF lines: %v", err)
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("EMF lines per metric %v, want %v", got, want)
+	}
 }
 
 func header(resp httpResponse, name string) string {
