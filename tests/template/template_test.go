@@ -21,6 +21,7 @@ import (
 	"github.com/awslabs/goformation/v7"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/delivery/sqsqueue"
 )
 
@@ -28,6 +29,7 @@ const (
 	templatePath = "../../deploy/template.yaml"
 	docsPath     = "../../docs/aws.md"
 	makefilePath = "../../Makefile"
+	readmePath   = "../../deploy/README.md"
 	repoRoot     = "../.."
 )
 
@@ -44,19 +46,27 @@ var wantResources = map[string]string{
 	"ReceiverFunction": "AWS::Serverless::Function",
 	"ReceiverLogGroup": "AWS::Logs::LogGroup",
 	"ReceiverRole":     "AWS::IAM::Role",
+
+	"DeadLetterAlarm":     "AWS::CloudWatch::Alarm",
+	"OldestDeliveryAlarm": "AWS::CloudWatch::Alarm",
+	"DispatchErrorsAlarm": "AWS::CloudWatch::Alarm",
+	"ReceiverErrorsAlarm": "AWS::CloudWatch::Alarm",
+	"AlarmTopic":          "AWS::SNS::Topic",
+	"AlarmTopicPolicy":    "AWS::SNS::TopicPolicy",
 }
 
 // function describes one Lambda function and the resources that belong to it.
 type function struct {
-	logicalID string
-	short     string // docs/aws.md's name, the functions/ directory, the FunctionName suffix
-	role      string
-	logGroup  string
+	logicalID   string
+	short       string // docs/aws.md's name, the functions/ directory, the FunctionName suffix
+	role        string
+	logGroup    string
+	errorsAlarm string
 }
 
 var functions = []function{
-	{"DispatchFunction", "dispatch", "DispatchRole", "DispatchLogGroup"},
-	{"ReceiverFunction", "receiver", "ReceiverRole", "ReceiverLogGroup"},
+	{"DispatchFunction", "dispatch", "DispatchRole", "DispatchLogGroup", "DispatchErrorsAlarm"},
+	{"ReceiverFunction", "receiver", "ReceiverRole", "ReceiverLogGroup", "ReceiverErrorsAlarm"},
 }
 
 // How each environment variable of docs/aws.md is wired.
@@ -80,6 +90,7 @@ var wantDefaults = map[string]string{
 	"MaxDeliveryAge":    "1h",
 	"ConfigTTL":         "30s",
 	"RateLimitInterval": "5m",
+	"AlarmEmail":        "",
 }
 
 const secretARN = "sub:arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SecretPrefix}*"
@@ -125,11 +136,13 @@ var wantGrants = map[string][]grant{
 
 // Attributes Fn::GetAtt may name, per resource type used here.
 var getAttAttributes = map[string][]string{
+	"AWS::CloudWatch::Alarm":    {"Arn"},
 	"AWS::DynamoDB::Table":      {"Arn", "StreamArn"},
 	"AWS::IAM::Role":            {"Arn", "RoleId"},
 	"AWS::Logs::LogGroup":       {"Arn"},
 	"AWS::SQS::Queue":           {"Arn", "QueueName", "QueueUrl"},
 	"AWS::Serverless::Function": {"Arn"},
+	"AWS::SNS::Topic":           {"TopicArn", "TopicName"},
 }
 
 var pseudoParameters = []string{
@@ -196,6 +209,33 @@ func TestChecksFail(t *testing.T) {
 		{"architecture", "Architectures: [arm64]", "Architectures: [x86_64]", "arm64"},
 		{"missing output", "  QueueUrl:\n    Description: SQS delivery queue.\n    Value: !Ref DeliveryQueue\n", "", "QueueUrl"},
 		{"log retention", "      RetentionInDays: !Ref LogRetentionDays\n", "", "RetentionInDays"},
+		// The alarms, their topic and its condition.
+		{"DLQ alarm on the delivery queue", "          Value: !GetAtt DeadLetterQueue.QueueName", "          Value: !GetAtt DeliveryQueue.QueueName", "DeadLetterAlarm.Dimensions"},
+		{"DLQ alarm on messages in flight", "MetricName: ApproximateNumberOfMessagesVisible", "MetricName: ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesNotVisible"},
+		{"DLQ alarm threshold", "      Threshold: 0\n", "      Threshold: 1\n", "DeadLetterAlarm.Threshold"},
+		{"DLQ alarm cleared by an idle queue", "      TreatMissingData: ignore", "      TreatMissingData: notBreaching", "DeadLetterAlarm.TreatMissingData"},
+		{"age alarm on the DLQ", "          Value: !GetAtt DeliveryQueue.QueueName", "          Value: !GetAtt DeadLetterQueue.QueueName", "OldestDeliveryAlarm.Dimensions"},
+		{"age threshold off half the horizon", "1h: {Seconds: 1800}", "1h: {Seconds: 3600}", "OldestDeliveryAlarm.Threshold for MaxDeliveryAge 1h"},
+		{"age threshold missing a horizon", "    15m: {Seconds: 450}\n", "", `OldestDeliveryAge has no key "15m"`},
+		{"age threshold not following MaxDeliveryAge", "Threshold: !FindInMap [OldestDeliveryAge, !Ref MaxDeliveryAge, Seconds]", "Threshold: 1800", "OldestDeliveryAlarm.Threshold"},
+		{"errors alarm on the wrong function", "          Value: !Ref ReceiverFunction", "          Value: !Ref DispatchFunction", "ReceiverErrorsAlarm.Dimensions"},
+		{"errors alarm on throttles", "      MetricName: Errors", "      MetricName: Throttles", "DispatchErrorsAlarm.MetricName"},
+		{"errors alarm averaged", "      Statistic: Sum", "      Statistic: Average", "DispatchErrorsAlarm.Statistic"},
+		{"alarm period", "      Period: 300", "      Period: 90", "DeadLetterAlarm.Period 90"},
+		{"misspelt alarm property", "      TreatMissingData: ignore", "      TreatMissingDatas: ignore", "TreatMissingDatas"},
+		{"unconditional alarm action", "      AlarmActions: !If [HasAlarmEmail, [!Ref AlarmTopic], !Ref AWS::NoValue]", "      AlarmActions: [!Ref AlarmTopic]", "outside !If [HasAlarmEmail, ...]"},
+		{"no OK action", "      OKActions: !If [HasAlarmEmail, [!Ref AlarmTopic], !Ref AWS::NoValue]\n", "", "DeadLetterAlarm.OKActions"},
+		{"dangling If condition", "AlarmActions: !If [HasAlarmEmail,", "AlarmActions: !If [HasAlarmMail,", `"HasAlarmMail"`},
+		{"inverted condition", `HasAlarmEmail: !Not [!Equals [!Ref AlarmEmail, ""]]`, `HasAlarmEmail: !Equals [!Ref AlarmEmail, ""]`, `HasAlarmEmail with AlarmEmail ""`},
+		{"email pattern refuses the default", `AllowedPattern: '^$|^[^@`, `AllowedPattern: '^[^@`, `default "" does not match`},
+		{"topic without the condition", "    Type: AWS::SNS::Topic\n    Condition: HasAlarmEmail\n", "    Type: AWS::SNS::Topic\n", "AlarmTopic.Condition"},
+		{"output without the condition", "    Condition: HasAlarmEmail\n    Description: SNS topic", "    Description: SNS topic", "Outputs.AlarmTopicArn refers to AlarmTopic"},
+		{"SMS subscription", "        - Protocol: email", "        - Protocol: sms", "AlarmTopic.Subscription"},
+		{"topic under the AWS managed key", "      DisplayName: !Sub ${AWS::StackName} alarms\n", "      DisplayName: !Sub ${AWS::StackName} alarms\n      KmsMasterKeyId: alias/aws/sns\n", "KmsMasterKeyId"},
+		{"topic policy for every principal", "Principal: {Service: cloudwatch.amazonaws.com}", `Principal: {AWS: "*"}`, "AlarmTopicPolicy: statements"},
+		{"topic policy for any alarm", ":alarm:${AWS::StackName}-*", ":alarm:*", "AlarmTopicPolicy: statements"},
+		{"alarm name outside the topic policy", "AlarmName: !Sub ${AWS::StackName}-dead-letters", "AlarmName: herald-dead-letters", "AlarmTopicPolicy would refuse"},
+		{"undocumented parameter", "Conditions:\n", "  Extra:\n    Type: String\n    Default: x\n\nConditions:\n", "no row for Extra"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -220,7 +260,7 @@ func TestChecksFail(t *testing.T) {
 // ------------------------------------------------------------ loading
 
 type inputs struct {
-	template, docs, makefile []byte
+	template, docs, makefile, readme []byte
 }
 
 func readInputs(t *testing.T) inputs {
@@ -229,7 +269,7 @@ func readInputs(t *testing.T) inputs {
 	for _, f := range []struct {
 		path string
 		dst  *[]byte
-	}{{templatePath, &in.template}, {docsPath, &in.docs}, {makefilePath, &in.makefile}} {
+	}{{templatePath, &in.template}, {docsPath, &in.docs}, {makefilePath, &in.makefile}, {readmePath, &in.readme}} {
 		b, err := os.ReadFile(f.path)
 		if err != nil {
 			t.Fatal(err)
@@ -252,6 +292,7 @@ type tmpl struct {
 	params, mappings, resources, conditions map[string]any
 	docs                                    string
 	makefile                                string
+	readme                                  string
 }
 
 // load parses the template with goformation and by itself. A nil tmpl means
@@ -271,6 +312,7 @@ func load(in inputs) (*tmpl, []string) {
 		conditions: asMap(root["Conditions"]),
 		docs:       string(in.docs),
 		makefile:   string(in.makefile),
+		readme:     string(in.readme),
 	}
 	checkGoformation(in.template, tp, r)
 	return tp, r.list
@@ -341,6 +383,11 @@ var checks = []struct {
 	{"IAM", checkIAM},
 	{"LogGroups", checkLogGroups},
 	{"Outputs", checkOutputs},
+	{"Conditions", checkConditions},
+	{"ConditionalReferences", checkConditionalReferences},
+	{"Alarms", checkAlarms},
+	{"AlarmTopic", checkAlarmTopic},
+	{"ParameterDocs", checkParameterDocs},
 }
 
 var (
@@ -405,6 +452,8 @@ func checkStrict(tp *tmpl, r *report) {
 			if rp := prop(res, "RedrivePolicy"); rp != nil {
 				unknownKeys(asMap(rp), redriveKeys, name+".RedrivePolicy", r)
 			}
+		case "AWS::SNS::TopicPolicy":
+			strictPolicy(prop(res, "PolicyDocument"), name+".PolicyDocument", r)
 		}
 	}
 }
@@ -471,6 +520,15 @@ func (tp *tmpl) walkReferences(v any, path string, r *report) {
 				case "Fn::FindInMap":
 					tp.checkFindInMap(arg, path, r)
 					return
+				case "Condition":
+					// In Conditions, {"Condition": name} uses another condition;
+					// elsewhere a Condition key holds a map (IAM) and is walked.
+					if name, ok := arg.(string); ok {
+						if _, ok := tp.conditions[name]; !ok {
+							r.add("%s: Condition %q names no condition", path, name)
+						}
+						return
+					}
 				case "Fn::If":
 					if args := asList(arg); len(args) == 3 {
 						if _, ok := tp.conditions[str(args[0])]; !ok {
@@ -1226,11 +1284,448 @@ func checkOutputs(tp *tmpl, r *report) {
 	if api != "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/" {
 		r.add("output ApiUrl is %q, want the HTTP API's default endpoint", api)
 	}
+	topic := asMap(outputs["AlarmTopicArn"])
+	if refName(topic["Value"]) != "AlarmTopic" || str(topic["Condition"]) != "HasAlarmEmail" {
+		r.add("output AlarmTopicArn is %v, want !Ref AlarmTopic under Condition HasAlarmEmail", topic)
+	}
 	for _, name := range sortedKeys(outputs) {
-		if _, ok := want[name]; !ok && name != "ApiUrl" {
-			r.add("output %s is not one of ApiUrl, TableName, QueueUrl, DeadLetterQueueUrl", name)
+		if _, ok := want[name]; !ok && name != "ApiUrl" && name != "AlarmTopicArn" {
+			r.add("output %s is not one of ApiUrl, TableName, QueueUrl, DeadLetterQueueUrl, AlarmTopicArn", name)
 		}
 	}
+}
+
+// checkConditions checks the one condition: HasAlarmEmail holds exactly
+// when AlarmEmail is set. Every condition must be used.
+func checkConditions(tp *tmpl, r *report) {
+	if got := sortedKeys(tp.conditions); !slices.Equal(got, []string{"HasAlarmEmail"}) {
+		r.add("conditions %v, want exactly HasAlarmEmail", got)
+	}
+	for email, want := range map[string]bool{"": false, "ops@example.com": true} {
+		got, err := tp.evalCondition(map[string]any{"Condition": "HasAlarmEmail"}, map[string]string{"AlarmEmail": email})
+		if err != nil || got != want {
+			r.add("HasAlarmEmail with AlarmEmail %q is %v (%v), want %v", email, got, err, want)
+		}
+	}
+	used := map[string]bool{}
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if args := asList(x["Fn::If"]); len(x) == 1 && len(args) == 3 {
+				used[str(args[0])] = true
+			}
+			if c, ok := x["Condition"].(string); ok && len(x) == 1 {
+				used[c] = true
+			}
+			for _, e := range x {
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	for _, section := range []string{"Resources", "Outputs"} {
+		for _, v := range asMap(tp.root[section]) {
+			if c := str(asMap(v)["Condition"]); c != "" {
+				used[c] = true
+			}
+			walk(asMap(v)["Properties"])
+			walk(asMap(v)["Value"])
+		}
+	}
+	walk(tp.root["Conditions"])
+	for _, name := range sortedKeys(tp.conditions) {
+		if !used[name] {
+			r.add("condition %s is never used", name)
+		}
+	}
+}
+
+// checkConditionalReferences checks what CloudFormation checks only at
+// deploy time: a resource or output that may exist without a conditional
+// resource refers to it only inside !If on that resource's condition (in
+// the branch where it holds), and does not depend on it.
+func checkConditionalReferences(tp *tmpl, r *report) {
+	condOf := map[string]string{}
+	for name, res := range tp.resources {
+		if c := str(asMap(res)["Condition"]); c != "" {
+			condOf[name] = c
+		}
+	}
+	var walk func(v any, holds map[string]bool, own, path string)
+	target := func(name, own, path string, holds map[string]bool) {
+		name, _, _ = strings.Cut(name, ".")
+		if c, ok := condOf[name]; ok && c != own && !holds[c] {
+			r.add("%s refers to %s, which exists only when %s, outside !If [%s, ...]", path, name, c, c)
+		}
+	}
+	walk = func(v any, holds map[string]bool, own, path string) {
+		switch x := v.(type) {
+		case map[string]any:
+			if len(x) == 1 {
+				if n := refName(x); n != "" {
+					target(n, own, path, holds)
+					return
+				}
+				if args := asList(x["Fn::GetAtt"]); len(args) == 2 {
+					target(str(args[0]), own, path, holds)
+					return
+				}
+				if sub, ok := x["Fn::Sub"]; ok {
+					text := str(sub)
+					if l := asList(sub); len(l) == 2 {
+						text = str(l[0])
+						walk(l[1], holds, own, path)
+					}
+					for _, m := range subVariable.FindAllStringSubmatch(text, -1) {
+						target(m[1], own, path, holds)
+					}
+					return
+				}
+				if args := asList(x["Fn::If"]); len(args) == 3 {
+					c := str(args[0])
+					yes := maps.Clone(holds)
+					if yes == nil {
+						yes = map[string]bool{}
+					}
+					yes[c] = true
+					walk(args[1], yes, own, path)
+					walk(args[2], holds, own, path)
+					return
+				}
+			}
+			for _, k := range sortedKeys(x) {
+				walk(x[k], holds, own, path+"."+k)
+			}
+		case []any:
+			for i, e := range x {
+				walk(e, holds, own, fmt.Sprintf("%s[%d]", path, i))
+			}
+		}
+	}
+	for _, name := range sortedKeys(tp.resources) {
+		res := asMap(tp.resources[name])
+		own := str(res["Condition"])
+		for _, dep := range strs(res["DependsOn"]) {
+			if c, ok := condOf[dep]; ok && c != own {
+				r.add("%s.DependsOn: %s exists only when %s", name, dep, c)
+			}
+		}
+		walk(res["Properties"], nil, own, name+".Properties")
+	}
+	outputs := asMap(tp.root["Outputs"])
+	for _, name := range sortedKeys(outputs) {
+		o := asMap(outputs[name])
+		walk(o["Value"], nil, str(o["Condition"]), "Outputs."+name)
+	}
+}
+
+// alarm is what one alarm must watch and how.
+type alarm struct {
+	logicalID string
+	suffix    string // AlarmName is ${AWS::StackName}-<suffix>
+	namespace string
+	metric    string
+	statistic string
+	dimension string // the one dimension's name
+	value     string // its value, as canon writes it
+	missing   string // TreatMissingData
+	// threshold checks the Threshold property.
+	threshold func(tp *tmpl, v any, r *report)
+}
+
+func zeroThreshold(logicalID string) func(*tmpl, any, *report) {
+	return func(tp *tmpl, v any, r *report) {
+		if n, err := tp.evalInt(v, nil); err != nil || n != 0 {
+			r.add("%s.Threshold is %v, want 0: any one is too many", logicalID, v)
+		}
+	}
+}
+
+func wantAlarms() []alarm {
+	out := []alarm{
+		{"DeadLetterAlarm", "dead-letters", "AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum",
+			"QueueName", "DeadLetterQueue.QueueName", "ignore", zeroThreshold("DeadLetterAlarm")},
+		{"OldestDeliveryAlarm", "oldest-delivery", "AWS/SQS", "ApproximateAgeOfOldestMessage", "Maximum",
+			"QueueName", "DeliveryQueue.QueueName", "notBreaching", checkAgeThreshold},
+	}
+	for _, f := range functions {
+		out = append(out, alarm{f.errorsAlarm, f.short + "-errors", "AWS/Lambda", "Errors", "Sum",
+			"FunctionName", "ref:" + f.logicalID, "notBreaching", zeroThreshold(f.errorsAlarm)})
+	}
+	return out
+}
+
+// checkAgeThreshold: the oldest delivery's age alarm fires at half of
+// MaxDeliveryAge, for every value offered, through the mapping
+// OldestDeliveryAge; it must stay above the longest back-off (or a
+// healthy retry would fire it) and below the delivery queue's retention
+// (or the message would be gone before).
+func checkAgeThreshold(tp *tmpl, v any, r *report) {
+	if args := asList(asMap(v)["Fn::FindInMap"]); len(args) != 3 || str(args[0]) != "OldestDeliveryAge" || refName(args[1]) != "MaxDeliveryAge" {
+		r.add("OldestDeliveryAlarm.Threshold is %v, want !FindInMap [OldestDeliveryAge, !Ref MaxDeliveryAge, Seconds]", v)
+		return
+	}
+	retention, err := tp.evalInt(prop(tp.resources["DeliveryQueue"], "MessageRetentionPeriod"), nil)
+	if err != nil {
+		retention = 4 * 24 * 3600
+	}
+	for _, age := range strs(asMap(tp.params["MaxDeliveryAge"])["AllowedValues"]) {
+		d, err := time.ParseDuration(age)
+		if err != nil {
+			continue // checkQueue reports it
+		}
+		n, err := tp.evalInt(v, map[string]string{"MaxDeliveryAge": age})
+		want := int((d / 2).Seconds())
+		switch {
+		case err != nil || n != want:
+			r.add("OldestDeliveryAlarm.Threshold for MaxDeliveryAge %s is %d s (%v), want %d s, half of it (mapping OldestDeliveryAge)", age, n, err, want)
+		case time.Duration(n)*time.Second <= delivery.MaxDelay:
+			r.add("OldestDeliveryAlarm.Threshold for MaxDeliveryAge %s is %d s, within the longest back-off of %s", age, n, delivery.MaxDelay)
+		case n >= retention:
+			r.add("OldestDeliveryAlarm.Threshold for MaxDeliveryAge %s is %d s, past the delivery queue's retention of %d s", age, n, retention)
+		}
+	}
+}
+
+var (
+	alarmProperties = []string{"AlarmName", "AlarmDescription", "Namespace", "MetricName", "Dimensions", "Statistic",
+		"Period", "EvaluationPeriods", "DatapointsToAlarm", "ComparisonOperator", "Threshold", "TreatMissingData",
+		"AlarmActions", "OKActions"}
+	// The actions of every alarm: the topic when AlarmEmail is set, none
+	// otherwise.
+	wantActions = map[string]any{"Fn::If": []any{"HasAlarmEmail", []any{ref("AlarmTopic")}, ref("AWS::NoValue")}}
+)
+
+// checkAlarms compares each alarm with wantAlarms: metric, dimension,
+// statistic, threshold, missing data and actions, and checks what
+// CloudWatch requires of periods.
+func checkAlarms(tp *tmpl, r *report) {
+	seen := map[string]bool{}
+	for _, a := range wantAlarms() {
+		res := asMap(tp.resources[a.logicalID])
+		p := asMap(res["Properties"])
+		if str(res["Type"]) != "AWS::CloudWatch::Alarm" || p == nil {
+			r.add("alarm %s is missing", a.logicalID)
+			continue
+		}
+		seen[a.logicalID] = true
+		unknownKeys(p, alarmProperties, a.logicalID+".Properties", r)
+		if c := str(res["Condition"]); c != "" {
+			r.add("%s.Condition %s: the alarms exist in every stack; only their actions depend on AlarmEmail", a.logicalID, c)
+		}
+		if name, _ := subText(p["AlarmName"]); name != "${AWS::StackName}-"+a.suffix {
+			r.add("%s.AlarmName is %v, want !Sub ${AWS::StackName}-%s", a.logicalID, p["AlarmName"], a.suffix)
+		}
+		if str(p["AlarmDescription"]) == "" && asMap(p["AlarmDescription"]) == nil {
+			r.add("%s.AlarmDescription is missing: say what to do", a.logicalID)
+		}
+		for key, want := range map[string]string{"Namespace": a.namespace, "MetricName": a.metric, "Statistic": a.statistic,
+			"ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": a.missing} {
+			if got := str(p[key]); got != want {
+				r.add("%s.%s is %q, want %q", a.logicalID, key, got, want)
+			}
+		}
+		dims := asList(p["Dimensions"])
+		if d := asMap(first(dims)); len(dims) != 1 || len(d) != 2 || str(d["Name"]) != a.dimension || canon(d["Value"]) != a.value {
+			r.add("%s.Dimensions is %v, want exactly %s = %s", a.logicalID, p["Dimensions"], a.dimension, a.value)
+		}
+		a.threshold(tp, p["Threshold"], r)
+		period, err1 := tp.evalInt(p["Period"], nil)
+		evals, err2 := tp.evalInt(p["EvaluationPeriods"], nil)
+		switch {
+		case err1 != nil || err2 != nil:
+			r.add("%s: Period %v and EvaluationPeriods %v must be numbers", a.logicalID, p["Period"], p["EvaluationPeriods"])
+		case period < 60 || period%60 != 0:
+			r.add("%s.Period %d: AWS metrics are per minute; want a multiple of 60", a.logicalID, period)
+		case evals < 1 || period*evals > 86400:
+			r.add("%s: %d periods of %d s; want at least one, and a day at most", a.logicalID, evals, period)
+		}
+		if v, ok := p["DatapointsToAlarm"]; ok {
+			if n, err := tp.evalInt(v, nil); err != nil || n < 1 || n > evals {
+				r.add("%s.DatapointsToAlarm %v: want 1 to EvaluationPeriods", a.logicalID, v)
+			}
+		}
+		for _, key := range []string{"AlarmActions", "OKActions"} {
+			if !reflect.DeepEqual(p[key], wantActions) {
+				r.add("%s.%s is %v, want !If [HasAlarmEmail, [!Ref AlarmTopic], !Ref AWS::NoValue]", a.logicalID, key, p[key])
+			}
+		}
+	}
+	if d, _ := subText(prop(tp.resources["DeadLetterAlarm"], "AlarmDescription")); !strings.Contains(d, "herald replay --dlq ${DeadLetterQueue}") {
+		r.add("DeadLetterAlarm.AlarmDescription does not say how to replay: herald replay --dlq ${DeadLetterQueue}")
+	}
+	for _, name := range sortedKeys(tp.resources) {
+		if str(asMap(tp.resources[name])["Type"]) == "AWS::CloudWatch::Alarm" && !seen[name] {
+			r.add("alarm %s is not one this test knows; add it to wantAlarms", name)
+		}
+	}
+}
+
+// checkAlarmTopic checks the topic the alarms notify: created with
+// AlarmEmail only, subscribing it, and publishable by this stack's alarms
+// and nothing else.
+func checkAlarmTopic(tp *tmpl, r *report) {
+	topic := asMap(tp.resources["AlarmTopic"])
+	policy := asMap(tp.resources["AlarmTopicPolicy"])
+	for name, res := range map[string]map[string]any{"AlarmTopic": topic, "AlarmTopicPolicy": policy} {
+		if c := str(res["Condition"]); c != "HasAlarmEmail" {
+			r.add("%s.Condition is %q, want HasAlarmEmail: without AlarmEmail there is no one to notify", name, c)
+		}
+	}
+	tprops := asMap(topic["Properties"])
+	wantSub := []any{map[string]any{"Protocol": "email", "Endpoint": ref("AlarmEmail")}}
+	if !reflect.DeepEqual(tprops["Subscription"], wantSub) {
+		r.add("AlarmTopic.Subscription is %v, want one email subscription of !Ref AlarmEmail", tprops["Subscription"])
+	}
+	if k, ok := tprops["KmsMasterKeyId"]; ok {
+		r.add("AlarmTopic.KmsMasterKeyId %v: CloudWatch cannot publish to a topic under the AWS managed key, and a customer managed key needs a key policy for it", k)
+	}
+	pprops := asMap(policy["Properties"])
+	if !reflect.DeepEqual(pprops["Topics"], []any{ref("AlarmTopic")}) {
+		r.add("AlarmTopicPolicy.Topics is %v, want [!Ref AlarmTopic]", pprops["Topics"])
+	}
+	const sourceArn = "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${AWS::StackName}-*"
+	want := map[string]any{
+		"Effect":    "Allow",
+		"Principal": map[string]any{"Service": "cloudwatch.amazonaws.com"},
+		"Action":    "sns:Publish",
+		"Resource":  ref("AlarmTopic"),
+		"Condition": map[string]any{
+			"ArnLike":      map[string]any{"aws:SourceArn": map[string]any{"Fn::Sub": sourceArn}},
+			"StringEquals": map[string]any{"aws:SourceAccount": ref("AWS::AccountId")},
+		},
+	}
+	sts := statements(asMap(pprops["PolicyDocument"]))
+	var got map[string]any
+	if len(sts) == 1 {
+		got = maps.Clone(sts[0])
+		delete(got, "Sid")
+	}
+	if !reflect.DeepEqual(got, want) {
+		r.add("AlarmTopicPolicy: statements %v; want exactly one letting cloudwatch.amazonaws.com publish for this stack's alarms (%s) in this account", sts, sourceArn)
+	}
+	// The policy admits alarms by name: every alarm's must match its
+	// pattern, ${AWS::StackName}-*.
+	pattern := sourceArn
+	if len(sts) == 1 {
+		if arn, ok := subText(asMap(asMap(sts[0]["Condition"])["ArnLike"])["aws:SourceArn"]); ok {
+			pattern = arn
+		}
+	}
+	_, prefix, _ := strings.Cut(pattern, ":alarm:")
+	prefix = strings.TrimSuffix(prefix, "*")
+	for _, name := range sortedKeys(tp.resources) {
+		if str(asMap(tp.resources[name])["Type"]) != "AWS::CloudWatch::Alarm" {
+			continue
+		}
+		if n, _ := subText(prop(tp.resources[name], "AlarmName")); !strings.HasPrefix(n, prefix) {
+			r.add("%s.AlarmName %v does not start with %s: AlarmTopicPolicy would refuse its notifications", name, prop(tp.resources[name], "AlarmName"), prefix)
+		}
+	}
+}
+
+var readmeParamRow = regexp.MustCompile("^\\| `([A-Za-z]+)` \\| ([^|]*) \\|")
+
+// checkParameterDocs checks deploy/README.md's parameter table (the one
+// headed "| parameter | default |"): a row for every parameter, with its
+// default (`value`, or "empty").
+func checkParameterDocs(tp *tmpl, r *report) {
+	rows := map[string]string{}
+	in := false
+	for _, l := range strings.Split(tp.readme, "\n") {
+		switch {
+		case strings.HasPrefix(l, "| parameter | default |"):
+			in = true
+		case !strings.HasPrefix(l, "|"):
+			in = false
+		case in:
+			if m := readmeParamRow.FindStringSubmatch(l); m != nil {
+				rows[m[1]] = strings.TrimSpace(m[2])
+			}
+		}
+	}
+	if len(rows) == 0 {
+		r.add("deploy/README.md: found no parameter table (a table headed \"| parameter | default |\")")
+	}
+	for _, name := range sortedKeys(tp.params) {
+		want := "`" + scalar(asMap(tp.params[name])["Default"]) + "`"
+		if want == "``" {
+			want = "empty"
+		}
+		got, ok := rows[name]
+		switch {
+		case !ok:
+			r.add("deploy/README.md: the parameter table has no row for %s", name)
+		case got != want:
+			r.add("deploy/README.md: %s's default is %s there, %s in the template", name, got, want)
+		}
+	}
+	for _, name := range sortedKeys(rows) {
+		if _, ok := tp.params[name]; !ok {
+			r.add("deploy/README.md documents a parameter %s the template does not have", name)
+		}
+	}
+}
+
+// evalCondition evaluates a condition expression: !Equals, !Not, !And,
+// !Or and {Condition: name}, over parameters as eval reads them.
+func (tp *tmpl) evalCondition(v any, override map[string]string) (bool, error) {
+	x := asMap(v)
+	if len(x) != 1 {
+		return false, fmt.Errorf("cannot evaluate condition %v", v)
+	}
+	if name, ok := x["Condition"].(string); ok {
+		c, ok := tp.conditions[name]
+		if !ok {
+			return false, fmt.Errorf("no condition %s", name)
+		}
+		return tp.evalCondition(c, override)
+	}
+	for fn, arg := range x {
+		args := asList(arg)
+		switch fn {
+		case "Fn::Equals":
+			if len(args) != 2 {
+				return false, fmt.Errorf("!Equals takes two values")
+			}
+			a, err := tp.eval(args[0], override)
+			if err != nil {
+				return false, err
+			}
+			b, err := tp.eval(args[1], override)
+			return a == b, err
+		case "Fn::Not":
+			if len(args) != 1 {
+				return false, fmt.Errorf("!Not takes one condition")
+			}
+			c, err := tp.evalCondition(args[0], override)
+			return !c, err
+		case "Fn::And", "Fn::Or":
+			and := fn == "Fn::And"
+			for _, a := range args {
+				c, err := tp.evalCondition(a, override)
+				if err != nil {
+					return false, err
+				}
+				if c != and {
+					return c, nil
+				}
+			}
+			return and, nil
+		}
+	}
+	return false, fmt.Errorf("cannot evaluate condition %v", v)
+}
+
+func first(l []any) any {
+	if len(l) == 0 {
+		return nil
+	}
+	return l[0]
 }
 
 // ------------------------------------------------------------ evaluation
