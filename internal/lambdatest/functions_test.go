@@ -347,9 +347,10 @@ func testDispatchSQS(t *testing.T, b *lambdatest.Builder) {
 	}
 
 	// One outcome per attempt and one duration per request sent; the
-	// redelivered message was acknowledged without either. ("DeadLetters": 1
-	// joins them once sqsqueue's Handler records the moves it makes.)
+	// redelivered message was acknowledged without either; the 400 was
+	// moved to the DLQ.
 	waitEMF(t, f, map[string]float64{
+		"DeadLetters": 1,
 		"Deliveries{outcome=delivered,provider_type=generic,reason=none}":      1,
 		"Deliveries{outcome=retry,provider_type=generic,reason=server_error}":  1,
 		"Deliveries{outcome=failed,provider_type=generic,reason=client_error}": 1,

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/heraldhq/herald/pkg/metrics/prom"
 	"github.com/heraldhq/herald/pkg/notify"
 	"github.com/heraldhq/herald/pkg/store"
 	"github.com/heraldhq/herald/pkg/store/boltdb"
@@ -102,6 +105,9 @@ func TestJournalFollowsEachJob(t *testing.T) {
 	}
 	if recs := records(t, st, false); len(recs) != 0 {
 		t.Fatalf("dead letter still pending: %+v", recs)
+	}
+	if got := testutil.ToFloat64(q2.deliverer.Metrics.(*prom.Metrics).DeadLetters); got != 1 {
+		t.Fatalf("herald_dead_letters_total = %v, want 1", got)
 	}
 }
 

@@ -229,6 +229,9 @@ func (q *MemoryQueue) record(job *Job, r Result) {
 			rec.Dead, rec.Reason = true, r.Reason
 		}
 		err = q.Journal.PutDeliveries(ctx, rec)
+		if err == nil && rec.Dead {
+			q.deliverer.Metrics.DeadLettered()
+		}
 	}
 	if err != nil {
 		q.deliverer.Logger.Error("recording the delivery's outcome failed", q.deliverer.attrs(job, "error", err.Error())...)

@@ -286,6 +286,7 @@ func (h *Handler) deadLetter(ctx context.Context, log *slog.Logger, body, reason
 		return false
 	}
 	log.Info("job moved to the dead-letter queue")
+	h.Deliverer.Metrics.DeadLettered()
 	return true
 }
 

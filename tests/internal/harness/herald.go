@@ -141,32 +141,22 @@ type Options struct {
 // GET /readyz answers 200. A process that exits before it is ready (a port
 // taken in the meantime, for example) is retried twice on a new port.
 func Start(bin, configDir string, opts Options) (*Process, error) {
-	cleanup := func() {}
-	if opts.StateDir == "" {
-		dir, err := os.MkdirTemp("", "herald-state-")
-		if err != nil {
-			return nil, err
-		}
-		opts.StateDir = dir
-		cleanup = func() { os.RemoveAll(dir) }
-	}
-	opts.Args = append([]string{"--state-dir", opts.StateDir}, opts.Args...)
 	var lastErr error
 	for try := 0; try < 3; try++ {
 		p, err := start(bin, configDir, opts)
 		if err == nil {
-			p.cleanup = cleanup
 			return p, nil
 		}
 		lastErr = err
 		if p != nil && !p.Exited() {
 			// Running but not ready: retrying would not help.
 			p.Stop()
-			cleanup()
 			return nil, err
 		}
+		if p != nil {
+			p.Stop() // exited: removes its temporary state directory
+		}
 	}
-	cleanup()
 	return nil, lastErr
 }
 
@@ -182,16 +172,26 @@ func start(bin, configDir string, opts Options) (*Process, error) {
 // process that started but is not ready is returned with the error, for
 // the caller to stop or retry.
 func startAt(bin, configDir, addr string, opts Options) (*Process, error) {
-	args := append([]string{"serve", "--config", configDir, "--addr", addr}, opts.Args...)
+	cleanup := func() {}
+	if opts.StateDir == "" {
+		dir, err := os.MkdirTemp("", "herald-state-")
+		if err != nil {
+			return nil, err
+		}
+		opts.StateDir = dir
+		cleanup = func() { os.RemoveAll(dir) }
+	}
+	args := append([]string{"serve", "--config", configDir, "--addr", addr, "--state-dir", opts.StateDir}, opts.Args...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), opts.Env...)
 	p := &Process{
-		Addr:   addr,
-		URL:    "http://" + addr,
-		cmd:    cmd,
-		stderr: &syncBuffer{},
-		stdout: &syncBuffer{},
-		done:   make(chan struct{}),
+		Addr:    addr,
+		URL:     "http://" + addr,
+		cmd:     cmd,
+		stderr:  &syncBuffer{},
+		stdout:  &syncBuffer{},
+		done:    make(chan struct{}),
+		cleanup: cleanup,
 	}
 	if opts.Output != nil {
 		cmd.Stderr, cmd.Stdout = opts.Output, opts.Output
@@ -199,6 +199,7 @@ func startAt(bin, configDir, addr string, opts Options) (*Process, error) {
 		cmd.Stderr, cmd.Stdout = p.stderr, p.stdout
 	}
 	if err := cmd.Start(); err != nil {
+		cleanup()
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
 	go func() {
