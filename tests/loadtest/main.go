@@ -141,9 +141,9 @@ type result struct {
 	// DiskWritten is what herald wrote to storage during the measured run
 	// and its drain, or -1 when /proc does not say.
 	DiskWritten int64
-	SinkCPU        time.Duration // this process's (the sink's) CPU time then
-	Machine        machineCPU    // the whole machine's CPU time then
-	Misses         []string
+	SinkCPU     time.Duration // this process's (the sink's) CPU time then
+	Machine     machineCPU    // the whole machine's CPU time then
+	Misses      []string
 }
 
 func runScenario(o options, sc scenario, bin, script, dir string) (result, error) {
