@@ -104,15 +104,9 @@ func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err 
 // unless the first status with that name and genre already has the same
 // state and description. Progressing events are skipped, as in Flux.
 func (n *Notifier) NotifyCommitStatus(ctx context.Context, ev event.Event, statusID string) (retry bool, err error) {
-	if statusID == "" {
-		return false, notify.Permanent(errors.New("commit status cannot be empty"))
-	}
 	s, skip, err := commitstatus.For(commitstatus.AzureDevOps, ev, statusID)
-	if skip {
-		return false, nil
-	}
-	if err != nil {
-		return false, notify.Permanent(err)
+	if skip || err != nil {
+		return false, err
 	}
 	genre := Genre
 	if summary, ok := ev.Metadata["summary"]; ok {

@@ -128,15 +128,9 @@ func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err 
 // on the event's commit, unless that key already has the same state and
 // description. Progressing events are skipped, as in Flux.
 func (n *Notifier) NotifyCommitStatus(ctx context.Context, ev event.Event, statusID string) (retry bool, err error) {
-	if statusID == "" {
-		return false, notify.Permanent(errors.New("commit status cannot be empty"))
-	}
 	s, skip, err := commitstatus.For(commitstatus.Bitbucket, ev, statusID)
-	if skip {
-		return false, nil
-	}
-	if err != nil {
-		return false, notify.Permanent(err)
+	if skip || err != nil {
+		return false, err
 	}
 	want := status{Key: commitstatus.Key(s.ID), URL: statusURL, State: s.State, Name: commitstatus.Name(ev), Description: s.Description}
 	builds := n.repoURL + "/commit/" + s.Commit + "/statuses/build"

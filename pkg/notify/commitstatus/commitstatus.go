@@ -98,21 +98,26 @@ type Status struct {
 	ID          string
 }
 
-// For prepares the status host sets for ev, in Flux's order: a Progressing
-// event is skipped (skip is true; Gitea sets "pending" instead), then the
-// commit is extracted and the severity mapped to the host's state. Its
-// errors are Flux's texts, and no later attempt can change them.
+// For prepares the status host sets for ev, in Flux's order: an empty
+// status id is refused, a Progressing event is skipped (skip is true;
+// Gitea sets "pending" instead), then the commit is extracted and the
+// severity mapped to the host's state. Its errors are Flux's texts, and
+// permanent: no later attempt can change them. A provider returns
+// (false, err) when skip is true or err is set.
 func For(h Host, ev event.Event, statusID string) (s Status, skip bool, err error) {
+	if statusID == "" {
+		return Status{}, false, notify.Permanent(errors.New("commit status cannot be empty"))
+	}
 	if ev.Reason == ReasonProgressing && h != Gitea {
 		return Status{}, true, nil
 	}
 	commit, err := Commit(ev)
 	if err != nil {
-		return Status{}, false, err
+		return Status{}, false, notify.Permanent(err)
 	}
 	state, err := State(h, ev)
 	if err != nil {
-		return Status{}, false, err
+		return Status{}, false, notify.Permanent(err)
 	}
 	return Status{Commit: commit, State: state, Description: Description(ev), ID: statusID}, false, nil
 }

@@ -136,12 +136,9 @@ func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err 
 // NotifyCommitStatus sets the status statusID on the event's commit unless
 // the first status of that context already has its state and description.
 func (n *Notifier) NotifyCommitStatus(ctx context.Context, ev event.Event, statusID string) (retry bool, err error) {
-	if statusID == "" {
-		return false, notify.Permanent(errors.New("commit status cannot be empty"))
-	}
 	s, _, err := commitstatus.For(commitstatus.Gitea, ev, statusID)
 	if err != nil {
-		return false, notify.Permanent(err)
+		return false, err
 	}
 	client, err := n.conn.Client(ctx, n.Now())
 	if err != nil {

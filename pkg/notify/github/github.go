@@ -8,7 +8,6 @@ package github
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -65,15 +64,9 @@ func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err 
 // the newest status of that context already has the same state and
 // description. Progressing events are skipped, as in Flux.
 func (n *Notifier) NotifyCommitStatus(ctx context.Context, ev event.Event, statusID string) (retry bool, err error) {
-	if statusID == "" {
-		return false, notify.Permanent(errors.New("commit status cannot be empty"))
-	}
 	s, skip, err := commitstatus.For(commitstatus.GitHub, ev, statusID)
-	if skip {
-		return false, nil
-	}
-	if err != nil {
-		return false, notify.Permanent(err)
+	if skip || err != nil {
+		return false, err
 	}
 	var token notify.Secret
 	if n.app != nil {

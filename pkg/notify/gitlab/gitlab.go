@@ -114,15 +114,9 @@ func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err 
 // NotifyCommitStatus sets the status statusID on the event's commit unless
 // GitLab lists an identical one. Progressing events are skipped.
 func (n *Notifier) NotifyCommitStatus(ctx context.Context, ev event.Event, statusID string) (retry bool, err error) {
-	if statusID == "" {
-		return false, notify.Permanent(errors.New("commit status cannot be empty"))
-	}
 	s, skip, err := commitstatus.For(commitstatus.GitLab, ev, statusID)
-	if skip {
-		return false, nil
-	}
-	if err != nil {
-		return false, notify.Permanent(err)
+	if skip || err != nil {
+		return false, err
 	}
 	statuses, resp, err := n.client.Commits.GetCommitStatuses(n.project.ID, s.Commit,
 		&gl.GetCommitStatusesOptions{Name: &s.ID}, gl.WithContext(ctx))
