@@ -1,8 +1,11 @@
 package boltdb
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -39,7 +42,7 @@ func (s *Store) PutDeliveries(ctx context.Context, recs ...store.DeliveryRecord)
 		if len(r.ID) > bolt.MaxKeySize {
 			return fmt.Errorf("journaling %d deliveries: record %d has an id of %d bytes, over %d", len(recs), i, len(r.ID), bolt.MaxKeySize)
 		}
-		v, err := json.Marshal(r)
+		v, err := encodeRecord(r)
 		if err != nil {
 			return fmt.Errorf("journaling %d deliveries: record %d: %w", len(recs), i, err)
 		}
@@ -101,8 +104,8 @@ func (s *Store) ListDeliveries(ctx context.Context, dead bool) ([]store.Delivery
 	var recs []store.DeliveryRecord
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(name).ForEach(func(k, v []byte) error {
-			var r store.DeliveryRecord
-			if err := json.Unmarshal(v, &r); err != nil {
+			r, err := decodeRecord(v)
+			if err != nil {
 				return fmt.Errorf("record %q: %w", k, err)
 			}
 			recs = append(recs, r)
@@ -121,4 +124,32 @@ func journalPart(dead bool) string {
 		return "dead letters"
 	}
 	return "pending deliveries"
+}
+
+// A record is stored as the length of its JSON without the job (uvarint),
+// that JSON, then the job's bytes as the queue gave them: the job, most
+// of a record, is neither base64-encoded nor decoded twice.
+func encodeRecord(r store.DeliveryRecord) ([]byte, error) {
+	job := r.Job
+	r.Job = nil
+	meta, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	v := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(meta)+len(job)), uint64(len(meta)))
+	v = append(v, meta...)
+	return append(v, job...), nil
+}
+
+func decodeRecord(v []byte) (store.DeliveryRecord, error) {
+	var r store.DeliveryRecord
+	n, size := binary.Uvarint(v)
+	if size <= 0 || uint64(len(v)-size) < n {
+		return r, errors.New("not a journal record")
+	}
+	if err := json.Unmarshal(v[size:size+int(n)], &r); err != nil {
+		return r, err
+	}
+	r.Job = bytes.Clone(v[size+int(n):])
+	return r, nil
 }

@@ -64,7 +64,7 @@ var ErrLocked = errors.New("the state directory is in use by another herald proc
 
 // formatVersion is the layout of the buckets below; Open refuses a file of
 // another one rather than misread it.
-const formatVersion = "2"
+const formatVersion = "3"
 
 // Top-level buckets.
 var (

@@ -149,11 +149,11 @@ func TestOpenRefusesOtherFiles(t *testing.T) {
 					if err != nil {
 						return err
 					}
-					return b.Put(keyFormat, []byte("3"))
+					return b.Put(keyFormat, []byte("4"))
 				})
 				return errors.Join(err, db.Close())
 			},
-			want: `state format "3", this herald reads "2"`,
+			want: `state format "4", this herald reads "3"`,
 		},
 	}
 	for name, c := range cases {
