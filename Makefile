@@ -65,11 +65,24 @@ lint:
 	cd tests && staticcheck ./...
 	cd cmd/forwarder && staticcheck ./...
 
-# Short fuzz runs of the parsers; FUZZTIME=5m for a longer one.
-FUZZTIME ?= 20s
+# Every fuzz target of the root and forwarder modules, FUZZTIME each (5m
+# for a long run). go test -fuzz takes one target of one package at a time,
+# so the targets are listed per package with go test -list. make test runs
+# their seed corpora and testdata/fuzz inputs without fuzzing.
+FUZZTIME ?= 5s
+FUZZMODULES := . cmd/forwarder
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./pkg/event
-	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME) ./pkg/api
+	@set -e; start=$$(date +%s); n=0; \
+	for mod in $(FUZZMODULES); do \
+		list=$$(cd $$mod && $(GO) test -list '^Fuzz' ./...); \
+		targets=$$(printf '%s\n' "$$list" | awk '/^Fuzz/ { names[++k] = $$1; next } /^ok/ { for (i = 1; i <= k; i++) print $$2 ":" names[i]; k = 0 }'); \
+		for t in $$targets; do \
+			echo "==> $$t"; \
+			(cd $$mod && $(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) $${t%%:*}); \
+			n=$$((n + 1)); \
+		done; \
+	done; \
+	echo "fuzzed $$n targets for $(FUZZTIME) each in $$(($$(date +%s) - start))s"
 
 clean:
 	rm -rf $(BIN)

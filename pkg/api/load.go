@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -105,6 +106,11 @@ func isManifest(path string) bool {
 	return false
 }
 
+// anchorName matches the alias names in yaml's errors ("unknown anchor
+// 'x' referenced"), which are not printed: an unquoted value starting with
+// '*', such as a password, is read as an alias.
+var anchorName = regexp.MustCompile(`anchor '[0-9A-Za-z_-]*'`)
+
 // Decode reads the objects of one file: YAML with any number of documents,
 // or JSON. file names the source in messages and in each object's Source.
 // Empty documents are skipped but keep their place in the document count,
@@ -123,7 +129,7 @@ func Decode(file string, data []byte) (*Config, error) {
 		if err != nil {
 			// The parser cannot resynchronise after a syntax error, so the
 			// rest of the file is lost; say where it stopped.
-			errs = append(errs, &FieldError{File: file, Index: index, Message: err.Error()})
+			errs = append(errs, &FieldError{File: file, Index: index, Message: anchorName.ReplaceAllString(err.Error(), "anchor")})
 			break
 		}
 		d := docDecoder{cfg: cfg, src: Source{File: file, Index: index}, budget: nodeBudget}

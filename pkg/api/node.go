@@ -223,7 +223,9 @@ func describe(n *yaml.Node) string {
 		case "!!binary":
 			return "binary data"
 		default:
-			return "a value tagged " + tag
+			// The tag is not named: an unquoted value starting with '!',
+			// such as a password, is read as one.
+			return "a value with a custom tag"
 		}
 	}
 	return "an unsupported YAML node"
@@ -232,6 +234,9 @@ func describe(n *yaml.Node) string {
 func quoteHint(n *yaml.Node) string {
 	switch n.ShortTag() {
 	case "!!int", "!!float", "!!bool":
+		return " (quote the value to make it a string)"
+	}
+	if n.Kind == yaml.ScalarNode && !strings.HasPrefix(n.ShortTag(), "!!") {
 		return " (quote the value to make it a string)"
 	}
 	return ""

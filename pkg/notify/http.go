@@ -208,8 +208,9 @@ func unwrapURLError(err error) error {
 }
 
 // quoted matches the pieces of the URL that net/url quotes in its reasons,
-// e.g. `invalid port ":x" after host`.
-var quoted = regexp.MustCompile(`"[^"]*"`)
+// e.g. `invalid port ":x" after host`, with the escapes of strconv.Quote,
+// so that an escaped quote does not end the match.
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
 
 // urlErrorReason is why a URL did not parse, without the URL or the pieces
 // of it that the reason quotes: any of them may be the secret.

@@ -212,9 +212,11 @@ func applySecret(cfg *Config, settings *TransportSettings, ns, name string, data
 	return nil
 }
 
-// yamlQuoted matches the values yaml.v3 quotes in its type errors, such as
-// "cannot unmarshal !!seq `[a b]` into string".
-var yamlQuoted = regexp.MustCompile("`[^`]*`")
+// yamlQuoted matches what yaml.v3 quotes in its errors: values between
+// backquotes, such as "cannot decode !!str `abc` as a !!int", which may
+// hold backquotes themselves, and alias names, as in "unknown anchor 'abc'
+// referenced", since an unquoted value starting with '*' is read as one.
+var yamlQuoted = regexp.MustCompile("(?s)`.*`|'[0-9A-Za-z_-]*'")
 
 // redactYAMLError keeps the line numbers and the reason of a YAML error, but
 // not the header values it may quote.
