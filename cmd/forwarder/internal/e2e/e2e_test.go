@@ -290,7 +290,8 @@ func TestGitHubPushReconcilesTheGitRepository(t *testing.T) {
 	}
 
 	herald := start(t, "herald serve", filepath.Join(bin, "herald"), "serve",
-		"--config", cfgDir, "--addr", "127.0.0.1:0", "--cluster-tokens", filepath.Join(work, "cluster-tokens.yaml"))
+		"--config", cfgDir, "--addr", "127.0.0.1:0", "--cluster-tokens", filepath.Join(work, "cluster-tokens.yaml"),
+		"--state-dir", filepath.Join(work, "state"))
 	serving := herald.awaiter("herald serving")(t)
 	heraldURL := fmt.Sprintf("http://%s/", serving["addr"])
 
