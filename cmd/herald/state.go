@@ -106,6 +106,9 @@ func adminHandler(a deliveryAdmin) http.Handler {
 		}
 		writeAdminJSON(w, map[string]int{"replayed": n})
 	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		adminError(w, http.StatusNotFound, "no "+r.Method+" "+r.URL.Path+" here; the admin socket serves GET /deliveries and POST /replay?max=N")
+	})
 	return mux
 }
 
