@@ -151,11 +151,15 @@ func serve(f serveFlags, logger *slog.Logger) error {
 		adminCtx, stopAdmin := context.WithCancel(ctx)
 		adminDone, err := serveAdmin(adminCtx, f.stateDir, queueAdmin{queue: queue}, logger)
 		if err != nil {
+			// Deliveries work without it (a unix socket path is at most
+			// 108 bytes, say); only herald deliveries and replay cannot
+			// reach this process.
+			logger.Warn("no admin socket: herald deliveries and herald replay cannot reach this process", "error", err.Error())
 			stopAdmin()
-			return err
+		} else {
+			defer adminDone()
+			defer stopAdmin() // before adminDone waits
 		}
-		defer adminDone()
-		defer stopAdmin() // before adminDone waits
 	}
 
 	ingest := &server.Ingest{
