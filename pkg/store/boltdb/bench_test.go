@@ -69,3 +69,31 @@ func BenchmarkJournalPutParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkIngestParallel is what the ingest and delivery of one event
+// write: a de-duplication claim written behind and a 1 KiB journal record,
+// each synced before ingest answers, then the delete of the record once
+// the job is delivered.
+func BenchmarkIngestParallel(b *testing.B) {
+	ctx := context.Background()
+	s := openStore(b, Options{})
+	d := s.Deduper()
+	job := bytes.Repeat([]byte("x"), 1<<10)
+	now := time.Now()
+	var n atomic.Int64
+	b.SetParallelism(benchCallers)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := strconv.FormatInt(n.Add(1), 16)
+			if ok, _, err := d.Claim(ctx, id, now); !ok || err != nil {
+				b.Errorf("Claim = %v, %v", ok, err)
+			}
+			if err := s.PutDeliveries(ctx, store.DeliveryRecord{ID: id, Job: job, Updated: now}); err != nil {
+				b.Error(err)
+			}
+			if err := s.DeleteDelivery(ctx, id); err != nil {
+				b.Error(err)
+			}
+		}
+	})
+}

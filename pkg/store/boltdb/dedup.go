@@ -18,16 +18,16 @@ import (
 // first seen), decided in memory and written behind to the file, from
 // which Open restores them.
 //
-// A claim does not wait for its write: the writer keeps writes in order,
-// so the journal entry ingest writes next for the same event, which it
-// does wait for, commits with the claim or after it. An event answered
+// A claim does not wait for its write: the log keeps writes in order, so
+// the journal entry ingest writes next for the same event, which it does
+// wait for, is synced with the claim or after it. An event answered
 // 202 therefore has its claim on disk; only the claim of an event that
 // matched nothing can be lost to a crash, and a duplicate of it matches
 // nothing again.
 //
 // In the file, a window is one entry keyed by its end and the key's
 // SHA-256 (keys are digests already, of any length), holding its start:
-// the keys of new windows sort after all others, so that a commit appends
+// the keys of new windows sort after all others, so that applying the log appends
 // to the last pages of the bucket instead of rewriting a page per event
 // across a tree of millions of keys. A key's older windows stay until the
 // sweep, which deletes the entries that ended an interval ago, reading
@@ -39,8 +39,8 @@ var _ store.Deduper = Deduper{}
 // Deduper returns the store's Deduper.
 func (s *Store) Deduper() Deduper { return Deduper{s: s} }
 
-// sweepChunk bounds the keys one sweep transaction deletes, so that claims
-// waiting for the writer are not held up long.
+// sweepChunk bounds the keys one sweep transaction deletes, so that the
+// log's applier, which waits for it, is not held up long.
 const sweepChunk = 10_000
 
 // Claim implements store.Deduper.
@@ -53,18 +53,18 @@ func (d Deduper) Claim(ctx context.Context, key string, now time.Time) (bool, ti
 		return false, end, nil
 	}
 	k := memory.Hash(key)
-	d.s.commits.writeBehind(func(tx *bolt.Tx) error { return putWindow(tx, k, start, end) })
+	d.s.log.writeBehind(windowOp(k, start, end))
 	if dueSweep(&d.s.dedupSwept, now, d.s.opts.DedupInterval) {
 		d.s.sweepDedup(now)
 	}
 	return true, end, nil
 }
 
-// putWindow records the window of k.
-func putWindow(tx *bolt.Tx, k [sha256.Size]byte, start, end time.Time) error {
+// windowOp records the window of k.
+func windowOp(k [sha256.Size]byte, start, end time.Time) walOp {
 	v := make([]byte, 8)
 	putTime(v, start)
-	return tx.Bucket(bucketDedup).Put(expiryKey(end, k), v)
+	return walOp{bucket: walDedup, key: expiryKey(end, k), value: v}
 }
 
 // restoreWindows loads the windows of the file that are still of use at
@@ -91,7 +91,7 @@ func expiryKey(end time.Time, k [sha256.Size]byte) []byte {
 	return b
 }
 
-// Forget implements store.Deduper. Its write goes through the writer too,
+// Forget implements store.Deduper. Its write goes through the log too,
 // so that it lands after the claim it undoes; an older window of the key
 // that may remain in the file only allows the claims it would.
 func (d Deduper) Forget(ctx context.Context, key string) error {
@@ -103,8 +103,7 @@ func (d Deduper) Forget(ctx context.Context, key string) error {
 		return err
 	}
 	ek := expiryKey(end, memory.Hash(key))
-	err := d.s.commits.write(func(tx *bolt.Tx) error { return tx.Bucket(bucketDedup).Delete(ek) })
-	if err != nil {
+	if err := d.s.log.write(walOp{bucket: walDedup, key: ek}); err != nil {
 		return fmt.Errorf("forgetting a de-duplication key: %w", err)
 	}
 	return nil

@@ -76,7 +76,8 @@ func fill(t testing.TB, s *Store, prefix string, n int, now time.Time) {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		for i := range n {
 			k := sha256.Sum256(fmt.Appendf(nil, "%s%d", prefix, i))
-			if err := putWindow(tx, k, now, now.Add(s.opts.DedupInterval)); err != nil {
+			op := windowOp(k, now, now.Add(s.opts.DedupInterval))
+			if err := tx.Bucket(bucketDedup).Put(op.key, op.value); err != nil {
 				return err
 			}
 			s.windows.Restore(k, now, now.Add(s.opts.DedupInterval))

@@ -16,10 +16,10 @@ import (
 
 var _ store.DeliveryJournal = (*Store)(nil)
 
-// PutDeliveries implements store.DeliveryJournal. Records are JSON, keyed
-// by ID, in one bucket for pending deliveries and one for dead letters, so
+// PutDeliveries implements store.DeliveryJournal. Records are keyed by
+// ID, in one bucket for pending deliveries and one for dead letters, so
 // that listing either reads only its own; a put moves a record between
-// them. The records of one call are one transaction, shared with the
+// them. The records of one call are one frame of the log, shared with the
 // concurrent calls of other events.
 func (s *Store) PutDeliveries(ctx context.Context, recs ...store.DeliveryRecord) error {
 	if len(recs) == 0 {
@@ -28,13 +28,7 @@ func (s *Store) PutDeliveries(ctx context.Context, recs ...store.DeliveryRecord)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	// Everything that can fail on a record's own account fails here,
-	// before the batch, which would otherwise run this caller twice.
-	type put struct {
-		id, v []byte
-		dead  bool
-	}
-	puts := make([]put, len(recs))
+	ops := make([]walOp, 0, 2*len(recs))
 	for i, r := range recs {
 		if r.ID == "" {
 			return fmt.Errorf("journaling %d deliveries: record %d has no id", len(recs), i)
@@ -46,24 +40,14 @@ func (s *Store) PutDeliveries(ctx context.Context, recs ...store.DeliveryRecord)
 		if err != nil {
 			return fmt.Errorf("journaling %d deliveries: record %d: %w", len(recs), i, err)
 		}
-		puts[i] = put{id: []byte(r.ID), v: v, dead: r.Dead}
-	}
-	err := s.commits.write(func(tx *bolt.Tx) error {
-		pending, dead := tx.Bucket(bucketPending), tx.Bucket(bucketDead)
-		for _, p := range puts {
-			to, from := pending, dead
-			if p.dead {
-				to, from = dead, pending
-			}
-			if err := from.Delete(p.id); err != nil {
-				return err
-			}
-			if err := to.Put(p.id, p.v); err != nil {
-				return err
-			}
+		to, from := walPending, walDead
+		if r.Dead {
+			to, from = walDead, walPending
 		}
-		return nil
-	})
+		id := []byte(r.ID)
+		ops = append(ops, walOp{bucket: from, key: id}, walOp{bucket: to, key: id, value: v})
+	}
+	err := s.log.write(ops...)
 	if err != nil {
 		return fmt.Errorf("journaling %d deliveries: %w", len(recs), err)
 	}
@@ -79,13 +63,8 @@ func (s *Store) DeleteDelivery(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := s.commits.write(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketPending).Delete([]byte(id)); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketDead).Delete([]byte(id))
-	})
-	if err != nil {
+	key := []byte(id)
+	if err := s.log.write(walOp{bucket: walPending, key: key}, walOp{bucket: walDead, key: key}); err != nil {
 		return fmt.Errorf("deleting a delivery from the journal: %w", err)
 	}
 	return nil
@@ -96,6 +75,10 @@ func (s *Store) DeleteDelivery(ctx context.Context, id string) error {
 func (s *Store) ListDeliveries(ctx context.Context, dead bool) ([]store.DeliveryRecord, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	// The log's latest frames may not be in the file yet.
+	if err := s.log.flush(); err != nil {
+		return nil, fmt.Errorf("listing the journal's %s: %w", journalPart(dead), err)
 	}
 	name := bucketPending
 	if dead {

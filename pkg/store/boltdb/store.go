@@ -3,11 +3,13 @@
 // delivery journal, so that a restart of herald serve neither loses a
 // delivery it answered 202 for nor sends an event twice.
 //
-// Every write is a bbolt transaction, fsynced before it returns: a crash
-// after a call returns loses nothing, and a crash during one leaves the
-// file as it was before. The hot write paths (a de-duplication claim and a
-// journal write per event) go through group commit (commit.go), so that
-// concurrent callers share one fsync.
+// Every write is synced before it returns: a crash after a call returns
+// loses nothing, and a crash during one leaves the state as it was before.
+// Reconcile requests and Git status order are bbolt transactions. The hot
+// write paths (a de-duplication claim and a journal record per event, a
+// journal delete per delivery) are appended to a write-ahead log beside
+// the file (wal.go), one frame and one sync per group of concurrent
+// callers, and applied to the file in the background.
 //
 // The file is locked while open: a second herald process on the same
 // state directory fails to open it with ErrLocked.
@@ -57,14 +59,21 @@ type Options struct {
 	// LockTimeout bounds how long Open waits for another process to let
 	// go of the file. Default 1s.
 	LockTimeout time.Duration
+
+	// segmentSize is where the log moves to a new segment: tests make it
+	// small. Default walSegmentSize.
+	segmentSize int64
 }
 
 // ErrLocked is returned by Open when another process holds the file.
 var ErrLocked = errors.New("the state directory is in use by another herald process")
 
 // formatVersion is the layout of the buckets below; Open refuses a file of
-// another one rather than misread it.
-const formatVersion = "3"
+// another one rather than misread it. Format 4 is format 3 with the
+// write-ahead log beside the file, so Open upgrades a file of format 3.
+const formatVersion = "4"
+
+const formatWithoutLog = "3"
 
 // Top-level buckets.
 var (
@@ -81,10 +90,10 @@ var (
 // Store is local mode's state in one bbolt file. It is safe for concurrent
 // use; Close it to release the file's lock.
 type Store struct {
-	db      *bolt.DB
-	path    string
-	opts    Options
-	commits *committer // the writes on the ingest path
+	db   *bolt.DB
+	path string
+	opts Options
+	log  *wal // the writes on the ingest path
 	// windows decides de-duplication claims; the file keeps them.
 	windows *memory.Deduper
 
@@ -116,6 +125,9 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = DefaultLockTimeout
 	}
+	if opts.segmentSize <= 0 {
+		opts.segmentSize = walSegmentSize
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("creating the state directory: %w", err)
 	}
@@ -141,12 +153,21 @@ func Open(path string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
+	logDir := path + "-wal"
+	last, err := recoverWAL(db, logDir)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("opening %s: applying the log in %s: %w", path, logDir, err)
+	}
 	s := &Store{db: db, path: path, opts: opts, windows: memory.NewDeduper(opts.DedupInterval)}
 	if err := s.restoreWindows(opts.Now()); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("opening %s: reading de-duplication windows: %w", path, err)
 	}
-	s.commits = newCommitter(db, opts.Logger)
+	if s.log, err = openWAL(db, logDir, last, opts.segmentSize, opts.Logger); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
 	return s, nil
 }
 
@@ -154,7 +175,13 @@ func Open(path string, opts Options) (*Store, error) {
 // an existing one.
 func initBuckets(tx *bolt.Tx) error {
 	if meta := tx.Bucket(bucketMeta); meta != nil {
-		if v := meta.Get(keyFormat); string(v) != formatVersion {
+		switch v := meta.Get(keyFormat); string(v) {
+		case formatVersion:
+		case formatWithoutLog:
+			if err := meta.Put(keyFormat, []byte(formatVersion)); err != nil {
+				return err
+			}
+		default:
 			return fmt.Errorf("state format %q, this herald reads %q", v, formatVersion)
 		}
 	} else {
@@ -181,7 +208,7 @@ func initBuckets(tx *bolt.Tx) error {
 
 // Close waits for running transactions and releases the file.
 func (s *Store) Close() error {
-	s.commits.close()
+	s.log.close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("closing %s: %w", s.path, err)
 	}
