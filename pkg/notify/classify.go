@@ -23,8 +23,8 @@ import (
 //
 // The rules are go-retryablehttp's, which Flux uses, plus 408: connection
 // errors, context deadlines, 408, 429 and 5xx except 501 are retryable; TLS
-// trust failures, bad URL schemes, invalid headers, redirect loops and every
-// other status are not. The texts are Flux's, without the URL: the caller
+// trust failures, bad URL schemes, invalid headers, redirects to another
+// host (see CheckRedirect), redirect loops and every other status are not. The texts are Flux's, without the URL: the caller
 // masks them before they leave the package.
 func Classify(method string, resp *http.Response, body []byte, err error, now time.Time) error {
 	if err != nil {
@@ -92,6 +92,7 @@ var permanentTransportErrors = []string{
 	"unsupported protocol scheme", // address is not http(s)
 	"invalid header field",        // a header name or value Go refuses to send
 	"stopped after",               // "stopped after 10 redirects"
+	refusedRedirect,               // a RedirectError, flattened by an SDK
 	"certificate is not trusted",  // macOS verifier
 	"remote error: tls:",          // the server refused our certificate (mTLS)
 	"tls: failed to verify",       // any other verification failure
@@ -108,6 +109,7 @@ func classifyTransport(method string, err error) error {
 		inner = ue.Err
 	}
 	prefix := method + " request failed"
+	var redirect *RedirectError
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return Retryable(fmt.Errorf("%s: %w", prefix, context.DeadlineExceeded))
@@ -115,6 +117,9 @@ func classifyTransport(method string, err error) error {
 		// Our side gave up, e.g. a Lambda shutting down; the server may never
 		// have seen the request, so another attempt is worth it.
 		return Retryable(fmt.Errorf("%s: %w", prefix, context.Canceled))
+	case errors.As(err, &redirect):
+		// The server will redirect again; its text names no path or query.
+		return Permanent(fmt.Errorf("%s: %w", prefix, redirect))
 	case isTLSTrustError(err):
 		return Permanent(fmt.Errorf("%s: %w", prefix, &connError{text: inner.Error()}))
 	}
