@@ -23,7 +23,8 @@ import (
 //
 // The rules are go-retryablehttp's, which Flux uses, plus 408: connection
 // errors, context deadlines, 408, 429 and 5xx except 501 are retryable; TLS
-// trust failures, bad URL schemes, invalid headers, redirect loops and every
+// handshake and certificate failures, bad URL schemes, invalid headers,
+// redirects to another host (see CheckRedirect), redirect loops and every
 // other status are not. The texts are Flux's, without the URL: the caller
 // masks them before they leave the package.
 func Classify(method string, resp *http.Response, body []byte, err error, now time.Time) error {
@@ -92,10 +93,7 @@ var permanentTransportErrors = []string{
 	"unsupported protocol scheme", // address is not http(s)
 	"invalid header field",        // a header name or value Go refuses to send
 	"stopped after",               // "stopped after 10 redirects"
-	"certificate is not trusted",  // macOS verifier
-	"remote error: tls:",          // the server refused our certificate (mTLS)
-	"tls: failed to verify",       // any other verification failure
-	"server gave HTTP response to HTTPS client",
+	refusedRedirect,               // a RedirectError, flattened by an SDK
 }
 
 // classifyTransport classifies an error of http.Client.Do. net/http wraps
@@ -108,6 +106,7 @@ func classifyTransport(method string, err error) error {
 		inner = ue.Err
 	}
 	prefix := method + " request failed"
+	var redirect *RedirectError
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return Retryable(fmt.Errorf("%s: %w", prefix, context.DeadlineExceeded))
@@ -115,8 +114,12 @@ func classifyTransport(method string, err error) error {
 		// Our side gave up, e.g. a Lambda shutting down; the server may never
 		// have seen the request, so another attempt is worth it.
 		return Retryable(fmt.Errorf("%s: %w", prefix, context.Canceled))
-	case isTLSTrustError(err):
-		return Permanent(fmt.Errorf("%s: %w", prefix, &connError{text: inner.Error()}))
+	case errors.As(err, &redirect):
+		// The server will redirect again; its text names no path or query.
+		return Permanent(fmt.Errorf("%s: %w", prefix, redirect))
+	}
+	if reason, ok := tlsFailure(err); ok {
+		return Permanent(fmt.Errorf("%s: %w", prefix, &connError{text: "TLS handshake failed: " + reason}))
 	}
 	text := inner.Error()
 	for _, p := range permanentTransportErrors {
@@ -127,6 +130,70 @@ func classifyTransport(method string, err error) error {
 	var ne net.Error
 	timeout := errors.As(err, &ne) && ne.Timeout()
 	return Retryable(fmt.Errorf("%s: %w", prefix, &connError{text: text, timeout: timeout}))
+}
+
+// tlsFailure says why a TLS handshake failed, when err is such a failure:
+// a certificate that does not verify (unknown authority, another name,
+// expired), a server that does not speak TLS on the port, a server that
+// refused the handshake with an alert (our client certificate, a protocol
+// version). Each is the Provider's address, CA or certificate being wrong,
+// which no retry fixes. A handshake that timed out or lost its connection
+// is not one: a later attempt may succeed.
+func tlsFailure(err error) (reason string, ok bool) {
+	var (
+		verify   *tls.CertificateVerificationError
+		unknown  x509.UnknownAuthorityError
+		invalid  x509.CertificateInvalidError
+		hostname x509.HostnameError
+		system   x509.SystemRootsError
+		record   tls.RecordHeaderError
+		alert    tls.AlertError
+		op       *net.OpError
+	)
+	switch {
+	case errors.As(err, &unknown):
+		return x509Reason(unknown), true
+	case errors.As(err, &hostname):
+		return x509Reason(hostname), true
+	case errors.As(err, &invalid):
+		return x509Reason(invalid), true
+	case errors.As(err, &system):
+		return x509Reason(system), true
+	case errors.As(err, &verify):
+		// Another verification failure, such as the macOS verifier's.
+		return x509Reason(verify.Err), true
+	case errors.As(err, &record):
+		return "the server does not speak TLS on this port (" + strings.TrimPrefix(record.Msg, "tls: ") + ")", true
+	case errors.As(err, &alert):
+		// An alert this side sent, e.g. for a protocol version it refuses.
+		return alert.Error(), true
+	case errors.As(err, &op) && op.Op == "remote error":
+		// An alert the server sent: it refused our certificate, or the
+		// versions or ciphers do not meet.
+		return op.Error(), true
+	}
+	text := unwrapURLError(err).Error()
+	for _, p := range tlsFailureTexts {
+		if strings.Contains(text, p) {
+			return strings.TrimPrefix(strings.TrimPrefix(text, "http: "), "net/http: "), true
+		}
+	}
+	return "", false
+}
+
+// tlsFailureTexts are the TLS failures that carry no typed error.
+var tlsFailureTexts = []string{
+	"server gave HTTP response to HTTPS client",       // net/http's reading of a RecordHeaderError
+	"certificate is not trusted",                      // macOS verifier
+	"remote error: tls:",                              // an alert, when an SDK flattened the error
+	"tls: failed to verify",                           // a verification failure, likewise
+	"x509: ",                                          // a certificate error, likewise
+	"first record does not look like a TLS handshake", // a RecordHeaderError, likewise
+}
+
+// x509Reason is the text of a certificate error without crypto's prefixes.
+func x509Reason(err error) string {
+	return strings.TrimPrefix(strings.TrimPrefix(err.Error(), "tls: failed to verify certificate: "), "x509: ")
 }
 
 // connError is a failure to reach a server or to read its answer. Its text
@@ -141,14 +208,8 @@ type connError struct {
 func (e *connError) Error() string { return e.text }
 
 func isTLSTrustError(err error) bool {
-	var (
-		verify   *tls.CertificateVerificationError
-		unknown  x509.UnknownAuthorityError
-		invalid  x509.CertificateInvalidError
-		hostname x509.HostnameError
-	)
-	return errors.As(err, &verify) || errors.As(err, &unknown) ||
-		errors.As(err, &invalid) || errors.As(err, &hostname)
+	_, ok := tlsFailure(err)
+	return ok
 }
 
 // Outcome turns the error of one attempt into Notify's results: nil is

@@ -79,11 +79,11 @@ func TestClassifyTransport(t *testing.T) {
 		{"reset", wrap(syscall.ECONNRESET), "POST request failed: connection reset by peer", true},
 		{"deadline", wrap(context.DeadlineExceeded), "POST request failed: context deadline exceeded", true},
 		{"canceled", wrap(context.Canceled), "POST request failed: context canceled", true},
-		{"unknown authority", wrap(x509.UnknownAuthorityError{}), "POST request failed: x509: certificate signed by unknown authority", false},
-		{"hostname", wrap(x509.HostnameError{Certificate: &x509.Certificate{}, Host: "h"}), "POST request failed: x509: certificate is not valid for any names, but wanted to match h", false},
+		{"unknown authority", wrap(x509.UnknownAuthorityError{}), "POST request failed: TLS handshake failed: certificate signed by unknown authority", false},
+		{"hostname", wrap(x509.HostnameError{Certificate: &x509.Certificate{}, Host: "h"}), "POST request failed: TLS handshake failed: certificate is not valid for any names, but wanted to match h", false},
 		{"redirects", wrap(errors.New("stopped after 10 redirects")), "POST request failed: stopped after 10 redirects", false},
 		{"scheme", wrap(errors.New(`unsupported protocol scheme "ftp"`)), `POST request failed: unsupported protocol scheme "ftp"`, false},
-		{"mTLS refused", wrap(errors.New("remote error: tls: certificate required")), "POST request failed: remote error: tls: certificate required", false},
+		{"mTLS refused", wrap(errors.New("remote error: tls: certificate required")), "POST request failed: TLS handshake failed: remote error: tls: certificate required", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -131,6 +131,7 @@ func postJSON(ctx context.Context, client *http.Client, address string, payload 
 // neither does any value of the request's credentials or the WithMask list.
 // Every response body is drained up to a cap and closed, so the connection
 // goes back to the pool. A nil client means the shared default client.
+// Redirects follow CheckRedirect, whatever policy client has.
 func post(ctx context.Context, client *http.Client, method, address string, body []byte, opts ...PostOption) error {
 	o := postOptions{contentType: "application/json", now: time.Now}
 	for _, opt := range opts {
@@ -140,9 +141,8 @@ func post(ctx context.Context, client *http.Client, method, address string, body
 }
 
 func send(ctx context.Context, client *http.Client, method, address string, body []byte, o *postOptions) error {
-	if client == nil {
-		client = DefaultClient()
-	}
+	// Whoever built the client, a request follows the one redirect policy.
+	client = RedirectSafe(client)
 	req, err := http.NewRequestWithContext(ctx, method, address, bytes.NewReader(body))
 	if err != nil {
 		return Permanent(requestError(err))

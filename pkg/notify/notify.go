@@ -78,12 +78,10 @@ type Config struct {
 }
 
 // Client is the HTTP client to send with: HTTPClient, or the shared default
-// when a caller built the Config by hand.
+// when a caller built the Config by hand, following redirects by
+// CheckRedirect whoever built it.
 func (c Config) Client() *http.Client {
-	if c.HTTPClient != nil {
-		return c.HTTPClient
-	}
-	return DefaultClient()
+	return RedirectSafe(c.HTTPClient)
 }
 
 // Error is a failed attempt, classified.

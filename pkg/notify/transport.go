@@ -96,9 +96,9 @@ func (p *TransportPool) Client(s TransportSettings) (*http.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	// No Timeout: the caller's context bounds an attempt. The default redirect
-	// policy (10 hops) is Flux's, through go-retryablehttp.
-	c := &http.Client{Transport: tr}
+	// No Timeout: the caller's context bounds an attempt. Redirects stay on
+	// the configured host (see CheckRedirect).
+	c := &http.Client{Transport: tr, CheckRedirect: CheckRedirect}
 	if len(p.order) >= maxPooledTransports {
 		oldest := p.order[0]
 		p.order = p.order[1:]

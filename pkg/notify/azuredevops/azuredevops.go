@@ -82,6 +82,7 @@ func New(cfg notify.Config) (*Notifier, error) {
 	conn := azuredevops.NewPatConnection(orgURL, cfg.Token.Reveal())
 	hc := statushttp.Client(cfg.Client())
 	hc.Transport = &transport{base: hc.Transport}
+	hc.CheckRedirect = checkRedirect
 	client := azuredevops.NewClientWithOptions(conn, orgURL, azuredevops.WithHTTPClient(hc))
 	secrets := append(cfg.SecretValues(), notify.Secret(base64.StdEncoding.EncodeToString([]byte(":"+cfg.Token.Reveal()))))
 	return &Notifier{
@@ -176,6 +177,9 @@ func (n *Notifier) fail(prefix string, err error, rec *record) error {
 	e := &notify.Error{}
 	var ue *url.Error
 	switch {
+	case rec.refused != nil:
+		// The SDK's error is about the 3xx answer; the refusal says more.
+		err = notify.Classify(rec.method, nil, nil, rec.refused, n.Now())
 	case errors.As(err, &ue):
 		// net/http's error quotes the URL; Classify's text does not.
 		method := rec.method
@@ -185,9 +189,6 @@ func (n *Notifier) fail(prefix string, err error, rec *record) error {
 		c := notify.Classify(method, nil, nil, err, n.Now())
 		e.Retryable = notify.IsRetryable(c)
 		err = c
-	case code >= 300 && code <= 399:
-		e.StatusCode = code
-		prefix += statushttp.ErrCrossHostRedirect.Error() + ": "
 	case code != 0 && (code < 200 || code > 299):
 		e.StatusCode = code
 		e.Retryable = notify.RetryableStatus(code)
@@ -225,6 +226,24 @@ type record struct {
 	method     string
 	status     int
 	retryAfter string
+	// refused is the redirect checkRedirect did not follow.
+	refused error
+}
+
+// checkRedirect follows redirects by notify.CheckRedirect. A redirect it
+// refuses ends the call with the redirect's own answer rather than an
+// error: with an error, net/http returns that answer closed, and the SDK
+// reads its body for a message. fail reports the refusal kept in the
+// call's record.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	err := notify.CheckRedirect(req, via)
+	if err == nil {
+		return nil
+	}
+	if rec, _ := req.Context().Value(recordKey{}).(*record); rec != nil {
+		rec.refused = err
+	}
+	return http.ErrUseLastResponse
 }
 
 // answered reports that the last request was method and got a 2xx.

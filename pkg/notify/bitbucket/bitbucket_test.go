@@ -294,7 +294,7 @@ func TestRedirects(t *testing.T) {
 		t.Errorf("calls %q", f.Calls())
 	}
 	retry, err := newNotifier(t, f, "https://bitbucket.org/flux/moved").Notify(context.Background(), notifytest.ReferenceEvent(event.SeverityInfo, true))
-	if err == nil || retry || !strings.Contains(err.Error(), "could not get commit status: refusing to follow a redirect to another host") {
+	if err == nil || retry || err.Error() != "could not get commit status: GET request failed: refusing to follow a redirect to another host: 307 Temporary Redirect to "+elsewhere.URL {
 		t.Fatalf("cross-host redirect: retry = %v, err = %v", retry, err)
 	}
 	if len(elsewhere.Requests()) != 0 {

@@ -281,7 +281,7 @@ func TestRedirects(t *testing.T) {
 	}
 	n := newNotifier(t, notify.Config{Address: notify.Secret(f.URL + "/scm/FLUX/moved.git"), Token: token})
 	retry, err := n.Notify(context.Background(), notifytest.ReferenceEvent(event.SeverityInfo, true))
-	if err == nil || retry || !strings.Contains(err.Error(), "could not get existing commit status: refusing to follow a redirect to another host") {
+	if err == nil || retry || err.Error() != ("could not get existing commit status: GET request failed: refusing to follow a redirect to another host: 308 Permanent Redirect to "+elsewhere.URL) {
 		t.Fatalf("cross-host redirect: retry = %v, err = %v", retry, err)
 	}
 	if len(elsewhere.Requests()) != 0 {

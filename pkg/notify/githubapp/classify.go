@@ -50,7 +50,7 @@ func Classify(err error, now time.Time) *notify.Error {
 		if e.RetryAfter <= 0 {
 			e.RetryAfter = SecondaryLimitWait
 		}
-	case errors.Is(err, ErrCrossHostRedirect):
+	case errors.Is(err, notify.ErrRedirect):
 		// Permanent: the server will redirect again.
 	default:
 		resp := Response(err)
@@ -118,30 +118,11 @@ func TooManyStatuses(err error) bool {
 	return strings.Contains(text, "too many statuses") || strings.Contains(text, "maximum number of statuses")
 }
 
-// ErrCrossHostRedirect stops a redirect that would carry a token away.
-var ErrCrossHostRedirect = errors.New("refusing to follow a redirect to another host")
-
-// SameHostRedirects is a CheckRedirect that follows redirects on the API
-// host only, at most ten as Go's default does (GitHub answers 307 for a
-// renamed repository). go-github v93 sets its token only on requests to
-// the API origin, but the other headers and the body would still go.
-func SameHostRedirects(req *http.Request, via []*http.Request) error {
-	if len(via) >= 10 {
-		return errors.New("stopped after 10 redirects")
-	}
-	if req.URL.Host != via[0].URL.Host {
-		return ErrCrossHostRedirect
-	}
-	return nil
-}
-
 // Client returns a copy of base (notify.DefaultClient() when nil) that
-// follows redirects on the same host only.
+// follows redirects by notify.CheckRedirect: on the API host only (GitHub
+// answers 307 for a renamed repository). go-github v93 sets its token only
+// on requests to the API origin, but the other headers and the body would
+// still go.
 func Client(base *http.Client) *http.Client {
-	if base == nil {
-		base = notify.DefaultClient()
-	}
-	hc := *base
-	hc.CheckRedirect = SameHostRedirects
-	return &hc
+	return notify.RedirectSafe(base)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"testing"
 	"time"
 
@@ -72,7 +71,7 @@ func TestClassify(t *testing.T) {
 		{name: "403 with X-RateLimit-Remaining 0 and Retry-After", err: &gh.ErrorResponse{Response: response(403, "X-RateLimit-Remaining", "0", "Retry-After", "8")}, wantRetry: true, wantStatus: 403, wantAfter: 8 * time.Second},
 		{name: "403 Retry-After 0", err: &gh.ErrorResponse{Response: response(403, "Retry-After", "0")}, wantStatus: 403},
 		{name: "504", err: &gh.ErrorResponse{Response: response(504)}, wantRetry: true, wantStatus: 504},
-		{name: "cross-host redirect", err: &url.Error{Op: "Get", URL: "https://elsewhere/x", Err: githubapp.ErrCrossHostRedirect}},
+		{name: "cross-host redirect", err: &url.Error{Op: "Get", URL: "https://elsewhere/x", Err: &notify.RedirectError{Status: 307, Target: "https://elsewhere"}}},
 		{name: "refused connection", err: &url.Error{Op: "Get", URL: "https://api.github.com/x", Err: errors.New("dial tcp: connect: connection refused")}, wantRetry: true},
 		{name: "unsupported scheme", err: &url.Error{Op: "Get", URL: "ftp://x", Err: errors.New("unsupported protocol scheme \"ftp\"")}},
 		{name: "deadline", err: context.DeadlineExceeded, wantRetry: true},
@@ -132,43 +131,6 @@ func TestTooManyStatuses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := githubapp.TooManyStatuses(tc.err); got != tc.want {
 				t.Errorf("TooManyStatuses = %v, want %v", got, tc.want)
-			}
-		})
-	}
-}
-
-func TestSameHostRedirects(t *testing.T) {
-	get := func(raw string) *http.Request {
-		r, err := http.NewRequest(http.MethodGet, raw, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
-	first := get("https://ghe.example.com/api/v3/repos/flux/old")
-	via := func(n int) []*http.Request {
-		v := []*http.Request{first}
-		for i := 1; i < n; i++ {
-			v = append(v, get("https://ghe.example.com/api/v3/hop/"+strconv.Itoa(i)))
-		}
-		return v
-	}
-	for _, tc := range []struct {
-		name    string
-		to      string
-		via     int
-		wantErr string
-	}{
-		{name: "same host", to: "https://ghe.example.com/api/v3/repos/flux/new", via: 1},
-		{name: "ninth hop", to: "https://ghe.example.com/api/v3/repos/flux/new", via: 9},
-		{name: "tenth hop", to: "https://ghe.example.com/api/v3/repos/flux/new", via: 10, wantErr: "stopped after 10 redirects"},
-		{name: "other host", to: "https://elsewhere.example.com/api/v3/repos/flux/new", via: 1, wantErr: githubapp.ErrCrossHostRedirect.Error()},
-		{name: "other port", to: "https://ghe.example.com:8443/api/v3/repos/flux/new", via: 1, wantErr: githubapp.ErrCrossHostRedirect.Error()},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			err := githubapp.SameHostRedirects(get(tc.to), via(tc.via))
-			if got := fmt.Sprint(err); tc.wantErr == "" && err != nil || tc.wantErr != "" && got != tc.wantErr {
-				t.Errorf("SameHostRedirects = %v, want %q", err, tc.wantErr)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package githubapp_test
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"net/http"
 	"slices"
@@ -262,7 +263,7 @@ func TestConnectCrossHostRedirect(t *testing.T) {
 	f.fail(githubtest.Prefix+"/repos/flux/podinfo/commits/"+sha+"/statuses", http.StatusTemporaryRedirect, "", "Location", elsewhere.URL+"/statuses")
 	for _, cfg := range []notify.Config{{Token: pat}, {SecretData: f.secretData()}} {
 		err := list(context.Background(), f.connect(t, cfg))
-		if e := githubapp.Classify(err, f.clk.Now()); e.Retryable || !strings.HasSuffix(err.Error(), githubapp.ErrCrossHostRedirect.Error()) {
+		if e := githubapp.Classify(err, f.clk.Now()); e.Retryable || !errors.Is(err, notify.ErrRedirect) {
 			t.Errorf("err %v, Retryable %v; want a permanent refusal", err, e.Retryable)
 		}
 	}

@@ -562,7 +562,7 @@ func TestTokenOtherFailures(t *testing.T) {
 					}
 				})
 				f.fail(tokenPath, http.StatusTemporaryRedirect, "", "Location", elsewhere.URL+"/steal")
-				return f.base(), context.Background(), `Post "` + elsewhere.URL + `/steal": refusing to follow a redirect to another host`
+				return f.base(), context.Background(), `Post "` + elsewhere.URL + `/steal": refusing to follow a redirect to another host: 307 Temporary Redirect to ` + elsewhere.URL
 			},
 			wantCalls: []string{tokenCall},
 		},

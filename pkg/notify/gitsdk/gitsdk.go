@@ -15,7 +15,6 @@ import (
 
 	"github.com/heraldhq/herald/pkg/event"
 	"github.com/heraldhq/herald/pkg/notify"
-	"github.com/heraldhq/herald/pkg/notify/githubapp"
 )
 
 // Token is cfg.Token, or cfg.Password when the token is empty, as Flux
@@ -28,9 +27,10 @@ func Token(cfg notify.Config) notify.Secret {
 }
 
 // Client is cfg's HTTP client (proxy and TLS) with redirects followed on
-// the same host only, so that a token header never goes to another host.
+// the same host only (notify.CheckRedirect), so that a token header never
+// goes to another host.
 func Client(cfg notify.Config) *http.Client {
-	return githubapp.Client(cfg.HTTPClient)
+	return cfg.Client()
 }
 
 // Classify turns an SDK call's outcome into a *notify.Error by the shared
@@ -42,7 +42,7 @@ func Client(cfg notify.Config) *http.Client {
 func Classify(resp *http.Response, err error, now time.Time) *notify.Error {
 	e := &notify.Error{Err: err}
 	switch {
-	case errors.Is(err, githubapp.ErrCrossHostRedirect):
+	case errors.Is(err, notify.ErrRedirect):
 		return e
 	case resp != nil && (resp.StatusCode < 200 || resp.StatusCode > 299):
 		e.StatusCode = resp.StatusCode

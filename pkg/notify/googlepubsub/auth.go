@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/jwt"
@@ -129,14 +130,19 @@ func (n *Notifier) token(ctx context.Context) (*oauth2.Token, error) {
 
 // tokenError classifies a failed fetch by the token endpoint's status as
 // the shared classifier does (429 and 5xx retry; 400 invalid_grant, 401
-// and 403 do not). Errors without a reply (network, proxy) are retried.
+// and 403 do not). Errors without a reply are classified as the shared
+// poster classifies them: a network or proxy error is retried, a TLS
+// failure or a redirect to another host (which would carry the signed
+// assertion away) is not.
 // Of a reply only RFC 6749 §5.2's error and error_description are kept:
 // an endpoint that echoes the request would put the signed assertion,
 // itself good for an hour of tokens, into the body.
 func (n *Notifier) tokenError(err error) error {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) || re.Response == nil {
-		return notify.MaskError(fmt.Errorf("fetching a GCP access token failed: %w", err), true, n.ep.Secrets...)
+		// No reply, so no Retry-After date for a clock to resolve.
+		retry := notify.IsRetryable(notify.Classify(http.MethodPost, nil, nil, err, time.Time{}))
+		return notify.MaskError(fmt.Errorf("fetching a GCP access token failed: %w", err), retry, n.ep.Secrets...)
 	}
 	code := re.Response.StatusCode
 	msg := fmt.Sprintf("fetching a GCP access token failed with status code %d", code)

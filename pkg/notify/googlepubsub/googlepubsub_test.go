@@ -214,6 +214,23 @@ func TestTokenErrors(t *testing.T) {
 		}
 	})
 
+	// The token request carries the signed assertion, good for an hour of
+	// tokens: a token endpoint that redirects to another host gets a
+	// permanent failure, and the other host nothing.
+	t.Run("token endpoint redirects to another host", func(t *testing.T) {
+		elsewhere := notifytest.NewSink(t, nil)
+		tokens := notifytest.NewSink(t, notifytest.Redirect(http.StatusTemporaryRedirect, elsewhere.URL))
+		api := newFakeGCP(t, nil)
+		n := newNotifier(t, api, notify.Config{Token: notify.Secret(credentials(tokens.URL + tokenPath))})
+		retry, err := n.Notify(context.Background(), notifytest.ReferenceEvent(event.SeverityInfo, true))
+		if err == nil || retry || !strings.HasSuffix(err.Error(), "refusing to follow a redirect to another host: 307 Temporary Redirect to "+elsewhere.URL) {
+			t.Fatalf("retry = %v, err = %v; want a permanent refusal", retry, err)
+		}
+		if len(tokens.Requests()) != 1 || len(elsewhere.Requests()) != 0 || len(api.Requests()) != 0 {
+			t.Errorf("%d token fetches, %d elsewhere, %d publishes", len(tokens.Requests()), len(elsewhere.Requests()), len(api.Requests()))
+		}
+	})
+
 	// A stalled token endpoint cannot hold Notify past its context.
 	t.Run("token endpoint stalls", func(t *testing.T) {
 		release := make(chan struct{})

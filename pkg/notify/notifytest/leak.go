@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -61,7 +64,9 @@ func LeakAddress(base string) string {
 // as in production. It makes them fail in every way a request can: a 500 and
 // a 400 whose bodies echo the whole request, a refused connection, a proxy
 // that echoes its request (Proxy-Authorization included), a refused proxy,
-// and an address that does not parse. No planted value may appear in an
+// a redirect to another host, and an address that does not parse. The
+// redirect must not be followed: the other host receives nothing, and the
+// failure is permanent. No planted value may appear in an
 // error, in anything the error wraps, or in any log line. configure, if
 // given, adjusts each config (a channel, say) before newNotifier runs.
 func AssertNoSecretLeak[N notify.Notifier](t *testing.T, newNotifier func(notify.Config) (N, error), configure ...func(*notify.Config)) {
@@ -121,6 +126,31 @@ func AssertNoSecretLeak[N notify.Notifier](t *testing.T, newNotifier func(notify
 	})
 	t.Run("proxy refused", func(t *testing.T) {
 		fail(t, LeakAddress("http://webhook.invalid"), ClosedAddress(t), nil)
+	})
+	t.Run("redirect to another host", func(t *testing.T) {
+		// Another port of the same address is another host: a redirect
+		// there is not followed, so the planted headers, body, URL (as a
+		// Referer) and credentials never reach it.
+		other := NewSink(t, nil)
+		first := NewSink(t, Redirect(http.StatusTemporaryRedirect, other.URL))
+		n, err := build(t, LeakAddress(first.URL), "")
+		if err != nil {
+			t.Fatalf("factory: %v", err)
+		}
+		retry, err := n.Notify(context.Background(), ev)
+		if len(first.Requests()) == 0 {
+			t.Fatal("the request never reached the server, so nothing was tested")
+		}
+		for _, r := range other.Requests() {
+			t.Errorf("the other host received %s %s", r.Method, strings.Join(slices.Sorted(maps.Keys(r.Header)), ", "))
+		}
+		if err == nil {
+			t.Fatal("Notify succeeded against an endpoint that redirects to another host")
+		}
+		if retry {
+			t.Errorf("retry = true for a redirect to another host: %v", err)
+		}
+		assertErrorClean(t, err)
 	})
 	t.Run("address that does not parse", func(t *testing.T) {
 		for _, address := range []string{

@@ -160,3 +160,12 @@ func Echo(code int) http.HandlerFunc {
 		_, _ = w.Write(buf.Bytes())
 	}
 }
+
+// Redirect answers every request with code and a Location on target
+// (scheme://host:port), keeping the request's path and query, as a webhook
+// host that moved would.
+func Redirect(code int, target string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target+r.URL.RequestURI(), code)
+	}
+}
