@@ -43,6 +43,7 @@ type serveFlags struct {
 	clusterTokens     string
 	logLevel          string
 	inbox             bool
+	limits            server.Limits
 }
 
 func runServe(args []string, stderr io.Writer) int {
@@ -59,6 +60,8 @@ func runServe(args []string, stderr io.Writer) int {
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 20*time.Second, "on SIGTERM, how long in-flight requests and delivery attempts may finish before they are cut off (their deliveries stay pending in --state-dir)")
 	fs.StringVar(&f.clusterTokens, "cluster-tokens", os.Getenv("HERALD_CLUSTER_TOKENS"), "YAML file mapping cluster names to forwarder tokens; turns authentication on (env HERALD_CLUSTER_TOKENS)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&f.limits.WriteTimeout, "write-timeout", server.DefaultWriteTimeout, "how long one response may take, from the end of the request's headers; a client that reads slower is cut off")
+	fs.IntVar(&f.limits.MaxConnections, "max-connections", server.DefaultMaxConnections, "connections open at once, idle ones included; more wait until one closes")
 	fs.BoolVar(&f.inbox, "inbox", false, "serve a webhook sink on /inbox/ (POST) listing the last requests it received on GET /inbox, for trying Herald locally; needs a loopback --addr")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -67,8 +70,9 @@ func runServe(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "herald serve: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	if f.rateLimitInterval <= 0 || f.maxDeliveryAge <= 0 || f.workers <= 0 || f.shutdownTimeout <= 0 || f.retryScale <= 0 {
-		fmt.Fprintln(stderr, "herald serve: --rate-limit-interval, --max-delivery-age, --workers, --shutdown-timeout and --retry-scale must be positive")
+	if f.rateLimitInterval <= 0 || f.maxDeliveryAge <= 0 || f.workers <= 0 || f.shutdownTimeout <= 0 || f.retryScale <= 0 ||
+		f.limits.WriteTimeout <= 0 || f.limits.MaxConnections <= 0 {
+		fmt.Fprintln(stderr, "herald serve: --rate-limit-interval, --max-delivery-age, --workers, --shutdown-timeout, --retry-scale, --write-timeout and --max-connections must be positive")
 		return 2
 	}
 	if f.inbox && !loopbackHost(f.addr) {
@@ -205,9 +209,9 @@ func serve(f serveFlags, logger *slog.Logger) error {
 		Inbox:  inbox,
 		Config: source,
 	}
-	srv := server.NewHTTPServer(f.addr, server.Routes(handlers, m.Handler()))
+	srv := server.NewHTTPServer(f.addr, server.Routes(handlers, m.Handler()), f.limits)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(f.limits.Listener(ln)) }()
 	logger.Info("herald serving", "addr", ln.Addr().String(), "config", f.config, "auth", ingest.Auth != nil)
 
 	select {
