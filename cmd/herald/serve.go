@@ -43,6 +43,7 @@ type serveFlags struct {
 	clusterTokens     string
 	logLevel          string
 	inbox             bool
+	limits            server.Limits
 }
 
 func runServe(args []string, stderr io.Writer) int {
@@ -59,7 +60,9 @@ func runServe(args []string, stderr io.Writer) int {
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 20*time.Second, "on SIGTERM, how long in-flight requests and delivery attempts may finish before they are cut off (their deliveries stay pending in --state-dir)")
 	fs.StringVar(&f.clusterTokens, "cluster-tokens", os.Getenv("HERALD_CLUSTER_TOKENS"), "YAML file mapping cluster names to forwarder tokens; turns authentication on (env HERALD_CLUSTER_TOKENS)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
-	fs.BoolVar(&f.inbox, "inbox", false, "serve a webhook sink on /inbox/ (POST) listing what it received on GET /inbox, for trying Herald locally")
+	fs.DurationVar(&f.limits.WriteTimeout, "write-timeout", server.DefaultWriteTimeout, "how long one response may take, from the end of the request's headers; a client that reads slower is cut off")
+	fs.IntVar(&f.limits.MaxConnections, "max-connections", server.DefaultMaxConnections, "connections open at once, idle ones included; more wait until one closes")
+	fs.BoolVar(&f.inbox, "inbox", false, "serve a webhook sink on /inbox/ (POST) listing the last requests it received on GET /inbox, for trying Herald locally; needs a loopback --addr")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -67,8 +70,13 @@ func runServe(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "herald serve: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	if f.rateLimitInterval <= 0 || f.maxDeliveryAge <= 0 || f.workers <= 0 || f.shutdownTimeout <= 0 || f.retryScale <= 0 {
-		fmt.Fprintln(stderr, "herald serve: --rate-limit-interval, --max-delivery-age, --workers, --shutdown-timeout and --retry-scale must be positive")
+	if f.rateLimitInterval <= 0 || f.maxDeliveryAge <= 0 || f.workers <= 0 || f.shutdownTimeout <= 0 || f.retryScale <= 0 ||
+		f.limits.WriteTimeout <= 0 || f.limits.MaxConnections <= 0 {
+		fmt.Fprintln(stderr, "herald serve: --rate-limit-interval, --max-delivery-age, --workers, --shutdown-timeout, --retry-scale, --write-timeout and --max-connections must be positive")
+		return 2
+	}
+	if f.inbox && !loopbackHost(f.addr) {
+		fmt.Fprintln(stderr, inboxNotLoopback(f.addr))
 		return 2
 	}
 	var level slog.Level
@@ -181,12 +189,17 @@ func serve(f serveFlags, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// The name in --addr was checked; this is the address it resolved to.
+	if f.inbox && !isLoopback(ln.Addr()) {
+		ln.Close()
+		return errors.New(inboxNotLoopback(ln.Addr().String()))
+	}
 	if ingest.Auth == nil && !isLoopback(ln.Addr()) {
 		logger.Warn("serving without authentication on a non-loopback address; pass --cluster-tokens", "addr", ln.Addr().String())
 	}
 	var inbox *server.Inbox
 	if f.inbox {
-		inbox = server.NewInbox(100)
+		inbox = server.NewInbox(server.DefaultInboxRequests)
 	}
 	requests := state.requests
 	handlers := server.Handlers{
@@ -196,9 +209,9 @@ func serve(f serveFlags, logger *slog.Logger) error {
 		Inbox:  inbox,
 		Config: source,
 	}
-	srv := server.NewHTTPServer(f.addr, server.Routes(handlers, m.Handler()))
+	srv := server.NewHTTPServer(f.addr, server.Routes(handlers, m.Handler()), f.limits)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(f.limits.Listener(ln)) }()
 	logger.Info("herald serving", "addr", ln.Addr().String(), "config", f.config, "auth", ingest.Auth != nil)
 
 	select {
@@ -302,6 +315,28 @@ func readClusterTokens(path string) (map[string]string, error) {
 		}
 	}
 	return tokens, nil
+}
+
+// inboxNotLoopback is why herald serve refuses --inbox on addr: the inbox
+// answers anyone who connects, without authentication, and lists every
+// request it kept with its headers, so it is for this machine alone.
+func inboxNotLoopback(addr string) string {
+	return fmt.Sprintf("herald serve: --inbox listens on loopback only, and --addr %s is not a loopback address: "+
+		"the inbox is unauthenticated and shows what providers were sent; use --addr 127.0.0.1:PORT, [::1]:PORT or localhost:PORT", addr)
+}
+
+// loopbackHost reports whether the host of addr is a loopback IP or
+// localhost; an address that does not parse is left to net.Listen.
+func loopbackHost(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return true
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func isLoopback(a net.Addr) bool {

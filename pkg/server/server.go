@@ -4,9 +4,12 @@ package server
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
+
+	"golang.org/x/net/netutil"
 
 	"github.com/heraldhq/herald/pkg/config"
 	"github.com/heraldhq/herald/pkg/receiver"
@@ -70,16 +73,53 @@ func Routes(h Handlers, metricsHandler http.Handler) http.Handler {
 	return mux
 }
 
-// NewHTTPServer applies the limits of Flux's event server.
-func NewHTTPServer(addr string, h http.Handler) *http.Server {
+// Limits bound what clients can hold of a server: how long one response
+// may take to be written, and how many connections may be open at once.
+type Limits struct {
+	// WriteTimeout runs from the end of a request's headers to the end of
+	// its response: a client that reads its answer slowly, or never, is cut
+	// off then. It covers the body's reading too, so it must exceed
+	// ReadTimeout (30 s). Zero means none.
+	WriteTimeout time.Duration
+	// MaxConnections bounds the connections open at once, idle keep-alive
+	// ones included; a connection beyond it waits in the listen backlog
+	// until one closes. Zero means no bound.
+	MaxConnections int
+}
+
+// The limits herald serve starts with. No handler streams or long-polls:
+// a minute is twice the longest a request may take to be read.
+const (
+	DefaultWriteTimeout   = time.Minute
+	DefaultMaxConnections = 1024
+)
+
+// DefaultLimits are herald serve's defaults.
+func DefaultLimits() Limits {
+	return Limits{WriteTimeout: DefaultWriteTimeout, MaxConnections: DefaultMaxConnections}
+}
+
+// NewHTTPServer applies the limits of Flux's event server (a 10 s
+// ReadHeaderTimeout cuts slowloris connections) and lim's WriteTimeout.
+func NewHTTPServer(addr string, h http.Handler, lim Limits) *http.Server {
 	return &http.Server{
 		Addr:              addr,
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      lim.WriteTimeout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    256 << 10,
 	}
+}
+
+// Listener applies lim's MaxConnections to ln: Accept waits while that
+// many connections are open.
+func (lim Limits) Listener(ln net.Listener) net.Listener {
+	if lim.MaxConnections <= 0 {
+		return ln
+	}
+	return netutil.LimitListener(ln, lim.MaxConnections)
 }
 
 // errorBody is every error response: {"error": "..."}.

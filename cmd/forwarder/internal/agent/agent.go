@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/heraldhq/herald/cmd/forwarder/internal/buffer"
 	"github.com/heraldhq/herald/cmd/forwarder/internal/kube"
 	"github.com/heraldhq/herald/cmd/forwarder/internal/metrics"
@@ -102,15 +104,8 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 		Metrics: m, Logger: logger,
 	}
 	ready := &readiness{kube: kc}
-	srv := &http.Server{
-		Addr:              cfg.Addr,
-		Handler:           routes(rl, m, ready),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    256 << 10,
-	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	srv := newServer(cfg, routes(rl, m, ready))
+	ln, err := listen(cfg)
 	if err != nil {
 		buf.Close()
 		return err
@@ -160,6 +155,31 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 		err = nil
 	}
 	return err
+}
+
+// newServer applies the limits of Flux's event server (a 10 s
+// ReadHeaderTimeout cuts slowloris connections) and --write-timeout, which
+// cuts off a client that does not read its answer.
+func newServer(cfg Config, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    256 << 10,
+	}
+}
+
+// listen listens on --addr with at most --max-connections open at once: one
+// more waits in the listen backlog until another closes.
+func listen(cfg Config) (net.Listener, error) {
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil || cfg.MaxConnections <= 0 {
+		return ln, err
+	}
+	return netutil.LimitListener(ln, cfg.MaxConnections), nil
 }
 
 // routes serves the ops endpoints on GET and the relay on every other path

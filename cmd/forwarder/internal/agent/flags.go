@@ -30,6 +30,10 @@ type Config struct {
 	SendWorkers    int
 	ShutdownGrace  time.Duration
 	LogLevel       string
+	// WriteTimeout and MaxConnections bound what clients of --addr can
+	// hold; zero means no bound.
+	WriteTimeout   time.Duration
+	MaxConnections int
 }
 
 // ErrHelp is returned by ParseFlags after printing the usage for -h.
@@ -55,6 +59,8 @@ func ParseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.IntVar(&c.SendWorkers, "send-workers", 8, "concurrent sends to Herald; events of one object are always sent one after another, in order")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 10*time.Second, "time given to in-flight sends on SIGTERM")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", time.Minute, "how long one response may take, from the end of the request's headers; a client that reads slower is cut off")
+	fs.IntVar(&c.MaxConnections, "max-connections", 256, "connections open at once on --addr, idle ones included; more wait until one closes")
 	if err := applyEnv(fs); err != nil {
 		return Config{}, err
 	}
@@ -93,6 +99,9 @@ func ParseFlags(args []string, stderr io.Writer) (Config, error) {
 	}
 	if c.PollInterval <= 0 || c.RetryMaxDelay <= 0 || c.SendWorkers <= 0 || c.ShutdownGrace < 0 {
 		return Config{}, errors.New("--poll-interval, --retry-max-delay and --send-workers must be positive")
+	}
+	if c.WriteTimeout <= 0 || c.MaxConnections <= 0 {
+		return Config{}, errors.New("--write-timeout and --max-connections must be positive")
 	}
 	return c, nil
 }

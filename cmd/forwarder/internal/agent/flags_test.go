@@ -30,7 +30,8 @@ func TestParseFlagsDefaults(t *testing.T) {
 	}
 	if c.Addr != ":9090" || c.HeraldURL.Host != "abc.execute-api.eu-west-1.amazonaws.com" || c.Cluster != "prod-eu" ||
 		c.TokenFile != "/etc/herald/token" || c.BufferDir != "/var/lib/herald-forwarder" || c.BufferMaxBytes != 256<<20 ||
-		c.NoKube || c.WatchEvents || c.PollInterval != 5*time.Second || c.SendWorkers <= 0 || c.LogLevel != "info" {
+		c.NoKube || c.WatchEvents || c.PollInterval != 5*time.Second || c.SendWorkers <= 0 || c.LogLevel != "info" ||
+		c.WriteTimeout != time.Minute || c.MaxConnections != 256 {
 		t.Fatalf("config %+v", c)
 	}
 }
@@ -147,6 +148,19 @@ func TestParseFlagsHelp(t *testing.T) {
 	for _, f := range []string{"-addr", "-herald-url", "-cluster", "-token-file", "-buffer-dir", "-no-kube"} {
 		if !strings.Contains(out.String(), f) {
 			t.Errorf("usage lacks %s:\n%s", f, out.String())
+		}
+	}
+}
+
+func TestParseFlagsServerLimits(t *testing.T) {
+	cleanEnv(t)
+	c, err := ParseFlags(append(required, "--write-timeout=5s", "--max-connections=16"), io.Discard)
+	if err != nil || c.WriteTimeout != 5*time.Second || c.MaxConnections != 16 {
+		t.Fatalf("config %+v, %v", c, err)
+	}
+	for _, bad := range []string{"--write-timeout=0", "--max-connections=0", "--max-connections=-1"} {
+		if _, err := ParseFlags(append(required, bad), io.Discard); err == nil || !strings.Contains(err.Error(), "must be positive") {
+			t.Errorf("%s: %v, want it refused", bad, err)
 		}
 	}
 }
