@@ -117,6 +117,12 @@ func (s *Store) sweepDedup(now time.Time) {
 	began := time.Now()
 	cutoff := now.Add(-s.opts.DedupInterval)
 	total := 0
+	// Windows still in the log would be applied after the sweep, and
+	// stay until the next one.
+	if err := s.log.flush(); err != nil {
+		s.opts.Logger.Error("sweeping expired de-duplication keys failed", "error", err.Error())
+		return
+	}
 	for {
 		n, err := s.sweepDedupChunk(cutoff)
 		total += n
