@@ -100,6 +100,8 @@ type DeliveryJournal interface {
 	// PutDeliveries adds or replaces recs, all or none.
 	PutDeliveries(ctx context.Context, recs ...DeliveryRecord) error
 	// DeleteDelivery removes the record of id; a missing one is no error.
+	// A store may make the delete durable after it returns: one lost to a
+	// crash means the job is delivered again, which at-least-once allows.
 	DeleteDelivery(ctx context.Context, id string) error
 	// ListDeliveries returns the pending records (dead false) or the dead
 	// letters (dead true), oldest Updated first.

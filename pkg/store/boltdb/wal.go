@@ -321,6 +321,7 @@ type wal struct {
 	seg       *os.File
 	pos       walPos
 	broken    bool     // the segment's last write failed: the next frame starts a new one
+	unsynced  bool     // frames were written to the segment since its last sync
 	reusable  []uint64 // applied segments, oldest first
 	appliedMu sync.Mutex
 	applied   walPos // how far the file has the log, set by the applier
@@ -384,9 +385,10 @@ func (w *wal) write(ops ...walOp) error {
 	return <-call.err
 }
 
-// writeBehind appends ops like write, without waiting for the sync; a
-// failure is logged. Calls are written in the order they were made, so a
-// write that waits has every write-behind made before it synced too.
+// writeBehind appends ops like write, without waiting for them to be
+// written or synced; a failure is logged. Calls are written in the order
+// they were made, and a sync covers every frame before it, so a write
+// that waits has every write-behind made before it synced too.
 func (w *wal) writeBehind(ops ...walOp) {
 	w.send(&walCall{ops: ops})
 }
@@ -416,6 +418,9 @@ func (w *wal) loop() {
 	defer close(w.toApply)
 	defer func() {
 		if w.seg != nil {
+			if err := w.sync(); err != nil {
+				w.logger.Error("syncing the state log at close failed", "error", err.Error())
+			}
 			_ = w.seg.Close()
 		}
 	}()
@@ -452,7 +457,10 @@ func (w *wal) loop() {
 					}
 					ops = append(ops, c.ops...)
 				}
-				err := w.append(payload)
+				// A group of write-behinds alone is not synced: the next
+				// write that waits syncs it along, or close does.
+				sync := slices.ContainsFunc(writes, func(c *walCall) bool { return c.err != nil })
+				err := w.append(payload, sync)
 				if err == nil {
 					w.toApply <- walApply{ops: ops, end: w.pos}
 				} else {
@@ -476,9 +484,10 @@ func (w *wal) loop() {
 	}
 }
 
-// append writes one frame of payload and syncs it, moving to a new
-// segment first when the frame does not fit in this one.
-func (w *wal) append(payload []byte) error {
+// append writes one frame of payload, and syncs the segment when sync is
+// set, moving to a new segment first when the frame does not fit in this
+// one.
+func (w *wal) append(payload []byte, sync bool) error {
 	size := int64(walFrameHeader + len(payload))
 	if w.broken || w.pos.off > 0 && w.pos.off+size > w.segmentSize {
 		if err := w.roll(); err != nil {
@@ -494,11 +503,24 @@ func (w *wal) append(payload []byte) error {
 		w.broken = true
 		return err
 	}
+	w.pos.off += size
+	w.unsynced = true
+	if sync {
+		return w.sync()
+	}
+	return nil
+}
+
+// sync syncs the segment's frames written since the last sync.
+func (w *wal) sync() error {
+	if !w.unsynced {
+		return nil
+	}
 	if err := syncData(w.seg); err != nil {
 		w.broken = true
 		return err
 	}
-	w.pos.off += size
+	w.unsynced = false
 	return nil
 }
 
@@ -541,6 +563,10 @@ func (w *wal) roll() error {
 		return fmt.Errorf("starting log segment %s: %w", segmentName(next), err)
 	}
 	if w.seg != nil {
+		// Its write-behinds must not be lost while later frames are not.
+		if err := w.sync(); err != nil {
+			w.logger.Error("syncing a log segment failed", "segment", segmentName(w.pos.seq), "error", err.Error())
+		}
 		w.reusable = append(w.reusable, w.pos.seq)
 		_ = w.seg.Close()
 	}

@@ -34,7 +34,7 @@ func writeLog(t *testing.T, dir string, segmentSize int64, frames ...[]walOp) *w
 		for _, op := range ops {
 			payload = appendOp(payload, op)
 		}
-		if err := w.append(payload); err != nil {
+		if err := w.append(payload, true); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -274,7 +274,7 @@ func TestRecoverRefusesAFrameThatChecksButIsNotOperations(t *testing.T) {
 	dir := t.TempDir()
 	logDir := filepath.Join(dir, "herald.db-wal")
 	w := writeLog(t, logDir, 1<<20)
-	if err := w.append([]byte{9, 9, 9}); err != nil {
+	if err := w.append([]byte{9, 9, 9}, true); err != nil {
 		t.Fatal(err)
 	}
 	db := emptyStateFile(t, filepath.Join(dir, "herald.db"))
@@ -295,7 +295,7 @@ func FuzzRecoverWAL(f *testing.F) {
 		logDir := filepath.Join(dir, "herald.db-wal")
 		w := writeLog(t, logDir, 1<<20)
 		if len(payload) > 0 {
-			if err := w.append(payload); err != nil {
+			if err := w.append(payload, true); err != nil {
 				t.Fatal(err)
 			}
 		}
