@@ -192,7 +192,7 @@ func serve(f serveFlags, logger *slog.Logger) error {
 	handlers := server.Handlers{
 		Ingest: ingest,
 		Hooks:  &server.Hooks{Lookup: server.SnapshotReceivers(source), Requests: requests, Logger: logger},
-		Poll:   &server.Poll{Auth: ingest.Auth, Requests: requests, Logger: logger},
+		Poll:   &server.Poll{Auth: ingest.Auth, Replays: state.replays, Requests: requests, Logger: logger},
 		Inbox:  inbox,
 		Config: source,
 	}
@@ -218,7 +218,10 @@ func serve(f serveFlags, logger *slog.Logger) error {
 // localState is herald serve's state: in a bbolt file in --state-dir, or
 // in memory with --state-dir ”.
 type localState struct {
-	dedup    store.Deduper
+	dedup store.Deduper
+	// replays is the replay guard of signed polls; the dedup claims of
+	// signed events record their signatures in it too.
+	replays  store.Replays
 	requests store.ReconcileRequests
 	order    store.StatusOrder
 	journal  store.DeliveryJournal // nil in memory
@@ -234,8 +237,10 @@ const (
 
 func openState(f serveFlags, logger *slog.Logger) (localState, error) {
 	if f.stateDir == "" {
+		dedup := memory.NewDeduper(f.rateLimitInterval)
 		return localState{
-			dedup:    memory.NewDeduper(f.rateLimitInterval),
+			dedup:    dedup,
+			replays:  dedup,
 			requests: memory.NewReconcileRequests(reconcileTTL),
 			order:    memory.NewStatusOrder(orderTTL),
 			close:    func() {},
@@ -253,6 +258,7 @@ func openState(f serveFlags, logger *slog.Logger) (localState, error) {
 	}
 	return localState{
 		dedup:    st.Deduper(),
+		replays:  st.Deduper(),
 		requests: st,
 		order:    st.StatusOrder(),
 		journal:  st,
