@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -298,16 +300,26 @@ func readClusterTokens(path string) (map[string]string, error) {
 	if err := yaml.Unmarshal(data, &tokens); err != nil {
 		return nil, fmt.Errorf("--cluster-tokens %s: want a YAML map of cluster name to token", path)
 	}
-	for name, token := range tokens {
-		if err := clusterauth.CheckClusterName(name); err != nil {
-			return nil, fmt.Errorf("--cluster-tokens %s: cluster %q: %v", path, name, err)
-		}
-		// An empty key would let anyone sign requests.
-		if token == "" {
-			return nil, fmt.Errorf("--cluster-tokens %s: cluster %q has an empty token", path, name)
-		}
+	if err := checkClusterTokens(tokens); err != nil {
+		return nil, fmt.Errorf("--cluster-tokens %s: %w", path, err)
 	}
 	return tokens, nil
+}
+
+// checkClusterTokens says what in a tokens file cannot authenticate a
+// cluster: a name that is not a DNS label, or an empty token. Names are
+// checked in order, so that the error is the same on every run.
+func checkClusterTokens(tokens map[string]string) error {
+	for _, name := range slices.Sorted(maps.Keys(tokens)) {
+		if err := clusterauth.CheckClusterName(name); err != nil {
+			return fmt.Errorf("cluster %q: %v", name, err)
+		}
+		// An empty key would let anyone sign requests.
+		if tokens[name] == "" {
+			return fmt.Errorf("cluster %q has an empty token", name)
+		}
+	}
+	return nil
 }
 
 func isLoopback(a net.Addr) bool {
