@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -368,6 +370,30 @@ func TestIngestRefusesReplays(t *testing.T) {
 	h.Metrics.(*prom.Metrics).Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	if want := `herald_events_rejected_total{reason="replayed"} 3`; !strings.Contains(rec.Body.String(), want) {
 		t.Errorf("metrics lack %s", want)
+	}
+}
+
+// TestIngestRefusesSignedTimestampSpellings: a timestamp is decimal digits.
+// '+1764000000', signed as sent, is another spelling of a valid time,
+// which strconv.ParseInt alone took.
+func TestIngestRefusesSignedTimestampSpellings(t *testing.T) {
+	h, q := newIngest(t, defaultConfig())
+	const token = "s3cr3t-forwarder-token"
+	h.Auth = &Authenticator{Tokens: StaticTokens(map[string]string{"prod": token})}
+	unix := strconv.FormatInt(h.Now().Unix(), 10)
+	for _, ts := range []string{"+" + unix, " " + unix, unix + " ", "0x" + strconv.FormatInt(h.Now().Unix(), 16)} {
+		const nonce = "AK3YF2QXJ6PVT5RM7LWZNB4HDE"
+		hdr := http.Header{}
+		hdr.Set(HeaderCluster, "prod")
+		hdr.Set(HeaderTimestamp, ts)
+		hdr.Set(HeaderNonce, nonce)
+		hdr.Set(HeaderSignature, "sha256="+hex.EncodeToString(clusterauth.Signature([]byte(token), ts, nonce, http.MethodPost, "/", []byte(fluxEvent))))
+		if rec := post(h, fluxEvent, hdr); rec.Code != http.StatusUnauthorized {
+			t.Errorf("timestamp %q: status %d %s, want 401", ts, rec.Code, rec.Body.String())
+		}
+	}
+	if len(q.jobs) != 0 {
+		t.Errorf("%d jobs queued, want none", len(q.jobs))
 	}
 }
 

@@ -60,8 +60,9 @@ func expectReplayRefused(t *testing.T, what string, r signedRequest) {
 // event once. Its exact replay is refused with 401 "replayed request":
 // at once (not the duplicate's 429), after the de-duplication window has
 // ended (when, before, it was accepted and delivered again), and after a
-// restart on the same state directory. The same holds for the forwarder's
-// poll. The same event signed anew is an ordinary event.
+// restart on the same state directory; so is the replay of a request that
+// was answered as a duplicate. The same holds for the forwarder's poll.
+// The same event signed anew is an ordinary event.
 func TestReplayRefused(t *testing.T) {
 	t.Parallel()
 	setup := newFwdSetup(t)
@@ -78,23 +79,25 @@ func TestReplayRefused(t *testing.T) {
 	}
 	expectReplayRefused(t, "the replay at once", first)
 
-	// The same event, signed anew, until the window has ended: 429 as a
-	// duplicate inside it, then 202. No sleep decides this, the answers do.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		status, h, msg := signed(t, http.MethodPost, base, "/", body).send(t)
-		if status == http.StatusAccepted {
-			break
-		}
-		if status != http.StatusTooManyRequests || h.Get(clusterauth.HeaderDuplicate) != "true" {
-			t.Fatalf("the event signed anew: %d %q, want 429 as a duplicate or 202", status, msg)
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the 1 s de-duplication window did not end within 30 s")
-		}
-		time.Sleep(100 * time.Millisecond)
+	// The same event signed anew is a duplicate, whose answer says when
+	// the window ends; past that time, the replay must still be refused,
+	// and so must the duplicate's own replay.
+	dup := signed(t, http.MethodPost, base, "/", body)
+	status, h, msg := dup.send(t)
+	if status != http.StatusTooManyRequests || h.Get(clusterauth.HeaderDuplicate) != "true" {
+		t.Fatalf("the event signed anew: %d %q, want 429 as a duplicate", status, msg)
 	}
+	reset, err := http.ParseTime(h.Get("X-RateLimit-Reset"))
+	if err != nil {
+		t.Fatalf("X-RateLimit-Reset %q: %v", h.Get("X-RateLimit-Reset"), err)
+	}
+	// The header is in whole seconds, rounded down.
+	time.Sleep(time.Until(reset.Add(time.Second)))
 	expectReplayRefused(t, "the replay after the de-duplication window", first)
+	expectReplayRefused(t, "the duplicate's replay after the window", dup)
+	if status, _, msg := signed(t, http.MethodPost, base, "/", body).send(t); status != http.StatusAccepted {
+		t.Fatalf("the event signed anew after the window: %d %q, want 202", status, msg)
+	}
 
 	poll := signed(t, http.MethodGet, base, "/reconcile-requests?after=", nil)
 	if status, _, msg := poll.send(t); status != http.StatusOK {
