@@ -184,9 +184,9 @@ func (s Signed) ReplayKey() string {
 	return s.Cluster + "/" + hex.EncodeToString(s.signature)
 }
 
-// Expires is when the request is too old to pass Parse (its timestamp plus
-// MaxClockSkew, and the second that Parse still accepts): a replay guard
-// need not remember its key from then on.
+// Expires is a whole second past the last moment Parse accepts the request
+// (its timestamp plus MaxClockSkew): a replay guard need not remember its
+// key from then on, since Parse refuses the request itself.
 func (s Signed) Expires() time.Time {
 	return time.Unix(s.unix, 0).Add(MaxClockSkew + time.Second)
 }
