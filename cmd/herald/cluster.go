@@ -136,6 +136,10 @@ func addLocalClusterToken(path, name, token string, rotate bool) error {
 		if tokens == nil {
 			tokens = map[string]string{}
 		}
+		// herald serve would refuse the file; say so now, not at its start.
+		if err := checkClusterTokens(tokens); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
 	}
 	if _, ok := tokens[name]; ok && !rotate {
 		return fmt.Errorf("cluster '%s' has a token in %s already; pass --rotate to replace it", name, path)

@@ -120,6 +120,25 @@ func TestClusterAddRefusesBadInput(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, bad+": want a YAML map of cluster name to token") {
 		t.Fatalf("malformed tokens file: exit %d, %q", code, errOut)
 	}
+
+	// A file with a name herald serve would refuse is not extended: the
+	// error names the file and the cluster.
+	for content, want := range map[string]string{
+		"'we ird/../c lé': t0k\n": `: cluster "we ird/../c lé": a cluster name may hold only lower-case letters`,
+		"Prod: t0k\n":             `: cluster "Prod": a cluster name may hold only lower-case letters`,
+		"dev: ''\n":               `: cluster "dev" has an empty token`,
+	} {
+		if err := os.WriteFile(bad, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, _, errOut := herald(t, "cluster", "add", "prod", "--cluster-tokens", bad)
+		if code != 1 || !strings.Contains(errOut, bad+want) {
+			t.Errorf("tokens file %q: exit %d, %q; want exit 1 saying %q", content, code, errOut, bad+want)
+		}
+		if data, _ := os.ReadFile(bad); string(data) != content {
+			t.Errorf("tokens file %q was rewritten: %q", content, data)
+		}
+	}
 }
 
 // readClusterTokens refuses what cannot be a cluster, so that no name

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -205,7 +207,7 @@ func serve(f serveFlags, logger *slog.Logger) error {
 	handlers := server.Handlers{
 		Ingest: ingest,
 		Hooks:  &server.Hooks{Lookup: server.SnapshotReceivers(source), Requests: requests, Logger: logger},
-		Poll:   &server.Poll{Auth: ingest.Auth, Requests: requests, Logger: logger},
+		Poll:   &server.Poll{Auth: ingest.Auth, Replays: state.replays, Requests: requests, Logger: logger},
 		Inbox:  inbox,
 		Config: source,
 	}
@@ -231,7 +233,10 @@ func serve(f serveFlags, logger *slog.Logger) error {
 // localState is herald serve's state: in a bbolt file in --state-dir, or
 // in memory with --state-dir ”.
 type localState struct {
-	dedup    store.Deduper
+	dedup store.Deduper
+	// replays is the replay guard of signed polls; the dedup claims of
+	// signed events record their signatures in it too.
+	replays  store.Replays
 	requests store.ReconcileRequests
 	order    store.StatusOrder
 	journal  store.DeliveryJournal // nil in memory
@@ -247,8 +252,10 @@ const (
 
 func openState(f serveFlags, logger *slog.Logger) (localState, error) {
 	if f.stateDir == "" {
+		dedup := memory.NewDeduper(f.rateLimitInterval)
 		return localState{
-			dedup:    memory.NewDeduper(f.rateLimitInterval),
+			dedup:    dedup,
+			replays:  dedup,
 			requests: memory.NewReconcileRequests(reconcileTTL),
 			order:    memory.NewStatusOrder(orderTTL),
 			close:    func() {},
@@ -266,6 +273,7 @@ func openState(f serveFlags, logger *slog.Logger) (localState, error) {
 	}
 	return localState{
 		dedup:    st.Deduper(),
+		replays:  st.Deduper(),
 		requests: st,
 		order:    st.StatusOrder(),
 		journal:  st,
@@ -305,14 +313,8 @@ func readClusterTokens(path string) (map[string]string, error) {
 	if err := yaml.Unmarshal(data, &tokens); err != nil {
 		return nil, fmt.Errorf("--cluster-tokens %s: want a YAML map of cluster name to token", path)
 	}
-	for name, token := range tokens {
-		if err := clusterauth.CheckClusterName(name); err != nil {
-			return nil, fmt.Errorf("--cluster-tokens %s: cluster %q: %v", path, name, err)
-		}
-		// An empty key would let anyone sign requests.
-		if token == "" {
-			return nil, fmt.Errorf("--cluster-tokens %s: cluster %q has an empty token", path, name)
-		}
+	if err := checkClusterTokens(tokens); err != nil {
+		return nil, fmt.Errorf("--cluster-tokens %s: %w", path, err)
 	}
 	return tokens, nil
 }
@@ -337,6 +339,22 @@ func loopbackHost(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// checkClusterTokens says what in a tokens file cannot authenticate a
+// cluster: a name that is not a DNS label, or an empty token. Names are
+// checked in order, so that the error is the same on every run.
+func checkClusterTokens(tokens map[string]string) error {
+	for _, name := range slices.Sorted(maps.Keys(tokens)) {
+		if err := clusterauth.CheckClusterName(name); err != nil {
+			return fmt.Errorf("cluster %q: %v", name, err)
+		}
+		// An empty key would let anyone sign requests.
+		if tokens[name] == "" {
+			return fmt.Errorf("cluster %q has an empty token", name)
+		}
+	}
+	return nil
 }
 
 func isLoopback(a net.Addr) bool {

@@ -38,6 +38,7 @@ func main() {
 		},
 		Poll: &server.Poll{
 			Auth:     &server.Authenticator{Tokens: secretStore.ClusterToken},
+			Replays:  store.Deduper(),
 			Requests: store,
 			Logger:   logger,
 		},

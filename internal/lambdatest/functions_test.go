@@ -93,6 +93,7 @@ func TestFunctions(t *testing.T) {
 	t.Run("BinarySizes", func(t *testing.T) { testBinarySizes(t, b) })
 	t.Run("ColdStart", func(t *testing.T) { testColdStart(t, b) })
 	t.Run("DispatchHTTP", func(t *testing.T) { testDispatchHTTP(t, b) })
+	t.Run("DispatchReplay", func(t *testing.T) { testDispatchReplay(t, b) })
 	t.Run("DispatchSQS", func(t *testing.T) { testDispatchSQS(t, b) })
 	t.Run("DispatchSQSCommitStatus", func(t *testing.T) { testDispatchSQSCommitStatus(t, b) })
 	t.Run("DispatchSQSOutageSoak", func(t *testing.T) { testDispatchSQSOutageSoak(t, b) })
@@ -242,6 +243,114 @@ func testDispatchHTTP(t *testing.T, b *lambdatest.Builder) {
 	if resp := invokeHTTP(t, f, httpEvent(t, "http-api-v2-healthz.json").json(t)); resp.StatusCode != http.StatusOK {
 		t.Errorf("GET /healthz after the error: %d %s", resp.StatusCode, resp.Body)
 	}
+}
+
+// testDispatchReplay: the dispatch binary, on DynamoDB Local, accepts a
+// signed event once. Its exact replay is refused with 401 "replayed
+// request" at once (not the duplicate's 429) and after the event's
+// de-duplication window has ended (when, before, it was queued again),
+// and the event signed anew is an ordinary duplicate. The signature is
+// recorded in the same request as the claim: a warm accepted event costs
+// one DynamoDB request, as before.
+func testDispatchReplay(t *testing.T, b *lambdatest.Builder) {
+	st := newStack(t)
+	st.seedDispatch(t, "/ok")
+	f := lambdatest.Start(t, b.MustBuild(t, dispatchPkg, lambdatest.Host()), st.env(true))
+	// A first event warms the function: config and cluster token loaded.
+	if resp := invokeHTTP(t, f, st.ingestEvent(t, fluxEvent("warm-up"), true).json(t)); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("warm-up event: %d %s", resp.StatusCode, resp.Body)
+	}
+
+	body := fluxEvent("Deployment/apps/podinfo replayed")
+	captured := st.ingestEvent(t, body, true)
+	payload := captured.json(t)
+	st.ddb.Reset()
+	if resp := invokeHTTP(t, f, payload); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("signed event: %d %s, want 202", resp.StatusCode, resp.Body)
+	}
+	if got := st.ddb.Counts(); got["total"] != 1 || got["TransactWriteItems"] != 1 {
+		t.Errorf("DynamoDB requests for a warm accepted event: %v, want one TransactWriteItems", got)
+	}
+	queued := len(st.sqs.Messages(st.queueURL))
+	if queued != 2 {
+		t.Fatalf("%d messages queued, want 2 (warm-up and the event)", queued)
+	}
+
+	// The signature's item: its key and its TTL, the timestamp plus the skew.
+	headers := captured["headers"].(map[string]any)
+	sig := strings.TrimPrefix(headers["x-signature"].(string), "sha256=")
+	ts, _ := strconv.ParseInt(headers["x-herald-timestamp"].(string), 10, 64)
+	out, err := st.client.GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName: aws.String(st.table),
+		Key: map[string]types.AttributeValue{
+			"pk": &types.AttributeValueMemberS{Value: "replay#" + cluster + "/" + sig},
+			"sk": &types.AttributeValueMemberS{Value: "replay"},
+		},
+	})
+	if err != nil || out.Item == nil {
+		t.Fatalf("no replay item for the accepted event's signature: %v", err)
+	}
+	if exp, ok := out.Item["expiresAt"].(*types.AttributeValueMemberN); !ok || exp.Value != strconv.FormatInt(ts+301, 10) {
+		t.Errorf("replay item expiresAt = %v, want %d (timestamp + 5 min + 1 s)", out.Item["expiresAt"], ts+301)
+	}
+
+	replayed := func(what string) {
+		t.Helper()
+		resp := invokeHTTP(t, f, payload)
+		var e struct{ Error string }
+		if resp.StatusCode != http.StatusUnauthorized || json.Unmarshal([]byte(resp.Body), &e) != nil || e.Error != "replayed request" {
+			t.Fatalf("%s: %d %s, want 401 {\"error\":\"replayed request\"}", what, resp.StatusCode, resp.Body)
+		}
+	}
+	replayed("the replay at once")
+	if resp := invokeHTTP(t, f, st.ingestEvent(t, body, true).json(t)); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("the event signed anew: %d %s, want 429 as a duplicate", resp.StatusCode, resp.Body)
+	}
+
+	// The window ends (as with a rate-limit interval shorter than the
+	// skew, or once DynamoDB's TTL has deleted it): its item goes.
+	for _, it := range st.scanPrefix(t, "dedup#") {
+		if _, err := st.client.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{
+			TableName: aws.String(st.table),
+			Key: map[string]types.AttributeValue{
+				"pk": &types.AttributeValueMemberS{Value: it["pk"]},
+				"sk": &types.AttributeValueMemberS{Value: it["sk"]},
+			},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replayed("the replay after the window")
+	if n := len(st.sqs.Messages(st.queueURL)); n != queued {
+		t.Errorf("%d messages queued after the replays, want still %d", n, queued)
+	}
+	// Five valid events: the warm-up, the event, its two replays and its
+	// duplicate.
+	waitEMF(t, f, map[string]float64{
+		"EventsReceived":                  5,
+		"EventsDuplicate":                 1,
+		"EventsRejected{reason=replayed}": 2,
+	})
+}
+
+// scanPrefix reads the string attributes of the items whose pk starts with
+// prefix.
+func (st *stack) scanPrefix(t *testing.T, prefix string) []map[string]string {
+	t.Helper()
+	out, err := st.client.Scan(context.Background(), &dynamodb.ScanInput{
+		TableName:                 aws.String(st.table),
+		FilterExpression:          aws.String("begins_with(pk, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": &types.AttributeValueMemberS{Value: prefix}},
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []map[string]string
+	for _, it := range out.Items {
+		items = append(items, stringAttrs(it))
+	}
+	return items
 }
 
 // testInitFailure starts dispatch without its queue URLs: it must exit
@@ -457,6 +566,14 @@ func testReceiver(t *testing.T, b *lambdatest.Builder) {
 	}
 	if len(polled.Requests) != 1 || polled.Cursor != polled.Requests[0].ID {
 		t.Fatalf("poll: %s, want one request and its cursor", resp.Body)
+	}
+	// The same poll again is a replay; signed anew, it is answered.
+	if resp := invokeHTTP(t, f, poll.json(t)); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Body, `"replayed request"`) {
+		t.Errorf("replayed poll: %d %s, want 401 replayed request", resp.StatusCode, resp.Body)
+	}
+	poll.sign(cluster, clusterToken, nil)
+	if resp := invokeHTTP(t, f, poll.json(t)); resp.StatusCode != http.StatusOK {
+		t.Errorf("poll signed anew: %d %s, want 200", resp.StatusCode, resp.Body)
 	}
 	r := polled.Requests[0]
 	if r.Kind != "GitRepository" || r.Name != "podinfo" || r.Namespace != ns || r.APIVersion != "source.toolkit.fluxcd.io/v1" ||

@@ -12,9 +12,9 @@ import (
 // TestSignatureVector pins the signed string: a change here breaks every
 // deployed forwarder, so it must be deliberate.
 func TestSignatureVector(t *testing.T) {
-	got := hex.EncodeToString(Signature([]byte("prod-token"), "1764000000", "GET", "/reconcile-requests?after=42", nil))
-	// printf '1764000000\nGET\n/reconcile-requests?after=42\n' | openssl dgst -sha256 -hmac prod-token
-	const want = "6f2004fc4073c1dcb7cf3e8b36996e41cde405e899aa4267e1db2f4fe80a4388"
+	got := hex.EncodeToString(Signature([]byte("prod-token"), "1764000000", "AK3YF2QXJ6PVT5RM7LWZNB4HDE", "GET", "/reconcile-requests?after=42", nil))
+	// printf '1764000000\nAK3YF2QXJ6PVT5RM7LWZNB4HDE\nGET\n/reconcile-requests?after=42\n' | openssl dgst -sha256 -hmac prod-token
+	const want = "6bd90a2e01f8a64b704466d5510fab92576b35dd82be9d0e9ce9df960a257351"
 	if got != want {
 		t.Fatalf("signature = %s, want %s", got, want)
 	}
@@ -25,7 +25,7 @@ func TestSignAndCheck(t *testing.T) {
 	body := []byte(`{"involvedObject":{}}`)
 	h := http.Header{}
 	Sign(h, "prod", []byte("tok"), "POST", "/", body, now)
-	if h.Get(HeaderTimestamp) != "1764000000" || h.Get(HeaderCluster) != "prod" {
+	if h.Get(HeaderTimestamp) != "1764000000" || h.Get(HeaderCluster) != "prod" || len(h.Get(HeaderNonce)) != 26 {
 		t.Fatalf("headers = %v", h)
 	}
 	s, err := Parse(h, now.Add(time.Minute))
@@ -65,10 +65,24 @@ func TestParseRefuses(t *testing.T) {
 		"no cluster":   {func(h http.Header) { h.Del(HeaderCluster) }, "missing"},
 		"no timestamp": {func(h http.Header) { h.Del(HeaderTimestamp) }, "missing"},
 		"no sha256=":   {func(h http.Header) { h.Set(HeaderSignature, "abc") }, "missing"},
+		"no nonce":     {func(h http.Header) { h.Del(HeaderNonce) }, "missing"},
 		"not unix":     {func(h http.Header) { h.Set(HeaderTimestamp, "yesterday") }, "unix seconds"},
-		"too old":      {func(h http.Header) { h.Set(HeaderTimestamp, "1763999000") }, "5 minutes"},
-		"in future":    {func(h http.Header) { h.Set(HeaderTimestamp, "1764000301") }, "5 minutes"},
-		"not hex":      {func(h http.Header) { h.Set(HeaderSignature, "sha256=zz") }, "invalid signature"},
+		// strconv.ParseInt takes a sign: a second spelling of the same
+		// time is refused, not signed over.
+		"plus sign":     {func(h http.Header) { h.Set(HeaderTimestamp, "+1764000000") }, "unix seconds"},
+		"minus sign":    {func(h http.Header) { h.Set(HeaderTimestamp, "-1764000000") }, "unix seconds"},
+		"space":         {func(h http.Header) { h.Set(HeaderTimestamp, "1764000000 ") }, "unix seconds"},
+		"underscore":    {func(h http.Header) { h.Set(HeaderTimestamp, "1_764_000_000") }, "unix seconds"},
+		"overflow":      {func(h http.Header) { h.Set(HeaderTimestamp, "99999999999999999999") }, "unix seconds"},
+		"short nonce":   {func(h http.Header) { h.Set(HeaderNonce, "0123456789abcde") }, HeaderNonce},
+		"long nonce":    {func(h http.Header) { h.Set(HeaderNonce, strings.Repeat("n", 65)) }, HeaderNonce},
+		"nonce newline": {func(h http.Header) { h.Set(HeaderNonce, "0123456789abcdef\nGET") }, HeaderNonce},
+		"bad cluster":   {func(h http.Header) { h.Set(HeaderCluster, "we ird/../c lé") }, "invalid signature"},
+		"upper cluster": {func(h http.Header) { h.Set(HeaderCluster, "Prod") }, "invalid signature"},
+		"short sig":     {func(h http.Header) { h.Set(HeaderSignature, "sha256=00") }, "invalid signature"},
+		"too old":       {func(h http.Header) { h.Set(HeaderTimestamp, "1763999000") }, "5 minutes"},
+		"in future":     {func(h http.Header) { h.Set(HeaderTimestamp, "1764000301") }, "5 minutes"},
+		"not hex":       {func(h http.Header) { h.Set(HeaderSignature, "sha256=zz") }, "invalid signature"},
 	} {
 		h := good()
 		c.edit(h)
@@ -98,5 +112,42 @@ func TestCheckClusterName(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("CheckClusterName(%q) = %v, want an error saying %q", name, err, want)
 		}
+	}
+}
+
+// TestNonceMakesSignaturesUnique: two identical requests signed in the same
+// second (a poll with the same cursor, a retry of an event) differ, so
+// that the server's replay guard accepts both; their replay keys differ,
+// and a key expires when Parse would refuse the request anyway.
+func TestNonceMakesSignaturesUnique(t *testing.T) {
+	now := time.Unix(1764000000, 0)
+	token := []byte("tok")
+	var keys []string
+	for range 2 {
+		h := http.Header{}
+		Sign(h, "prod", token, "GET", "/reconcile-requests?after=42", nil, now)
+		s, err := Parse(h, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Check(token, "GET", "/reconcile-requests?after=42", nil); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, s.ReplayKey())
+		if !strings.HasPrefix(s.ReplayKey(), "prod/") {
+			t.Errorf("ReplayKey = %q, want it to start with the cluster", s.ReplayKey())
+		}
+		if want := now.Add(MaxClockSkew + time.Second); !s.Expires().Equal(want) {
+			t.Errorf("Expires = %v, want %v", s.Expires(), want)
+		}
+		if _, err := Parse(h, s.Expires()); err == nil {
+			t.Error("Parse accepts the request at its Expires")
+		}
+		if _, err := Parse(h, now.Add(MaxClockSkew)); err != nil {
+			t.Errorf("Parse refuses the request at the edge of the skew: %v", err)
+		}
+	}
+	if keys[0] == keys[1] {
+		t.Fatalf("two requests signed alike in the same second share the replay key %s", keys[0])
 	}
 }

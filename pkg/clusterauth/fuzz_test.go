@@ -14,36 +14,46 @@ import (
 var fuzzNow = time.Unix(1764000000, 0)
 
 // FuzzParse reads arbitrary X-Herald-* headers: what it accepts is a
-// cluster, a timestamp within the allowed skew and a hex signature, and its
-// errors are fixed texts that quote no header.
+// cluster name, a timestamp of decimal digits within the allowed skew, a
+// nonce of the allowed form and a hex SHA-256, and its errors are fixed
+// texts that quote no header.
 func FuzzParse(f *testing.F) {
-	good := hex.EncodeToString(Signature([]byte("prod-token"), "1764000000", "GET", "/reconcile-requests?after=42", nil))
-	f.Add("prod", "1764000000", "sha256="+good)
-	f.Add("prod", "1764000300", "sha256="+good)
-	f.Add("prod", "1763999699", "sha256="+good)
-	f.Add("prod", "+1764000000", "sha256=")
-	f.Add("prod", "1764000000", "sha256=zz")
-	f.Add("prod", "9223372036854775807", "sha256=00")
-	f.Add("prod", "-9223372036854775808", "sha256=00")
-	f.Add("", "1", "sha1=00")
-	f.Add("prod", "1.5e9", "SHA256=00")
-	f.Fuzz(func(t *testing.T, cluster, ts, sig string) {
+	const nonce = "AK3YF2QXJ6PVT5RM7LWZNB4HDE"
+	good := hex.EncodeToString(Signature([]byte("prod-token"), "1764000000", nonce, "GET", "/reconcile-requests?after=42", nil))
+	f.Add("prod", "1764000000", nonce, "sha256="+good)
+	f.Add("prod", "1764000300", nonce, "sha256="+good)
+	f.Add("prod", "1763999699", nonce, "sha256="+good)
+	f.Add("prod", "+1764000000", nonce, "sha256="+good)
+	f.Add("prod", "01764000000", nonce, "sha256="+good)
+	f.Add("prod", "1764000000", "short", "sha256="+good)
+	f.Add("prod", "1764000000", nonce+"\n", "sha256="+good)
+	f.Add("Prod", "1764000000", nonce, "sha256="+good)
+	f.Add("prod", "1764000000", nonce, "sha256=zz")
+	f.Add("prod", "9223372036854775807", nonce, "sha256=00")
+	f.Add("prod", "-9223372036854775808", nonce, "sha256=00")
+	f.Add("", "1", "", "sha1=00")
+	f.Add("prod", "1.5e9", nonce, "SHA256=00")
+	f.Fuzz(func(t *testing.T, cluster, ts, nonce, sig string) {
 		h := http.Header{}
 		h.Set(HeaderCluster, cluster)
 		h.Set(HeaderTimestamp, ts)
+		h.Set(HeaderNonce, nonce)
 		h.Set(HeaderSignature, sig)
 		s, err := Parse(h, fuzzNow)
 		if err != nil {
 			msg := err.Error()
-			for _, v := range []string{cluster, ts, strings.TrimPrefix(sig, "sha256=")} {
+			for _, v := range []string{cluster, ts, nonce, strings.TrimPrefix(sig, "sha256=")} {
 				if len(v) >= 4 && strings.Contains(msg, v) && !strings.Contains(fixedTexts, v) {
 					t.Fatalf("error %q quotes header value %q", msg, v)
 				}
 			}
 			return
 		}
-		if s.Cluster == "" || s.Cluster != h.Get(HeaderCluster) || s.Timestamp != h.Get(HeaderTimestamp) {
-			t.Fatalf("Parse = %+v for %q %q", s, cluster, ts)
+		if CheckClusterName(s.Cluster) != nil || s.Cluster != h.Get(HeaderCluster) || s.Timestamp != h.Get(HeaderTimestamp) || s.Nonce != h.Get(HeaderNonce) {
+			t.Fatalf("Parse = %+v for %q %q %q", s, cluster, ts, nonce)
+		}
+		if strings.Trim(s.Timestamp, "0123456789") != "" {
+			t.Fatalf("accepted timestamp %q, which is not decimal digits", s.Timestamp)
 		}
 		unix, err := strconv.ParseInt(s.Timestamp, 10, 64)
 		if err != nil {
@@ -52,8 +62,14 @@ func FuzzParse(f *testing.F) {
 		if d := fuzzNow.Sub(time.Unix(unix, 0)); d > MaxClockSkew || d < -MaxClockSkew {
 			t.Fatalf("accepted timestamp %q, %v off", s.Timestamp, d)
 		}
+		if !s.Expires().After(fuzzNow) {
+			t.Fatalf("accepted a request whose replay key expires at %v, before now", s.Expires())
+		}
+		if len(s.Nonce) < MinNonce || len(s.Nonce) > MaxNonce || strings.ContainsAny(s.Nonce, "\n\r ") {
+			t.Fatalf("accepted nonce %q", s.Nonce)
+		}
 		want, err := hex.DecodeString(strings.TrimPrefix(h.Get(HeaderSignature), "sha256="))
-		if err != nil || !bytes.Equal(s.signature, want) {
+		if err != nil || !bytes.Equal(s.signature, want) || len(want) != 32 {
 			t.Fatalf("accepted signature header %q as %x", sig, s.signature)
 		}
 	})
@@ -62,8 +78,9 @@ func FuzzParse(f *testing.F) {
 // fixedTexts are the words of Parse's errors: a header value found in
 // them was not quoted.
 var fixedTexts = strings.Join([]string{
-	"missing " + HeaderCluster + ", " + HeaderTimestamp + " or " + HeaderSignature + " header",
-	HeaderTimestamp + " must be unix seconds",
+	"missing " + HeaderCluster + ", " + HeaderTimestamp + ", " + HeaderNonce + " or " + HeaderSignature + " header",
+	HeaderTimestamp + " must be unix seconds in decimal digits",
+	HeaderNonce + " must be 16 to 64 letters, digits, '-' or '_'",
 	HeaderTimestamp + " is more than 5 minutes off the server's clock",
 	ErrUnauthenticated.Error(),
 }, "\n")
@@ -79,7 +96,7 @@ func FuzzSignCheck(f *testing.F) {
 	f.Add("c", []byte(""), "GET", "/", []byte("a"), "GET/", "", []byte("a"))
 	f.Add("c", []byte("k"), "GET", "/a", []byte("b"), "GET", "/a\nb", []byte(""))
 	f.Fuzz(func(t *testing.T, cluster string, token []byte, method, target string, body []byte, method2, target2 string, body2 []byte) {
-		if cluster == "" || strings.ContainsAny(method+target+method2+target2, "\n") {
+		if CheckClusterName(cluster) != nil || strings.ContainsAny(method+target+method2+target2, "\n") {
 			return
 		}
 		h := http.Header{}

@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"regexp"
 	"time"
 	"unicode/utf8"
 
@@ -138,7 +137,7 @@ func (m *Manager) Lookup(namespace, name string) (map[string][]byte, error) {
 // unauthenticated header, so a name that cannot be a cluster's is refused
 // without a request.
 func (m *Manager) ClusterToken(ctx context.Context, cluster string) ([]byte, bool, error) {
-	if !clusterName.MatchString(cluster) {
+	if clusterauth.CheckClusterName(cluster) != nil {
 		return nil, false, nil
 	}
 	ref := "clusters/" + cluster
@@ -171,10 +170,6 @@ func checkNamespace(namespace string) error {
 	}
 	return nil
 }
-
-// clusterName is what a cluster label value may be: a Kubernetes label
-// value, which also keeps it inside the clusters/ folder of secret names.
-var clusterName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$`)
 
 // Put writes data as the Flux Secret namespace/name for herald apply and
 // says what changed: Created, Configured or Unchanged. It reads the current

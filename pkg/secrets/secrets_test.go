@@ -244,7 +244,13 @@ func TestClusterToken(t *testing.T) {
 	// Names from the unauthenticated header that no cluster can have are
 	// refused without a request.
 	sm.Reset()
-	for _, name := range []string{"", "../flux-system/slack-url", "a/b", strings.Repeat("x", 64), "-x"} {
+	// A secret written by hand under such a name does not make it one:
+	// a cluster name is a DNS label, as herald cluster add enforces.
+	for _, name := range []string{"Prod", "prod.eu", "prod_eu"} {
+		set(t, sm, "herald/clusters/"+name, map[string]string{"token": "s3cr3t-token"})
+	}
+	sm.Reset()
+	for _, name := range []string{"", "../flux-system/slack-url", "a/b", strings.Repeat("x", 64), "-x", "Prod", "prod.eu", "prod_eu", "we ird/../c lé"} {
 		if _, ok, err := m.ClusterToken(ctx, name); ok || err != nil {
 			t.Errorf("ClusterToken(%q) = ok %v, err %v", name, ok, err)
 		}

@@ -129,6 +129,7 @@ func FuzzPollCursor(f *testing.F) {
 	}
 	p := &Poll{
 		Auth:     &Authenticator{Tokens: StaticTokens(map[string]string{"prod": "prod-token"})},
+		Replays:  memory.NewReplays(),
 		Requests: requests,
 		Logger:   slog.New(slog.DiscardHandler),
 		Now:      func() time.Time { return now },

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -53,7 +54,7 @@ func hookServer(t *testing.T) (http.Handler, *memory.ReconcileRequests) {
 	auth := &Authenticator{Tokens: StaticTokens(map[string]string{"prod": "prod-token"})}
 	h := Handlers{
 		Hooks:  &Hooks{Lookup: SnapshotReceivers(staticConfig{snap}), Requests: requests, Logger: logger},
-		Poll:   &Poll{Auth: auth, Requests: requests, Logger: logger},
+		Poll:   &Poll{Auth: auth, Replays: memory.NewReplays(), Requests: requests, Logger: logger},
 		Config: staticConfig{snap},
 	}
 	return Routes(h, nil), requests
@@ -167,5 +168,33 @@ func TestHookRecordsRequestsForThePoll(t *testing.T) {
 	clusterauth.Sign(bad.Header, "prod", []byte("prod-token"), bad.Method, bad.URL.RequestURI(), nil, time.Now())
 	if rec := serve(h, bad); rec.Code != http.StatusBadRequest {
 		t.Fatalf("bad cursor: %d", rec.Code)
+	}
+}
+
+// TestPollRefusesReplays: a signed poll is answered once; its replay gets
+// 401 "replayed request", while two polls the forwarder signs with the
+// same cursor in the same second are both answered.
+func TestPollRefusesReplays(t *testing.T) {
+	h, _ := hookServer(t)
+	now := time.Now()
+	signed := func() *http.Request {
+		req := httptest.NewRequest(http.MethodGet, "/reconcile-requests?after=", nil)
+		clusterauth.Sign(req.Header, "prod", []byte("prod-token"), req.Method, req.URL.RequestURI(), nil, now)
+		return req
+	}
+	first := signed()
+	for i, req := range []*http.Request{first, signed(), signed()} {
+		if rec := serve(h, req); rec.Code != http.StatusOK {
+			t.Fatalf("poll %d: %d %s, want 200", i+1, rec.Code, rec.Body.String())
+		}
+	}
+	replay := httptest.NewRequest(http.MethodGet, "/reconcile-requests?after=", nil)
+	maps.Copy(replay.Header, first.Header)
+	rec := serve(h, replay)
+	if rec.Code != http.StatusUnauthorized {
+		t.Fatalf("replayed poll: %d %s, want 401", rec.Code, rec.Body.String())
+	}
+	if msg := errorOf(t, rec); msg != "replayed request" {
+		t.Fatalf("replayed poll: error %q, want \"replayed request\"", msg)
 	}
 }

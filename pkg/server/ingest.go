@@ -50,13 +50,14 @@ func (h *Ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reject(w, status, "body", err.Error())
 		return
 	}
-	cluster := ""
+	var caller Caller
 	if h.Auth != nil {
-		if cluster, err = h.Auth.Verify(r.Context(), r, body, now); err != nil {
+		if caller, err = h.Auth.Verify(r.Context(), r, body, now); err != nil {
 			h.reject(w, http.StatusUnauthorized, "unauthenticated", err.Error())
 			return
 		}
 	}
+	cluster := caller.Cluster
 	ev, err := event.Decode(body)
 	if err != nil {
 		h.reject(w, http.StatusBadRequest, "invalid", err.Error())
@@ -68,28 +69,33 @@ func (h *Ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Metrics.EventReceived()
 	ev.CleanMetadata()
-	snap := h.Config.Snapshot()
-	if snap == nil {
-		// Without config the event could not be routed: refuse it, so the
-		// sender retries, rather than accept and drop it.
-		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, "config not loaded yet, retry later")
-		return
-	}
 
 	key := ev.DedupKey()
 	if cluster != "" {
 		// Identical events from two clusters are not duplicates of each other.
 		key = cluster + "/" + key
 	}
-	ok, reset, err := h.Dedup.Claim(r.Context(), key, now)
+	// A signed request's signature is recorded with the claim, in one
+	// write, and whatever the answer: a signature is accepted once.
+	var ok, replayed bool
+	var reset time.Time
+	if h.Auth != nil {
+		replayed, ok, reset, err = h.Dedup.ClaimSigned(r.Context(), key, caller.Signature, now)
+	} else {
+		ok, reset, err = h.Dedup.Claim(r.Context(), key, now)
+	}
 	if err != nil {
 		h.Logger.Error("de-duplication failed", "error", err.Error())
 		writeError(w, http.StatusInternalServerError, "de-duplication store unavailable")
 		return
 	}
-	setRateLimitHeaders(w.Header(), reset)
+	if replayed {
+		h.Logger.Warn("replayed request refused", "cluster", cluster, "object", objectRef(&ev))
+		h.reject(w, http.StatusUnauthorized, "replayed", ErrReplayed.Error())
+		return
+	}
 	if !ok {
+		setRateLimitHeaders(w.Header(), reset)
 		h.Metrics.EventDuplicate()
 		// Tells the forwarder this 429 means "already have it", unlike API
 		// Gateway's throttling 429, which it must retry.
@@ -98,6 +104,18 @@ func (h *Ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusTooManyRequests, "duplicate event: the same event was accepted within the rate-limit interval")
 		return
 	}
+	snap := h.Config.Snapshot()
+	if snap == nil {
+		// Without config the event could not be routed: refuse it, so the
+		// sender retries, rather than accept and drop it. The claim is
+		// given back so that the retry is not a duplicate; the signature
+		// stays recorded, and the retry, signed anew, does not need it.
+		h.forget(r.Context(), key)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "config not loaded yet, retry later")
+		return
+	}
+	setRateLimitHeaders(w.Header(), reset)
 	ev.DropToken()
 
 	plan := snap.Plan(&ev, cluster, key)
@@ -113,9 +131,7 @@ func (h *Ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		cancel()
 		if err != nil {
 			// Give the key back so that the sender's retry is not a duplicate.
-			if ferr := h.Dedup.Forget(context.WithoutCancel(r.Context()), key); ferr != nil {
-				h.Logger.Error("releasing the de-duplication key failed", "error", ferr.Error())
-			}
+			h.forget(r.Context(), key)
 			h.Logger.Error("queueing deliveries failed", "object", objectRef(&ev), "error", err.Error())
 			w.Header().Set("Retry-After", "1")
 			writeError(w, http.StatusServiceUnavailable, "delivery queue unavailable, retry later")
@@ -123,6 +139,14 @@ func (h *Ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.WriteHeader(http.StatusAccepted)
+}
+
+// forget gives key back after its event was refused, even when the sender
+// has hung up.
+func (h *Ingest) forget(ctx context.Context, key string) {
+	if err := h.Dedup.Forget(context.WithoutCancel(ctx), key); err != nil {
+		h.Logger.Error("releasing the de-duplication key failed", "error", err.Error())
+	}
 }
 
 // logNotes logs what planning dropped or warned about, as Flux logs it.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -282,6 +284,116 @@ func TestIngestAuthentication(t *testing.T) {
 		if j.Event.Metadata[event.MetaCluster] != "prod" {
 			t.Fatalf("job metadata %v lacks cluster=prod", j.Event.Metadata)
 		}
+	}
+}
+
+// TestIngestRefusesClusterNames: a cluster name is a DNS label. One that
+// is not is refused like any bad credential, even when the token source
+// knows it (a tokens file written by hand), and never reaches metadata.
+func TestIngestRefusesClusterNames(t *testing.T) {
+	h, q := newIngest(t, defaultConfig())
+	const token = "s3cr3t-forwarder-token"
+	weird := []string{"we ird/../c lé", "Prod", "prod.eu", "-prod", strings.Repeat("p", 64)}
+	tokens := map[string]string{}
+	for _, name := range weird {
+		tokens[name] = token
+	}
+	h.Auth = &Authenticator{Tokens: StaticTokens(tokens)}
+	for _, name := range weird {
+		hdr := http.Header{}
+		clusterauth.Sign(hdr, name, []byte(token), http.MethodPost, "/", []byte(fluxEvent), h.Now())
+		rec := post(h, fluxEvent, hdr)
+		if rec.Code != http.StatusUnauthorized {
+			t.Errorf("cluster %q: status %d %s, want 401", name, rec.Code, rec.Body.String())
+			continue
+		}
+		if msg := errorOf(t, rec); msg != clusterauth.ErrUnauthenticated.Error() {
+			t.Errorf("cluster %q: error %q, want the generic %q", name, msg, clusterauth.ErrUnauthenticated)
+		}
+	}
+	if len(q.jobs) != 0 {
+		t.Errorf("%d jobs queued, want none; the first carries cluster %q", len(q.jobs), q.jobs[0].Event.Metadata[event.MetaCluster])
+	}
+}
+
+// TestIngestRefusesReplays: a signed request is accepted once. Its replay
+// is refused with 401 "replayed request" while its timestamp could still
+// pass, also after the de-duplication window (here shorter than the
+// 5-minute skew) has ended, and also when the first copy was refused as a
+// duplicate; the same event signed anew is not a replay.
+func TestIngestRefusesReplays(t *testing.T) {
+	h, q := newIngest(t, defaultConfig())
+	h.Dedup = memory.NewDeduper(time.Minute)
+	const token = "s3cr3t-forwarder-token"
+	h.Auth = &Authenticator{Tokens: StaticTokens(map[string]string{"prod": token})}
+	t0 := h.Now()
+	now := t0
+	h.Now = func() time.Time { return now }
+	sign := func() http.Header {
+		hdr := http.Header{}
+		clusterauth.Sign(hdr, "prod", []byte(token), http.MethodPost, "/", []byte(fluxEvent), now)
+		return hdr
+	}
+	expect := func(step string, hdr http.Header, status, jobs int) {
+		t.Helper()
+		rec := post(h, fluxEvent, hdr)
+		if rec.Code != status {
+			t.Fatalf("%s: status %d %s, want %d", step, rec.Code, rec.Body.String(), status)
+		}
+		if status == http.StatusUnauthorized {
+			if msg := errorOf(t, rec); msg != "replayed request" {
+				t.Fatalf("%s: error %q, want \"replayed request\"", step, msg)
+			}
+		}
+		if len(q.jobs) != jobs {
+			t.Fatalf("%s: %d jobs queued, want %d", step, len(q.jobs), jobs)
+		}
+	}
+
+	first := sign()
+	expect("first", first, http.StatusAccepted, 2)
+	now = t0.Add(11 * time.Second)
+	expect("replay 11s later", first, http.StatusUnauthorized, 2)
+	dup := sign()
+	expect("the same event signed anew", dup, http.StatusTooManyRequests, 2)
+	now = t0.Add(2 * time.Minute) // the window has ended, the skew has not
+	expect("replay after the window", first, http.StatusUnauthorized, 2)
+	expect("replay of the duplicate after the window", dup, http.StatusUnauthorized, 2)
+	expect("the same event signed anew after the window", sign(), http.StatusAccepted, 4)
+	now = t0.Add(5*time.Minute + time.Second)
+	rec := post(h, fluxEvent, first)
+	if rec.Code != http.StatusUnauthorized || !strings.Contains(errorOf(t, rec), "5 minutes") {
+		t.Fatalf("replay past the skew: %d %s, want 401 for its timestamp", rec.Code, rec.Body.String())
+	}
+
+	rec = httptest.NewRecorder()
+	h.Metrics.(*prom.Metrics).Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if want := `herald_events_rejected_total{reason="replayed"} 3`; !strings.Contains(rec.Body.String(), want) {
+		t.Errorf("metrics lack %s", want)
+	}
+}
+
+// TestIngestRefusesSignedTimestampSpellings: a timestamp is decimal digits.
+// '+1764000000', signed as sent, is another spelling of a valid time,
+// which strconv.ParseInt alone took.
+func TestIngestRefusesSignedTimestampSpellings(t *testing.T) {
+	h, q := newIngest(t, defaultConfig())
+	const token = "s3cr3t-forwarder-token"
+	h.Auth = &Authenticator{Tokens: StaticTokens(map[string]string{"prod": token})}
+	unix := strconv.FormatInt(h.Now().Unix(), 10)
+	for _, ts := range []string{"+" + unix, " " + unix, unix + " ", "0x" + strconv.FormatInt(h.Now().Unix(), 16)} {
+		const nonce = "AK3YF2QXJ6PVT5RM7LWZNB4HDE"
+		hdr := http.Header{}
+		hdr.Set(HeaderCluster, "prod")
+		hdr.Set(HeaderTimestamp, ts)
+		hdr.Set(HeaderNonce, nonce)
+		hdr.Set(HeaderSignature, "sha256="+hex.EncodeToString(clusterauth.Signature([]byte(token), ts, nonce, http.MethodPost, "/", []byte(fluxEvent))))
+		if rec := post(h, fluxEvent, hdr); rec.Code != http.StatusUnauthorized {
+			t.Errorf("timestamp %q: status %d %s, want 401", ts, rec.Code, rec.Body.String())
+		}
+	}
+	if len(q.jobs) != 0 {
+		t.Errorf("%d jobs queued, want none", len(q.jobs))
 	}
 }
 

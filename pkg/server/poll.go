@@ -21,7 +21,9 @@ const MaxPollRequests = 100
 type Poll struct {
 	// Auth identifies the cluster; nil (local mode without tokens) serves
 	// the requests of Receivers for every cluster only.
-	Auth     *Authenticator
+	Auth *Authenticator
+	// Replays refuses a signed poll seen before; required with Auth.
+	Replays  store.Replays
 	Requests store.ReconcileRequests
 	Logger   *slog.Logger
 	Now      func() time.Time
@@ -46,10 +48,29 @@ func (p *Poll) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	cluster := ""
 	if p.Auth != nil {
-		if cluster, err = p.Auth.Verify(r.Context(), r, body, now); err != nil {
+		caller, err := p.Auth.Verify(r.Context(), r, body, now)
+		if err != nil {
 			writeError(w, http.StatusUnauthorized, err.Error())
 			return
 		}
+		if p.Replays == nil {
+			// A wiring mistake: fail closed rather than accept replays.
+			p.Logger.Error("signed polls need a replay guard (Poll.Replays)")
+			writeError(w, http.StatusInternalServerError, "replay guard unavailable")
+			return
+		}
+		replayed, err := p.Replays.Seen(r.Context(), caller.Signature, now)
+		if err != nil {
+			p.Logger.Error("recording the request signature failed", "error", err.Error())
+			writeError(w, http.StatusInternalServerError, "replay guard unavailable")
+			return
+		}
+		if replayed {
+			p.Logger.Warn("replayed request refused", "cluster", caller.Cluster)
+			writeError(w, http.StatusUnauthorized, ErrReplayed.Error())
+			return
+		}
+		cluster = caller.Cluster
 	}
 	after := r.URL.Query().Get("after")
 	if len(after) > 64 || strings.ContainsFunc(after, func(c rune) bool { return c != '-' && (c < '0' || c > '9') }) {

@@ -16,9 +16,35 @@ type Deduper interface {
 	// Claim records key at now. It reports false when key was already
 	// claimed in the current window, and when the window ends.
 	Claim(ctx context.Context, key string, now time.Time) (ok bool, reset time.Time, err error)
+	// ClaimSigned is Claim for a signed request, which also records sig as
+	// Replays.Seen does, in the same write where the store can: a replayed
+	// sig claims nothing and reports replayed; otherwise ok and reset are
+	// Claim's, and sig stays recorded whether the claim won or not, so
+	// that a request refused as a duplicate cannot be replayed once its
+	// window has ended either.
+	ClaimSigned(ctx context.Context, key string, sig Signature, now time.Time) (replayed, ok bool, reset time.Time, err error)
 	// Forget drops key, so that an event whose processing failed after its
 	// claim can be sent again.
 	Forget(ctx context.Context, key string) error
+}
+
+// Signature is a verified request signature as the replay guard keeps it.
+type Signature struct {
+	// Key names it: the cluster and the signature (clusterauth's
+	// Signed.ReplayKey), unique per request thanks to its nonce.
+	Key string
+	// Expires is when the request is too old to be accepted anyway; the
+	// store may forget the key from then on.
+	Expires time.Time
+}
+
+// Replays remembers the signatures of authenticated requests until they
+// expire, so that each signed request is accepted once: a signature seen
+// before is a replay, whatever the answer to it was.
+type Replays interface {
+	// Seen records sig; replayed is true when it was recorded already and
+	// has not expired at now.
+	Seen(ctx context.Context, sig Signature, now time.Time) (replayed bool, err error)
 }
 
 // AllClusters is the cluster key of reconcile requests from Receivers that

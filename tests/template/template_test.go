@@ -121,6 +121,7 @@ var wantGrants = map[string][]grant{
 		grants("DispatchLogGroup.Arn", "", "logs:CreateLogStream", "logs:PutLogEvents"),
 		grants("Table.Arn", "config,dedup#*,delivery#*", "dynamodb:Query", "dynamodb:GetItem"),
 		grants("Table.Arn", "dedup#*,delivery#*", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
+		grants("Table.Arn", "replay#*", "dynamodb:PutItem"),
 		grants("DeliveryQueue.Arn", "", "sqs:SendMessage", "sqs:SendMessageBatch", "sqs:ChangeMessageVisibility",
 			"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"),
 		grants("DeadLetterQueue.Arn", "", "sqs:SendMessage"),
@@ -130,6 +131,7 @@ var wantGrants = map[string][]grant{
 		grants("ReceiverLogGroup.Arn", "", "logs:CreateLogStream", "logs:PutLogEvents"),
 		grants("Table.Arn", "config,hook#*,reconcile#*", "dynamodb:Query", "dynamodb:GetItem"),
 		grants("Table.Arn", "reconcile#*", "dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem"),
+		grants("Table.Arn", "replay#*", "dynamodb:PutItem"),
 		grants(secretARN, "", "secretsmanager:GetSecretValue"),
 	),
 }

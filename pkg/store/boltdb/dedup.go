@@ -54,9 +54,7 @@ func (d Deduper) Claim(ctx context.Context, key string, now time.Time) (bool, ti
 	}
 	k := memory.Hash(key)
 	d.s.log.writeBehind(windowOp(k, start, end))
-	if dueSweep(&d.s.dedupSwept, now, d.s.opts.DedupInterval) {
-		d.s.sweepDedup(now)
-	}
+	d.s.sweepDue(now)
 	return true, end, nil
 }
 

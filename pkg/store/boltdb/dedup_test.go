@@ -22,6 +22,12 @@ func TestDeduperContract(t *testing.T) {
 	})
 }
 
+func TestReplaysContract(t *testing.T) {
+	storetest.Replays(t, func(interval time.Duration) store.Deduper {
+		return openStore(t, Options{DedupInterval: interval}).Deduper()
+	})
+}
+
 // The windows of the memory Deduper, step for step (memory/dedup_test.go).
 func TestDeduperWindows(t *testing.T) {
 	ctx := context.Background()

@@ -1,5 +1,6 @@
 // Package boltdb is local mode's durable state in one bbolt file: the
-// de-duplication windows, reconcile requests, Git status order and the
+// de-duplication windows, the signatures of the replay guard, reconcile
+// requests, Git status order and the
 // delivery journal, so that a restart of herald serve neither loses a
 // delivery it answered 202 for nor sends an event twice.
 //
@@ -83,6 +84,9 @@ var (
 	bucketOrder     = []byte("order")
 	bucketPending   = []byte("journalPending")
 	bucketDead      = []byte("journalDead")
+	// bucketReplays came after format 3 was fixed; a file without it gets
+	// it on open, and a herald that does not know it ignores it.
+	bucketReplays = []byte("replays")
 
 	keyFormat = []byte("format")
 )
@@ -96,12 +100,16 @@ type Store struct {
 	log  *wal // the writes on the ingest path
 	// windows decides de-duplication claims; the file keeps them.
 	windows *memory.Deduper
+	// replays decides whether a signed request is a replay; the file
+	// keeps the signatures too.
+	replays *memory.Replays
 
 	// When expired records were last swept, in unix nanoseconds of the
 	// clock that swept them: once per interval, by the caller that crosses
 	// it.
-	dedupSwept atomic.Int64
-	orderSwept atomic.Int64
+	dedupSwept   atomic.Int64
+	orderSwept   atomic.Int64
+	replaysSwept atomic.Int64
 }
 
 // Open opens the state file at path, creating it (0600) and its directory
@@ -159,10 +167,14 @@ func Open(path string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("opening %s: applying the log in %s: %w", path, logDir, err)
 	}
-	s := &Store{db: db, path: path, opts: opts, windows: memory.NewDeduper(opts.DedupInterval)}
+	s := &Store{db: db, path: path, opts: opts, windows: memory.NewDeduper(opts.DedupInterval), replays: memory.NewReplays()}
 	if err := s.restoreWindows(opts.Now()); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("opening %s: reading de-duplication windows: %w", path, err)
+	}
+	if err := s.restoreReplays(opts.Now()); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("opening %s: reading request signatures: %w", path, err)
 	}
 	if s.log, err = openWAL(db, logDir, last, opts.segmentSize, opts.Logger); err != nil {
 		_ = db.Close()
@@ -198,7 +210,7 @@ func initBuckets(tx *bolt.Tx) error {
 			return err
 		}
 	}
-	for _, name := range [][]byte{bucketDedup, bucketReconcile, bucketOrder, bucketPending, bucketDead} {
+	for _, name := range [][]byte{bucketDedup, bucketReconcile, bucketOrder, bucketPending, bucketDead, bucketReplays} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}

@@ -74,6 +74,7 @@ const (
 	walDedup byte = iota + 1
 	walPending
 	walDead
+	walReplays
 )
 
 func walBucket(b byte) []byte {
@@ -84,11 +85,14 @@ func walBucket(b byte) []byte {
 		return bucketPending
 	case walDead:
 		return bucketDead
+	case walReplays:
+		return bucketReplays
 	}
 	return nil
 }
 
-// walOp puts value at key in bucket, or deletes key when value is nil.
+// walOp puts value at key in bucket, or deletes key when value is nil
+// (an empty value is not nil).
 type walOp struct {
 	bucket byte
 	key    []byte

@@ -16,6 +16,12 @@ func TestDeduperContract(t *testing.T) {
 	})
 }
 
+func TestReplaysContract(t *testing.T) {
+	storetest.Replays(t, func(interval time.Duration) store.Deduper {
+		return newEnv(t, Options{DedupInterval: interval}).store.Deduper()
+	})
+}
+
 func TestReconcileRequestsContract(t *testing.T) {
 	// The real clock: the contract's requests are recorded by separate
 	// puts, whose IDs are the store's time.

@@ -15,3 +15,7 @@ func TestDeduperContract(t *testing.T) {
 func TestReconcileRequestsContract(t *testing.T) {
 	storetest.ReconcileRequests(t, NewReconcileRequests(time.Hour))
 }
+
+func TestReplaysContract(t *testing.T) {
+	storetest.Replays(t, func(interval time.Duration) store.Deduper { return NewDeduper(interval) })
+}

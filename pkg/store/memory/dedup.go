@@ -6,15 +6,21 @@ import (
 	"crypto/sha256"
 	"sync"
 	"time"
+
+	"github.com/heraldhq/herald/pkg/store"
 )
 
 // Deduper allows one event per key per interval, like the memory store Flux's
 // event server uses: windows are fixed ticks aligned to the time a key was
 // first seen, not sliding, and a key unused for an interval after its last
 // window is forgotten.
+//
+// It is also local mode's replay guard (store.Replays), which ClaimSigned
+// consults before the window.
 type Deduper struct {
 	interval time.Duration
 	shards   [64]shard
+	replays  *Replays
 }
 
 type shard struct {
@@ -32,7 +38,7 @@ type entry struct {
 
 // NewDeduper returns a Deduper with the given interval.
 func NewDeduper(interval time.Duration) *Deduper {
-	d := &Deduper{interval: interval}
+	d := &Deduper{interval: interval, replays: NewReplays()}
 	for i := range d.shards {
 		d.shards[i].entries = make(map[[sha256.Size]byte]entry)
 	}
@@ -43,6 +49,21 @@ func NewDeduper(interval time.Duration) *Deduper {
 func (d *Deduper) Claim(_ context.Context, key string, now time.Time) (bool, time.Time, error) {
 	ok, _, end := d.ClaimWindow(key, now)
 	return ok, end, nil
+}
+
+// ClaimSigned implements store.Deduper.
+func (d *Deduper) ClaimSigned(ctx context.Context, key string, sig store.Signature, now time.Time) (replayed, ok bool, reset time.Time, err error) {
+	if d.replays.Record(Hash(sig.Key), sig.Expires, now) {
+		return true, false, time.Time{}, nil
+	}
+	ok, reset, err = d.Claim(ctx, key, now)
+	return false, ok, reset, err
+}
+
+// Seen implements store.Replays, for the signed requests that claim no
+// window (the forwarder's polls).
+func (d *Deduper) Seen(ctx context.Context, sig store.Signature, now time.Time) (bool, error) {
+	return d.replays.Seen(ctx, sig, now)
 }
 
 // ClaimWindow is Claim, returning the key's window as well: the start of

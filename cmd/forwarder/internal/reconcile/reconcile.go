@@ -60,6 +60,8 @@ type Poller struct {
 	CursorFile string
 	Metrics    *metrics.Metrics
 	Logger     *slog.Logger
+	// Now is the clock of the signatures; nil means time.Now.
+	Now func() time.Time
 }
 
 // Run polls every Interval until ctx is cancelled.
@@ -150,7 +152,13 @@ func (p *Poller) poll(ctx context.Context, cursor string) (pollResponse, error) 
 		return pollResponse{}, err
 	}
 	req.Header.Set("User-Agent", "herald-forwarder")
-	clusterauth.SignRequest(req, p.Cluster, token, nil, time.Now())
+	now := time.Now
+	if p.Now != nil {
+		now = p.Now
+	}
+	// A fresh nonce per poll: two polls with one cursor in one second are
+	// two requests to Herald, not a replay.
+	clusterauth.SignRequest(req, p.Cluster, token, nil, now())
 	start := time.Now()
 	resp, err := p.Client.Do(req)
 	p.Metrics.ObserveHerald("poll", time.Since(start))

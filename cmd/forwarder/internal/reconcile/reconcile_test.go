@@ -64,6 +64,7 @@ type fakeHerald struct {
 	status   int    // answer this status instead, when set
 	raw      string // answer this body instead, when set
 	afters   chan string
+	seen     map[string]bool // replay keys: a signature is answered once, as by Herald
 }
 
 func (h *fakeHerald) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -74,6 +75,16 @@ func (h *fakeHerald) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil || s.Cluster != "prod-eu" || r.Method != http.MethodGet || r.URL.Path != "/prod/reconcile-requests" {
 		h.t.Errorf("poll %s %s from %q: %v", r.Method, r.RequestURI, s.Cluster, err)
 		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	h.mu.Lock()
+	replayed := h.seen[s.ReplayKey()]
+	h.seen[s.ReplayKey()] = true
+	h.mu.Unlock()
+	if replayed {
+		h.t.Errorf("poll %s signed as one before it", r.RequestURI)
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, `{"error":"replayed request"}`)
 		return
 	}
 	after := r.URL.Query().Get("after")
@@ -113,7 +124,7 @@ func request(id int, name string) Request {
 
 func newPoller(t *testing.T, requests ...Request) (*Poller, *fakeHerald, *fakeKube) {
 	t.Helper()
-	h := &fakeHerald{t: t, requests: requests, afters: make(chan string, 1000)}
+	h := &fakeHerald{t: t, requests: requests, afters: make(chan string, 1000), seen: map[string]bool{}}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	u, err := url.Parse(srv.URL + "/prod/")
@@ -163,6 +174,25 @@ func TestPollOnceApplies(t *testing.T) {
 	}
 	if got := <-h.afters; got != "3" {
 		t.Fatalf("polled after %q, want 3", got)
+	}
+}
+
+// TestPollsInOneSecondAreNotReplays: polls with the same cursor signed in
+// the same second differ (a fresh nonce each), so that Herald's replay
+// guard answers every one.
+func TestPollsInOneSecondAreNotReplays(t *testing.T) {
+	p, h, _ := newPoller(t)
+	now := time.Now()
+	p.Now = func() time.Time { return now }
+	for i := range 3 {
+		if cursor, _, err := p.PollOnce(context.Background(), "7"); err != nil || cursor != "7" {
+			t.Fatalf("poll %d = %q, %v", i+1, cursor, err)
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.seen) != 3 {
+		t.Fatalf("%d signatures for 3 polls", len(h.seen))
 	}
 }
 

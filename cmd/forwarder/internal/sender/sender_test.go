@@ -423,3 +423,116 @@ func TestTokenFile(t *testing.T) {
 		t.Fatalf("after rotation: %q, %v", tok, err)
 	}
 }
+
+// replayGuard is a fake Herald with the server's replay guard and
+// de-duplication: a signature is accepted once (401 "replayed request"
+// after), an accepted body again is a duplicate. lose says which tries'
+// answers are lost after the request was accepted (a gateway timeout), and
+// refuse which are answered as replays whatever they carry (a proxy that
+// sent the request twice and passed on the second answer).
+type replayGuard struct {
+	t      *testing.T
+	lose   func(try int) bool
+	refuse func(try int) bool
+
+	mu          sync.Mutex
+	try         int
+	seen        map[string]bool // replay keys
+	accepted    map[string]int  // bodies
+	nonces      map[string]bool
+	done        chan string
+	replays     int
+	sameSeconds int
+	lastTS      string
+}
+
+func (g *replayGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	s, err := clusterauth.Parse(r.Header, time.Unix(1764000000, 0))
+	if err == nil {
+		err = s.Check([]byte(secret), r.Method, r.RequestURI, body)
+	}
+	if err != nil {
+		g.t.Errorf("request refused: %v", err)
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	try := g.try
+	g.try++
+	if g.nonces[s.Nonce] {
+		g.t.Errorf("try %d reuses nonce %s", try, s.Nonce)
+	}
+	g.nonces[s.Nonce] = true
+	if s.Timestamp == g.lastTS {
+		g.sameSeconds++
+	}
+	g.lastTS = s.Timestamp
+	if g.seen[s.ReplayKey()] || g.refuse(try) {
+		g.replays++
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, `{"error":"replayed request"}`)
+		return
+	}
+	g.seen[s.ReplayKey()] = true
+	g.accepted[string(body)]++
+	switch {
+	case g.accepted[string(body)] > 1:
+		w.Header().Set(clusterauth.HeaderDuplicate, "true")
+		w.WriteHeader(http.StatusTooManyRequests)
+		g.done <- string(body)
+	case g.lose(try):
+		w.WriteHeader(http.StatusGatewayTimeout)
+	default:
+		w.WriteHeader(http.StatusAccepted)
+		g.done <- string(body)
+	}
+}
+
+// TestSenderRetriesAreNotReplays: the forwarder's retries of one event, all
+// signed within the same second, carry fresh nonces, so Herald's replay
+// guard never refuses them. A retry of an event whose first copy was
+// accepted but whose answer was lost is then a duplicate, done; an answer
+// "replayed request" (a copy of the request that reached Herald first) is
+// retried like any 401, signed anew, and the event is not lost.
+func TestSenderRetriesAreNotReplays(t *testing.T) {
+	for name, c := range map[string]struct {
+		lose, refuse   func(int) bool
+		tries, replays int
+	}{
+		// Accepted, answer lost; the retry is a duplicate.
+		"lost answer": {lose: func(try int) bool { return try == 0 }, refuse: func(int) bool { return false }, tries: 2},
+		// Refused twice as a replay; the third try is accepted.
+		"refused as a replay": {lose: func(int) bool { return false }, refuse: func(try int) bool { return try < 2 }, tries: 3, replays: 2},
+	} {
+		t.Run(name, func(t *testing.T) {
+			g := &replayGuard{t: t, lose: c.lose, refuse: c.refuse, seen: map[string]bool{}, accepted: map[string]int{},
+				nonces: map[string]bool{}, done: make(chan string, 10)}
+			srv := httptest.NewServer(g)
+			t.Cleanup(srv.Close)
+			f := newFixture(t, srv.URL)
+			f.sender.Now = func() time.Time { return time.Unix(1764000000, 0) } // every try in the same second
+			f.add(t, "Kustomization/apps/podinfo", "event")
+			stop := f.run()
+			wait(t, g.done, 1)
+			stop()
+
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			if g.try != c.tries || g.sameSeconds != c.tries-1 {
+				t.Errorf("%d tries, %d of them in the second of the one before; want %d, all in one second", g.try, g.sameSeconds, c.tries)
+			}
+			if g.replays != c.replays {
+				t.Errorf("%d tries refused as replays, want %d", g.replays, c.replays)
+			}
+			if s := f.buf.Stats(); s.Events != 0 {
+				t.Errorf("the event is still buffered: %+v", s)
+			}
+			if f.metric(t, `herald_forwarder_events_dropped_total{reason="rejected"} 1`) {
+				t.Error("the event was dropped")
+			}
+		})
+	}
+}
