@@ -4,13 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/heraldhq/herald/internal/awstest"
 	"github.com/heraldhq/herald/internal/dynamotest"
+	"github.com/heraldhq/herald/pkg/api"
 	"github.com/heraldhq/herald/pkg/receiver"
 	"github.com/heraldhq/herald/pkg/store/dynamo"
 )
@@ -174,5 +180,100 @@ func TestCLIUsageErrors(t *testing.T) {
 		if code, _, errOut := herald(t, args...); code != 2 || errOut == "" {
 			t.Errorf("herald %v: exit %d, stderr %q; want 2 with a message", args, code, errOut)
 		}
+	}
+}
+
+// herald apply takes a folder mixing v1beta1 to v1; herald get prints each
+// object in the version it was applied in, or, with --api-version v1, as v1,
+// saying on stderr what the conversion carried over or dropped.
+func TestApplyGetMixedVersions(t *testing.T) {
+	ddb := dynamotest.Shared(t)
+	table := dynamotest.TableName(t)
+	if err := dynamo.CreateTable(context.Background(), ddb.Client(), table); err != nil {
+		t.Fatal(err)
+	}
+	sm := awstest.NewSecretsManager(t)
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "herald")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "herald")
+	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", ddb.Endpoint)
+	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", sm.URL)
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("HERALD_TABLE", table)
+
+	if code, out, errOut := herald(t, "apply", "-f", "testdata/mixed-versions"); code != 0 || strings.Count(out, " created\n") != 9 {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
+	}
+
+	code, out, errOut := herald(t, "get", "providers", "-o", "yaml")
+	if code != 0 || errOut != "" {
+		t.Fatalf("get: exit %d %s", code, errOut)
+	}
+	got := versionsByName(t, out)
+	want := map[string]string{
+		"mastodon": "notification.toolkit.fluxcd.io/v1",
+		"slack":    "notification.toolkit.fluxcd.io/v1beta1",
+		"webhook":  "notification.toolkit.fluxcd.io/v1beta2",
+	}
+	if !maps.Equal(got, want) || !strings.Contains(out, `"interval": "10m"`) {
+		t.Errorf("get -o yaml: versions %v, want %v\n%s", got, want, out)
+	}
+
+	code, out, errOut = herald(t, "get", "providers", "-o", "yaml", "--api-version", "v1")
+	for name, version := range versionsByName(t, out) {
+		if version != api.V1 {
+			t.Errorf("get --api-version v1: %s is %s", name, version)
+		}
+	}
+	if code != 0 || strings.Contains(out, "interval") {
+		t.Errorf("get --api-version v1: exit %d\n%s", code, out)
+	}
+	if want := "herald get: Provider/flux-system/webhook: spec.interval dropped: v1 has no such field, and it was never used\n"; errOut != want {
+		t.Errorf("stderr %q, want %q", errOut, want)
+	}
+
+	code, out, errOut = herald(t, "get", "alerts", "-o", "json", "--api-version", "notification.toolkit.fluxcd.io/v1")
+	var list struct {
+		Items []struct {
+			APIVersion string
+			Metadata   struct{ Name string }
+			Spec       map[string]any
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &list); code != 0 || err != nil || len(list.Items) != 4 {
+		t.Fatalf("get alerts -o json: exit %d %v\n%s", code, err, out)
+	}
+	for _, a := range list.Items {
+		md, _ := a.Spec["eventMetadata"].(map[string]any)
+		if _, has := a.Spec["summary"]; a.APIVersion != api.V1 || has || a.Metadata.Name != "webhook" && md["summary"] == nil {
+			t.Errorf("alert %s as v1: %s %v", a.Metadata.Name, a.APIVersion, a.Spec)
+		}
+	}
+	if strings.Count(errOut, "spec.summary moved to spec.eventMetadata.summary\n") != 2 {
+		t.Errorf("stderr %q", errOut)
+	}
+
+	if code, _, errOut = herald(t, "get", "alerts", "--api-version", "v1beta3"); code != 2 || !strings.Contains(errOut, "want v1") {
+		t.Errorf("--api-version v1beta3: exit %d %q", code, errOut)
+	}
+}
+
+// versionsByName reads the documents of herald get -o yaml.
+func versionsByName(t *testing.T, out string) map[string]string {
+	t.Helper()
+	versions := map[string]string{}
+	dec := yaml.NewDecoder(strings.NewReader(out))
+	for {
+		var obj struct {
+			APIVersion string `yaml:"apiVersion"`
+			Metadata   struct{ Name string }
+		}
+		if err := dec.Decode(&obj); errors.Is(err, io.EOF) {
+			return versions
+		} else if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		versions[obj.Metadata.Name] = obj.APIVersion
 	}
 }

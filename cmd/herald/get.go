@@ -33,7 +33,11 @@ func kindOf(arg string) (string, error) {
 	return "", fmt.Errorf("unknown kind %q: want providers, alerts or receivers", arg)
 }
 
-const getUsage = `Usage: herald get providers|alerts|receivers [-n NAMESPACE] [-o table|yaml|json] --table TABLE
+const getUsage = `Usage: herald get providers|alerts|receivers [-n NAMESPACE] [-o table|yaml|json] [--api-version v1] --table TABLE
+
+Objects are printed in the API version they were applied in, or, with
+--api-version v1, as notification.toolkit.fluxcd.io/v1 objects; what that
+conversion carries over or drops is said on stderr.
 `
 
 func runGet(args []string, stdout, stderr io.Writer) int {
@@ -44,6 +48,7 @@ func runGet(args []string, stdout, stderr io.Writer) int {
 	aws.register(fs)
 	namespace := fs.String("n", "", "namespace (default: all namespaces)")
 	output := fs.String("o", "table", "output format: table, yaml or json")
+	apiVersion := fs.String("api-version", "", "print the objects as this API version: v1 (default: as applied)")
 	kindArg, rest := splitFirst(args)
 	if err := fs.Parse(rest); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -60,6 +65,10 @@ func runGet(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "herald get: -o %q: want table, yaml or json\n", *output)
 		return 2
 	}
+	if *apiVersion != "" && *apiVersion != "v1" && *apiVersion != api.V1 {
+		fmt.Fprintf(stderr, "herald get: --api-version %q: want v1 (or %s)\n", *apiVersion, api.V1)
+		return 2
+	}
 	ctx := context.Background()
 	awsCfg, err := aws.load(ctx, true)
 	if err != nil {
@@ -71,6 +80,9 @@ func runGet(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "herald get: "+err.Error())
 		return 1
+	}
+	if *apiVersion != "" {
+		objects = asV1(objects, kind, stderr)
 	}
 	if err := printObjects(stdout, kind, objects, *output, time.Now()); err != nil {
 		fmt.Fprintln(stderr, "herald get: "+err.Error())
@@ -110,6 +122,25 @@ func printObjects(w io.Writer, kind string, objects []dynamo.Object, format stri
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", o.Namespace, o.Name, cluster, detail(o.Value), age(now.Sub(o.UpdatedAt)))
 	}
 	return tw.Flush()
+}
+
+// asV1 converts objects to notification.toolkit.fluxcd.io/v1, saying on
+// stderr what the conversion carried over or dropped, per object.
+func asV1(objects []dynamo.Object, kind string, stderr io.Writer) []dynamo.Object {
+	out := make([]dynamo.Object, len(objects))
+	for i, o := range objects {
+		value, notes := api.AsV1(o.Value)
+		o.Value, o.APIVersion = value, api.V1
+		scope := ""
+		if o.Cluster != "" {
+			scope = fmt.Sprintf(" (cluster %q)", o.Cluster)
+		}
+		for _, note := range notes {
+			fmt.Fprintf(stderr, "herald get: %s/%s/%s%s: %s\n", kind, o.Namespace, o.Name, scope, note)
+		}
+		out[i] = o
+	}
+	return out
 }
 
 func detailHeader(kind string) string {

@@ -126,3 +126,48 @@ func TestValidateNeverPrintsSecretValues(t *testing.T) {
 		}
 	}
 }
+
+// A folder mixing Providers and Alerts of v1beta1, v1beta2, v1beta3 and v1
+// validates; the older versions get their deprecation warnings only.
+func TestValidateMixedVersions(t *testing.T) {
+	code, stdout, stderr := runCmd(t, fluxTypes, "-f", "testdata/mixed-versions")
+	if code != 0 || strings.Count(stdout, "\n") != 9 || !strings.Contains(stdout, "Provider/flux-system/mastodon: mastodon (secret: mastodon-token)\n") {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	for line := range strings.Lines(stderr) {
+		if !strings.HasPrefix(line, "warning: ") || strings.Contains(line, "4-v1.yaml") {
+			t.Errorf("stderr: %s", line)
+		}
+	}
+}
+
+// What v1 removed is an error in a v1 document, named by file, document,
+// object and field.
+func TestValidateV1RemovedFields(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "v1.yaml")
+	doc := `apiVersion: notification.toolkit.fluxcd.io/v1
+kind: Provider
+metadata: {name: webhook, namespace: flux-system}
+spec: {type: generic, address: "https://hooks.example.com", proxy: "http://proxy:3128"}
+---
+apiVersion: notification.toolkit.fluxcd.io/v1
+kind: Alert
+metadata: {name: on-call, namespace: flux-system}
+spec:
+  providerRef: {name: webhook}
+  summary: prod-eu
+  eventSources: [{kind: Kustomization, name: "*"}]
+`
+	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCmd(t, fluxTypes, "-f", file)
+	for _, want := range []string{
+		file + ": document 0: Provider/flux-system/webhook: spec.proxy: field not available in notification.toolkit.fluxcd.io/v1 (removed in notification.toolkit.fluxcd.io/v1: use spec.proxySecretRef)\n",
+		file + ": document 1: Alert/flux-system/on-call: spec.summary: field not available in notification.toolkit.fluxcd.io/v1 (removed in notification.toolkit.fluxcd.io/v1: use spec.eventMetadata.summary)\n",
+	} {
+		if code != 1 || !strings.Contains(stderr, want) {
+			t.Errorf("exit %d, stderr:\n%s\nwant the line:\n%s", code, stderr, want)
+		}
+	}
+}

@@ -65,8 +65,8 @@ spec:
 		want: []string{`a.yaml: document 0: Kustomization/flux-system/apps: kind: unsupported value "Kustomization": must be one of Provider, Alert, Receiver, Secret`},
 	}, {
 		name: "unknown apiVersion",
-		doc:  "apiVersion: notification.toolkit.fluxcd.io/v1\nkind: Alert\nmetadata: {name: a}\nspec: {providerRef: {name: p}, eventSources: []}\n",
-		want: []string{`a.yaml: document 0: Alert/default/a: apiVersion: unsupported value "notification.toolkit.fluxcd.io/v1": Alert must be one of notification.toolkit.fluxcd.io/v1beta1, notification.toolkit.fluxcd.io/v1beta2, notification.toolkit.fluxcd.io/v1beta3`},
+		doc:  "apiVersion: notification.toolkit.fluxcd.io/v2\nkind: Alert\nmetadata: {name: a}\nspec: {providerRef: {name: p}, eventSources: []}\n",
+		want: []string{`a.yaml: document 0: Alert/default/a: apiVersion: unsupported value "notification.toolkit.fluxcd.io/v2": Alert must be one of notification.toolkit.fluxcd.io/v1beta1, notification.toolkit.fluxcd.io/v1beta2, notification.toolkit.fluxcd.io/v1beta3, notification.toolkit.fluxcd.io/v1`},
 	}, {
 		name: "missing apiVersion and kind",
 		doc:  "kind: Secret\nmetadata: {name: s}\n---\nmetadata: {name: t}\n",
@@ -106,6 +106,28 @@ spec:
 			`a.yaml: document 0: Alert/ns/a: spec.eventMetadata: field not available in notification.toolkit.fluxcd.io/v1beta1 (added in notification.toolkit.fluxcd.io/v1beta2)`,
 			`a.yaml: document 1: Provider/ns/p: spec.commitStatusExpr: field not available in notification.toolkit.fluxcd.io/v1beta2 (added in notification.toolkit.fluxcd.io/v1beta3)`,
 			`a.yaml: document 2: Receiver/ns/r: spec.resources[0].filter: field not available in notification.toolkit.fluxcd.io/v1beta2 (added in notification.toolkit.fluxcd.io/v1)`,
+		},
+	}, {
+		// Flux's v1 CRDs (api v1.10.0) dropped these fields; the older
+		// versions keep them (TestRemovedFieldsKeepWorkingInOlderVersions).
+		name: "fields removed in v1",
+		doc: `apiVersion: notification.toolkit.fluxcd.io/v1
+kind: Alert
+metadata: {name: a, namespace: ns}
+spec:
+  providerRef: {name: p}
+  summary: prod
+  eventSources: [{kind: Bucket, name: b}]
+---
+apiVersion: notification.toolkit.fluxcd.io/v1
+kind: Provider
+metadata: {name: p, namespace: ns}
+spec: {type: generic, interval: 5m, proxy: "http://proxy:3128"}
+`,
+		want: []string{
+			`a.yaml: document 0: Alert/ns/a: spec.summary: field not available in notification.toolkit.fluxcd.io/v1 (removed in notification.toolkit.fluxcd.io/v1: use spec.eventMetadata.summary)`,
+			`a.yaml: document 1: Provider/ns/p: spec.interval: field not available in notification.toolkit.fluxcd.io/v1 (removed in notification.toolkit.fluxcd.io/v1: it was never used; delete it)`,
+			`a.yaml: document 1: Provider/ns/p: spec.proxy: field not available in notification.toolkit.fluxcd.io/v1 (removed in notification.toolkit.fluxcd.io/v1: use spec.proxySecretRef)`,
 		},
 	}, {
 		name: "duplicate and merge keys",
@@ -230,5 +252,39 @@ func TestDecodeAliasExpansionIsBounded(t *testing.T) {
 	want := "document too large after expanding aliases"
 	if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasSuffix(l, want) }) {
 		t.Errorf("no %q among the %d errors", want, len(lines))
+	}
+}
+
+// The fields v1 removed still load, without error, in every older version
+// that has them.
+func TestRemovedFieldsKeepWorkingInOlderVersions(t *testing.T) {
+	for _, version := range []string{"v1beta1", "v1beta2", "v1beta3"} {
+		interval := "  interval: 5m\n"
+		if version == "v1beta1" {
+			interval = "" // Provider v1beta1 never had it
+		}
+		doc := "apiVersion: notification.toolkit.fluxcd.io/" + version + `
+kind: Alert
+metadata: {name: a, namespace: ns}
+spec:
+  providerRef: {name: p}
+  summary: prod
+  eventSources: [{kind: Bucket, name: b}]
+---
+apiVersion: notification.toolkit.fluxcd.io/` + version + `
+kind: Provider
+metadata: {name: p, namespace: ns}
+spec:
+  type: generic
+  proxy: "http://proxy:3128"
+` + interval
+		cfg, err := Decode("a.yaml", []byte(doc))
+		if err != nil {
+			t.Errorf("%s: %v", version, err)
+			continue
+		}
+		if cfg.Alerts[0].Spec.Summary != "prod" || cfg.Providers[0].Spec.Proxy != "http://proxy:3128" {
+			t.Errorf("%s: summary %q, proxy %q", version, cfg.Alerts[0].Spec.Summary, cfg.Providers[0].Spec.Proxy)
+		}
 	}
 }

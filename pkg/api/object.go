@@ -22,8 +22,8 @@ const (
 // apiVersions lists the versions Herald reads per kind, oldest first. All
 // are decoded into the same union types.
 var apiVersions = map[string][]string{
-	KindProvider: {v1beta1, v1beta2, v1beta3},
-	KindAlert:    {v1beta1, v1beta2, v1beta3},
+	KindProvider: {v1beta1, v1beta2, v1beta3, v1},
+	KindAlert:    {v1beta1, v1beta2, v1beta3, v1},
 	KindReceiver: {v1beta1, v1beta2, v1},
 	KindSecret:   {"v1"},
 }
@@ -48,6 +48,27 @@ var addedIn = map[string]map[string]string{
 		"spec.oidcProviders":      v1,
 		"spec.resources[].filter": v1,
 	},
+}
+
+// removedIn lists the fields of the union types that newer API versions
+// dropped, with the version that dropped them and what to use instead.
+// Flux's v1 CRDs (fluxcd/notification-controller/api v1.10.0) have no such
+// field, so the API server would reject it in a v1 document; Herald does
+// too, and keeps reading it in the older versions.
+var removedIn = map[string]map[string]removal{
+	KindAlert: {
+		"spec.summary": {v1, "use spec.eventMetadata.summary"},
+	},
+	KindProvider: {
+		"spec.interval": {v1, "it was never used; delete it"},
+		"spec.proxy":    {v1, "use spec.proxySecretRef"},
+	},
+}
+
+// removal is when a field left the API and what replaces it.
+type removal struct {
+	version string
+	instead string
 }
 
 // managedMetadata are ObjectMeta fields the API server sets; they appear in
@@ -187,6 +208,7 @@ func (d *docDecoder) object(n *yaml.Node, prefix string) {
 		w.add("apiVersion", "unsupported value %q: %s must be one of %s", apiVersion, kind, strings.Join(versions, ", "))
 	case rank >= 0:
 		w.checkAddedIn(addedIn[kind], versions, rank)
+		w.checkRemovedIn(removedIn[kind], versions, rank)
 	}
 
 	ref := objectRef(kind, meta)
@@ -209,6 +231,27 @@ func (w *walker) checkAddedIn(added map[string]string, versions []string, rank i
 			w.add(path, "field not available in %s (added in %s)", versions[rank], since)
 		}
 	}
+}
+
+// checkRemovedIn reports fields the document's API version no longer has.
+func (w *walker) checkRemovedIn(removed map[string]removal, versions []string, rank int) {
+	for _, path := range w.fields {
+		gone, ok := removed[indexPattern.ReplaceAllString(path, "[]")]
+		if ok && rank >= slices.Index(versions, gone.version) {
+			w.add(path, "field not available in %s (removed in %s: %s)", versions[rank], gone.version, gone.instead)
+		}
+	}
+}
+
+// apiVersionRank is the position of apiVersion among the versions Herald
+// reads for kind, oldest first; an empty apiVersion, as in objects built in
+// code, counts as the newest. -1 means Herald does not read it.
+func apiVersionRank(kind, apiVersion string) int {
+	versions := apiVersions[kind]
+	if apiVersion == "" {
+		return len(versions) - 1
+	}
+	return slices.Index(versions, apiVersion)
 }
 
 // secret merges data (base64) and stringData, stringData winning as in

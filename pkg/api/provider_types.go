@@ -59,9 +59,14 @@ type ProviderType struct {
 	// ReceivesCommitStatusUpdates: Flux passes it the events that only
 	// update a commit status, which it skips for every other type.
 	ReceivesCommitStatusUpdates bool
+	// MinAPIVersion is the oldest API version whose type enum has the
+	// type, for types Flux added to v1 only; "" means every version Herald
+	// reads.
+	MinAPIVersion string
 }
 
-// ProviderTypes is Flux's v1beta3 Provider type enum, sorted by name.
+// ProviderTypes is Flux's v1 Provider type enum (api v1.10.0), sorted by
+// name. v1beta3's enum is the same without the rows that set MinAPIVersion.
 var ProviderTypes = []ProviderType{
 	{Name: "alertmanager"},
 	{Name: "azuredevops", Class: CommitStatus, ReceivesCommitStatusUpdates: true},
@@ -85,6 +90,7 @@ var ProviderTypes = []ProviderType{
 	{Name: "grafana"},
 	{Name: "incident.io"},
 	{Name: "lark", IgnoresProxy: true, IgnoresTLS: true},
+	{Name: "mastodon", MinAPIVersion: v1},
 	{Name: "matrix", IgnoresProxy: true},
 	{Name: "msteams"},
 	{Name: "nats", IgnoresProxy: true, IgnoresTLS: true},

@@ -143,6 +143,13 @@ func (v *validator) provider(p *Provider) {
 		r.errorf("spec.type", "required")
 	case !isProviderType(s.Type):
 		r.errorf("spec.type", "unsupported value %q: must be one of %s", s.Type, strings.Join(FluxProviderTypes, ", "))
+	default:
+		// A type Flux added in a newer version is not in the older
+		// versions' enums, which the API server still serves.
+		since := ProviderTypeOf(s.Type).MinAPIVersion
+		if rank := apiVersionRank(KindProvider, p.APIVersion); since != "" && rank >= 0 && rank < apiVersionRank(KindProvider, since) {
+			r.errorf("spec.type", "unsupported value %q in %s: the type needs %s", s.Type, p.APIVersion, since)
+		}
 	}
 	// Address and proxy are not quoted: they often carry a webhook token
 	// or proxy credentials.
@@ -153,8 +160,12 @@ func (v *validator) provider(p *Provider) {
 			r.errorf(f.name, "must be at most 2048 characters, has %d", len(f.value))
 		}
 	}
+	// In v1 documents, loading has already refused the removed fields.
+	removed := p.APIVersion == v1
 	if s.Proxy != "" {
-		r.warnf("spec.proxy", "deprecated: use spec.proxySecretRef")
+		if !removed {
+			r.warnf("spec.proxy", "deprecated: use spec.proxySecretRef")
+		}
 		if !proxyPattern.MatchString(s.Proxy) {
 			r.errorf("spec.proxy", "must match %s", proxyPattern)
 		}
@@ -163,7 +174,9 @@ func (v *validator) provider(p *Provider) {
 		r.errorf("spec.timeout", "invalid value %q: must match %s", s.Timeout, timeoutPattern)
 	}
 	if s.Interval != "" {
-		r.warnf("spec.interval", "deprecated and unused")
+		if !removed {
+			r.warnf("spec.interval", "deprecated and unused")
+		}
 		if !intervalPattern.MatchString(s.Interval) {
 			r.errorf("spec.interval", "invalid value %q: must match %s", s.Interval, intervalPattern)
 		}
@@ -199,7 +212,9 @@ func (v *validator) alert(a *Alert) {
 	r.regexps("spec.inclusionList", s.InclusionList)
 	r.regexps("spec.exclusionList", s.ExclusionList)
 	if s.Summary != "" {
-		r.warnf("spec.summary", "deprecated: use spec.eventMetadata.summary")
+		if a.APIVersion != v1 {
+			r.warnf("spec.summary", "deprecated: use spec.eventMetadata.summary")
+		}
 		if n := len([]rune(s.Summary)); n > 255 {
 			r.errorf("spec.summary", "must be at most 255 characters, has %d", n)
 		}

@@ -333,3 +333,63 @@ spec: {type: azuredevops, address: "https://dev.azure.com/org/project/_git/repo"
 		})
 	}
 }
+
+// mastodon is in the type enum of Flux's v1 Provider only (api v1.10.0):
+// the API server refuses it in the older versions it still serves.
+func TestMastodonNeedsV1(t *testing.T) {
+	doc := func(version string) string {
+		return "apiVersion: notification.toolkit.fluxcd.io/" + version + `
+kind: Provider
+metadata: {name: m, namespace: ns}
+spec: {type: mastodon, address: "https://mastodon.social"}
+`
+	}
+	if warnings, errs := validateDoc(t, doc("v1"), ValidateOptions{}); len(warnings)+len(errs) > 0 {
+		t.Errorf("v1: warnings %q, errors %q", warnings, errs)
+	}
+	for _, version := range []string{"v1beta1", "v1beta2", "v1beta3"} {
+		_, errs := validateDoc(t, doc(version), ValidateOptions{})
+		want := []string{`f.yaml: document 0: Provider/ns/m: spec.type: unsupported value "mastodon" in notification.toolkit.fluxcd.io/` +
+			version + `: the type needs notification.toolkit.fluxcd.io/v1`}
+		if !reflect.DeepEqual(errs, want) {
+			t.Errorf("%s: errors\n%q\nwant\n%q", version, errs, want)
+		}
+	}
+}
+
+// A v1 document with a removed field gets the loader's error only, not
+// also the deprecation warning the older versions get.
+func TestRemovedFieldsAreNotAlsoDeprecated(t *testing.T) {
+	cfg, err := Decode("f.yaml", []byte(`apiVersion: notification.toolkit.fluxcd.io/v1
+kind: Provider
+metadata: {name: p, namespace: ns}
+spec: {type: generic, address: "https://example.com", proxy: "http://proxy:3128", interval: 5m}
+---
+apiVersion: notification.toolkit.fluxcd.io/v1
+kind: Alert
+metadata: {name: a, namespace: ns}
+spec:
+  providerRef: {name: p}
+  summary: prod
+  eventSources: [{kind: Bucket, name: b}]
+`))
+	if err == nil {
+		t.Fatal("Decode accepted removed fields in v1")
+	}
+	res := Validate(cfg, ValidateOptions{})
+	if len(res.Warnings)+len(res.Errors) > 0 {
+		t.Errorf("warnings %q, errors %q", lines(res.Warnings), lines(res.Errors))
+	}
+	// The same fields in v1beta3 load and are deprecated.
+	cfg, err = Decode("f.yaml", []byte(`apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Provider
+metadata: {name: p, namespace: ns}
+spec: {type: generic, address: "https://example.com", proxy: "http://proxy:3128", interval: 5m}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lines(Validate(cfg, ValidateOptions{}).Warnings); len(got) != 2 {
+		t.Errorf("v1beta3 warnings %q, want the two deprecations", got)
+	}
+}

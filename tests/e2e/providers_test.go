@@ -17,10 +17,11 @@ import (
 
 // providerSetup is what one type's Provider needs besides its sink.
 type providerSetup struct {
-	path     string // appended to the sink's URL
-	channel  string
-	username string
-	secret   map[string]string
+	apiVersion string // of the Provider and Alert manifests; harness.NotificationAPIVersion when empty
+	path       string // appended to the sink's URL
+	channel    string
+	username   string
+	secret     map[string]string
 }
 
 // httpProviders configures a Provider of every HTTP type. A type Herald
@@ -37,6 +38,7 @@ var httpProviders = map[string]providerSetup{
 	"grafana":        {path: "/api/annotations", secret: map[string]string{"token": "glsa-e2e"}},
 	"incident.io":    {path: "/v2/alert_events/http/x", secret: map[string]string{"token": "inc-e2e"}},
 	"lark":           {path: "/open-apis/bot/v2/hook/x"},
+	"mastodon":       {apiVersion: "notification.toolkit.fluxcd.io/v1", path: "/?visibility=unlisted", secret: map[string]string{"token": "mastodon-e2e"}},
 	"matrix":         {channel: "!room:example.org", secret: map[string]string{"token": "syt-e2e"}},
 	"msteams":        {path: "/workflows/x"},
 	"opsgenie":       {path: "/v2/alerts", secret: map[string]string{"token": "genie-e2e"}},
@@ -90,7 +92,7 @@ func TestEveryHTTPProvider(t *testing.T) {
 		s := sink(t, nil)
 		sinks[typ] = s
 		name := "p-" + slug(typ)
-		p := harness.Provider{Name: name, Namespace: ns, Type: typ, Address: s.URL() + setup.path, Channel: setup.channel, Username: setup.username}
+		p := harness.Provider{APIVersion: setup.apiVersion, Name: name, Namespace: ns, Type: typ, Address: s.URL() + setup.path, Channel: setup.channel, Username: setup.username}
 		if setup.secret != nil {
 			p.SecretRef = name
 			cfg.Secrets = append(cfg.Secrets, harness.Secret{Name: name, Namespace: ns, StringData: setup.secret})
@@ -100,7 +102,7 @@ func TestEveryHTTPProvider(t *testing.T) {
 			}
 		}
 		cfg.Providers = append(cfg.Providers, p)
-		cfg.Alerts = append(cfg.Alerts, harness.Alert{Name: name, Namespace: ns, ProviderRef: name, EventSources: allKustomizations})
+		cfg.Alerts = append(cfg.Alerts, harness.Alert{APIVersion: setup.apiVersion, Name: name, Namespace: ns, ProviderRef: name, EventSources: allKustomizations})
 		providers[typ] = api.Provider{
 			Metadata: api.ObjectMeta{Name: name, Namespace: ns},
 			Spec:     api.ProviderSpec{Type: typ, Channel: setup.channel, Username: setup.username},

@@ -30,6 +30,7 @@ import (
 	"github.com/heraldhq/herald/pkg/notify/grafana"
 	"github.com/heraldhq/herald/pkg/notify/incidentio"
 	"github.com/heraldhq/herald/pkg/notify/lark"
+	"github.com/heraldhq/herald/pkg/notify/mastodon"
 	"github.com/heraldhq/herald/pkg/notify/matrix"
 	"github.com/heraldhq/herald/pkg/notify/msteams"
 	"github.com/heraldhq/herald/pkg/notify/nats"
@@ -67,6 +68,7 @@ var factories = map[string]notify.Factory{
 	"grafana":                   notify.FactoryOf(grafana.New),
 	"incident.io":               notify.FactoryOf(incidentio.New),
 	"lark":                      notify.FactoryOf(lark.New),
+	"mastodon":                  notify.FactoryOf(mastodon.New),
 	"matrix":                    notify.FactoryOf(matrix.New),
 	"msteams":                   notify.FactoryOf(msteams.New),
 	"nats":                      notify.FactoryOf(nats.New),

@@ -16,8 +16,12 @@ const (
 	CoreAPIVersion         = "v1"
 )
 
-// Provider is a Flux Provider (notification.toolkit.fluxcd.io/v1beta3).
+// Provider is a Flux Provider (notification.toolkit.fluxcd.io/v1beta3
+// unless APIVersion says otherwise).
 type Provider struct {
+	// APIVersion overrides NotificationAPIVersion, for types Flux has in
+	// v1 only (mastodon).
+	APIVersion      string
 	Name, Namespace string
 	Type            string
 	Address         string
@@ -31,8 +35,10 @@ type EventSource struct {
 	Kind, Name, Namespace string
 }
 
-// Alert is a Flux Alert (notification.toolkit.fluxcd.io/v1beta3).
+// Alert is a Flux Alert (notification.toolkit.fluxcd.io/v1beta3 unless
+// APIVersion says otherwise).
 type Alert struct {
+	APIVersion      string
 	Name, Namespace string
 	ProviderRef     string
 	EventSeverity   string
@@ -97,7 +103,11 @@ func meta(b *strings.Builder, name, namespace string) {
 
 func (p Provider) yaml() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "apiVersion: %s\nkind: Provider\n", NotificationAPIVersion)
+	version := NotificationAPIVersion
+	if p.APIVersion != "" {
+		version = p.APIVersion
+	}
+	fmt.Fprintf(&b, "apiVersion: %s\nkind: Provider\n", version)
 	meta(&b, p.Name, p.Namespace)
 	fmt.Fprintf(&b, "spec:\n  type: %s\n", q(p.Type))
 	if p.Address != "" {
@@ -117,7 +127,11 @@ func (p Provider) yaml() string {
 
 func (a Alert) yaml() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "apiVersion: %s\nkind: Alert\n", NotificationAPIVersion)
+	version := NotificationAPIVersion
+	if a.APIVersion != "" {
+		version = a.APIVersion
+	}
+	fmt.Fprintf(&b, "apiVersion: %s\nkind: Alert\n", version)
 	meta(&b, a.Name, a.Namespace)
 	fmt.Fprintf(&b, "spec:\n  providerRef:\n    name: %s\n", q(a.ProviderRef))
 	if a.EventSeverity != "" {
