@@ -179,10 +179,6 @@ type walPos struct {
 	off int64
 }
 
-func (p walPos) less(q walPos) bool {
-	return p.seq < q.seq || p.seq == q.seq && p.off < q.off
-}
-
 func (p walPos) bytes() []byte {
 	b := make([]byte, 16)
 	binary.BigEndian.PutUint64(b, p.seq)
