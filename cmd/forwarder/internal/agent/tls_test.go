@@ -81,11 +81,13 @@ func TestRunServesTLSAndReloads(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	// A plain-HTTP client is not answered as if this were HTTP.
-	if resp, err := http.Get("http://" + listening["addr"].(string) + "/healthz"); err == nil {
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
-			t.Fatal("plain HTTP was served")
-		}
+	// A plain-HTTP request is refused with Go's 400, not served.
+	resp, err = http.Get("http://" + listening["addr"].(string) + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("plain HTTP: status %d, want 400", resp.StatusCode)
 	}
 }
