@@ -31,6 +31,7 @@ import (
 	"github.com/heraldhq/herald/pkg/store"
 	"github.com/heraldhq/herald/pkg/store/boltdb"
 	"github.com/heraldhq/herald/pkg/store/memory"
+	"github.com/heraldhq/herald/pkg/tlsreload"
 )
 
 type serveFlags struct {
@@ -46,6 +47,8 @@ type serveFlags struct {
 	logLevel          string
 	inbox             bool
 	limits            server.Limits
+	tlsCertFile       string
+	tlsKeyFile        string
 }
 
 func runServe(args []string, stderr io.Writer) int {
@@ -65,6 +68,8 @@ func runServe(args []string, stderr io.Writer) int {
 	fs.DurationVar(&f.limits.WriteTimeout, "write-timeout", server.DefaultWriteTimeout, "how long one response may take, from the end of the request's headers; a client that reads slower is cut off")
 	fs.IntVar(&f.limits.MaxConnections, "max-connections", server.DefaultMaxConnections, "connections open at once, idle ones included; more wait until one closes")
 	fs.BoolVar(&f.inbox, "inbox", false, "serve a webhook sink on /inbox/ (POST) listing the last requests it received on GET /inbox, for trying Herald locally; needs a loopback --addr")
+	fs.StringVar(&f.tlsCertFile, "tls-cert-file", os.Getenv("HERALD_TLS_CERT_FILE"), "PEM certificate (chain) to serve HTTPS with, reloaded when the file changes; needs --tls-key-file (env HERALD_TLS_CERT_FILE)")
+	fs.StringVar(&f.tlsKeyFile, "tls-key-file", os.Getenv("HERALD_TLS_KEY_FILE"), "PEM private key of --tls-cert-file (env HERALD_TLS_KEY_FILE)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -75,6 +80,10 @@ func runServe(args []string, stderr io.Writer) int {
 	if f.rateLimitInterval <= 0 || f.maxDeliveryAge <= 0 || f.workers <= 0 || f.shutdownTimeout <= 0 || f.retryScale <= 0 ||
 		f.limits.WriteTimeout <= 0 || f.limits.MaxConnections <= 0 {
 		fmt.Fprintln(stderr, "herald serve: --rate-limit-interval, --max-delivery-age, --workers, --shutdown-timeout, --retry-scale, --write-timeout and --max-connections must be positive")
+		return 2
+	}
+	if (f.tlsCertFile == "") != (f.tlsKeyFile == "") {
+		fmt.Fprintln(stderr, "herald serve: --tls-cert-file and --tls-key-file go together")
 		return 2
 	}
 	if f.inbox && !loopbackHost(f.addr) {
@@ -89,16 +98,29 @@ func runServe(args []string, stderr io.Writer) int {
 	logs := newLogWriter(stderr, 100*time.Millisecond)
 	defer logs.Close()
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
-	if err := serve(f, logger); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, f, logger); err != nil {
 		logger.Error("herald serve failed", "error", err.Error())
 		return 1
 	}
 	return 0
 }
 
-func serve(f serveFlags, logger *slog.Logger) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+// serve runs herald serve until ctx is cancelled (SIGINT or SIGTERM).
+func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
+	// The certificate is loaded before anything else, so that a wrong path
+	// stops herald serve at once.
+	var certs *tlsreload.Reloader
+	if f.tlsCertFile != "" {
+		var err error
+		certs, err = tlsreload.New(f.tlsCertFile, f.tlsKeyFile, tlsreload.WithErrorHandler(func(err error) {
+			logger.Error("the TLS certificate files changed but do not load; serving the previous certificate", "error", err.Error())
+		}))
+		if err != nil {
+			return err
+		}
+	}
 
 	// Notifiers outlive config reloads, so connections are reused.
 	owned := notifiers.New(registry.New)
@@ -213,8 +235,13 @@ func serve(f serveFlags, logger *slog.Logger) error {
 	}
 	srv := server.NewHTTPServer(f.addr, server.Routes(handlers, m.Handler()), f.limits)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(f.limits.Listener(ln)) }()
-	logger.Info("herald serving", "addr", ln.Addr().String(), "config", f.config, "auth", ingest.Auth != nil)
+	if certs != nil {
+		srv.TLSConfig = certs.TLSConfig()
+		go func() { errc <- srv.ServeTLS(f.limits.Listener(ln), "", "") }()
+	} else {
+		go func() { errc <- srv.Serve(f.limits.Listener(ln)) }()
+	}
+	logger.Info("herald serving", "addr", ln.Addr().String(), "config", f.config, "auth", ingest.Auth != nil, "tls", certs != nil)
 
 	select {
 	case err := <-errc:

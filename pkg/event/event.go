@@ -1,6 +1,7 @@
 // Package event holds Herald's Flux event: the same JSON as Flux's
-// event.toolkit.fluxcd.io Event, the metadata clean-up Flux's event server
-// applies, and the de-duplication key.
+// event.toolkit.fluxcd.io Event, in both of its versions (v1beta1 and v1),
+// the metadata clean-up Flux's event server applies, and the de-duplication
+// key.
 package event
 
 import (
@@ -49,14 +50,32 @@ type ObjectReference struct {
 	FieldPath       string `json:"fieldPath,omitempty"`
 }
 
-// Event is a Flux event. Marshalling it gives exactly the bytes Flux's
-// notification-controller forwards to a generic provider.
+// Payload versions of github.com/fluxcd/pkg/apis/event, as PayloadVersion
+// reports them.
+const (
+	PayloadV1Beta1 = "v1beta1"
+	PayloadV1      = "v1"
+)
+
+// Event is a Flux event, of either payload version. Marshalling it gives
+// exactly the bytes Flux's notification-controller forwards to a generic
+// provider for a v1beta1 event, and the v1 schema's bytes for a v1 event.
+//
+// The version is carried by the fields themselves: an event is v1 when
+// Action is set (even to "") or RelatedObject is set. A v1beta1 event has
+// neither, so neither key appears when it is marshalled; a v1 event always
+// has "action", as the v1 schema requires it.
 type Event struct {
-	InvolvedObject      ObjectReference   `json:"involvedObject"`
-	Severity            string            `json:"severity"`
-	Timestamp           Time              `json:"timestamp"`
-	Message             string            `json:"message"`
-	Reason              string            `json:"reason"`
+	InvolvedObject ObjectReference `json:"involvedObject"`
+	// RelatedObject is v1's optional secondary object.
+	RelatedObject *ObjectReference `json:"relatedObject,omitempty"`
+	Severity      string           `json:"severity"`
+	Timestamp     Time             `json:"timestamp"`
+	Message       string           `json:"message"`
+	Reason        string           `json:"reason"`
+	// Action is v1's required action ("Reconciling", "Failed", …); nil in a
+	// v1beta1 event. Use NewAction to set it.
+	Action              *string           `json:"action,omitempty"`
 	Metadata            map[string]string `json:"metadata,omitempty"`
 	ReportingController string            `json:"reportingController"`
 	ReportingInstance   string            `json:"reportingInstance,omitempty"`
@@ -81,6 +100,10 @@ var ErrMissingObject = errors.New("involvedObject kind, name and namespace are r
 // Decode parses an ingest body leniently, as Flux does: unknown keys are
 // ignored and missing keys become zero values. Trailing data after the JSON
 // object is an error.
+//
+// The payload version is decided by the keys present, as no header or field
+// names it: a body with a string "action" or an object "relatedObject" is a
+// v1 event, any other body a v1beta1 event. A null value counts as absent.
 func Decode(data []byte) (Event, error) {
 	var w wireEvent
 	// json.Unmarshal scans the body once and refuses trailing data, where a
@@ -89,7 +112,26 @@ func Decode(data []byte) (Event, error) {
 		return Event{}, fmt.Errorf("invalid event JSON: %w", err)
 	}
 	w.Event.ObjectLabels = w.InvolvedObjectLabels
+	if w.Event.RelatedObject != nil && w.Event.Action == nil {
+		// Only v1 has relatedObject, and v1 requires action: complete the
+		// event as the v1 schema would decode it.
+		w.Event.Action = NewAction("")
+	}
 	return w.Event, nil
+}
+
+// NewAction returns a pointer to action, for Event.Action.
+func NewAction(action string) *string {
+	return &action
+}
+
+// PayloadVersion reports which event payload e is: PayloadV1 when it has
+// an action or a related object, PayloadV1Beta1 otherwise.
+func (e *Event) PayloadVersion() string {
+	if e.Action != nil || e.RelatedObject != nil {
+		return PayloadV1
+	}
+	return PayloadV1Beta1
 }
 
 // MarshalWithLabels encodes the event as an ingest body, including the

@@ -474,3 +474,43 @@ func TestIngestWithoutConfigRefusesAndKeepsTheKey(t *testing.T) {
 		t.Fatalf("retry: status %d, %d jobs", rec.Code, len(q.jobs))
 	}
 }
+
+// fluxEventV1 is fluxEvent as the v1 payload of fluxcd/pkg/apis/event: the
+// same fields plus action and relatedObject.
+var fluxEventV1 = strings.Replace(strings.Replace(fluxEvent,
+	`,"severity"`, `,"relatedObject":{"kind":"GitRepository","namespace":"flux-system","name":"flux-system","apiVersion":"source.toolkit.fluxcd.io/v1"},"severity"`, 1),
+	`,"metadata"`, `,"action":"Reconciled","metadata"`, 1)
+
+// A v1 event is recognised without being told, keeps its action and related
+// object through to the queued job, and has the de-duplication key of the
+// same event in v1beta1: one is a duplicate of the other.
+func TestIngestV1Event(t *testing.T) {
+	h, q := newIngest(t, defaultConfig())
+	rec := post(h, fluxEventV1, nil)
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("status %d body %s", rec.Code, rec.Body.String())
+	}
+	if len(q.jobs) != 2 {
+		t.Fatalf("%d jobs, want 2", len(q.jobs))
+	}
+	// Jobs travel as JSON through the queue: check them after the trip.
+	raw, err := json.Marshal(q.jobs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var job delivery.Job
+	if err := json.Unmarshal(raw, &job); err != nil {
+		t.Fatal(err)
+	}
+	ev := job.Event
+	if ev.PayloadVersion() != event.PayloadV1 || ev.Action == nil || *ev.Action != "Reconciled" ||
+		ev.RelatedObject == nil || ev.RelatedObject.Kind != "GitRepository" || ev.RelatedObject.Name != "flux-system" {
+		t.Fatalf("queued event lost its v1 fields: %+v", ev)
+	}
+	if _, ok := ev.Metadata["token"]; ok {
+		t.Fatalf("token reached the job: %v", ev.Metadata)
+	}
+	if rec := post(h, fluxEvent, nil); rec.Code != http.StatusTooManyRequests {
+		t.Fatalf("the v1beta1 form of the same event: status %d, want 429", rec.Code)
+	}
+}

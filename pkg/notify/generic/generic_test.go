@@ -2,6 +2,9 @@ package generic_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"testing"
 
@@ -14,6 +17,10 @@ import (
 // referenceBody is the generic body of the behaviour reference §4.2, which
 // Flux produced for the reference event.
 const referenceBody = `{"involvedObject":{"kind":"Kustomization","namespace":"flux-system","name":"podinfo","uid":"7d0cdc51-ddcf-4743-b223-83ca5c699632","apiVersion":"kustomize.toolkit.fluxcd.io/v1"},"severity":"info","timestamp":"2024-05-06T07:08:09Z","message":"Applied revision: main@sha1:a1afe267b54f38b46b487f6e938a6fd508278c07","reason":"ReconciliationSucceeded","metadata":{"revision":"main@sha1:a1afe267b54f38b46b487f6e938a6fd508278c07"},"reportingController":"kustomize-controller","reportingInstance":"kustomize-controller-7c7b47f5f-8bhrp"}`
+
+// referenceV1Body is referenceBody as a v1 event (ReferenceEventV1): the keys
+// and their order are those of fluxcd/pkg/apis/event v0.32.0's v1.Event.
+const referenceV1Body = `{"involvedObject":{"kind":"Kustomization","namespace":"flux-system","name":"podinfo","uid":"7d0cdc51-ddcf-4743-b223-83ca5c699632","apiVersion":"kustomize.toolkit.fluxcd.io/v1"},"relatedObject":{"kind":"GitRepository","namespace":"flux-system","name":"flux-system","apiVersion":"source.toolkit.fluxcd.io/v1"},"severity":"info","timestamp":"2024-05-06T07:08:09Z","message":"Applied revision: main@sha1:a1afe267b54f38b46b487f6e938a6fd508278c07","reason":"ReconciliationSucceeded","action":"Reconciled","metadata":{"revision":"main@sha1:a1afe267b54f38b46b487f6e938a6fd508278c07"},"reportingController":"kustomize-controller","reportingInstance":"kustomize-controller-7c7b47f5f-8bhrp"}`
 
 func notifyOnce(t *testing.T, factory notify.Factory, cfg notify.Config, ev event.Event) {
 	t.Helper()
@@ -33,6 +40,8 @@ func TestGolden(t *testing.T) {
 		token    string
 		severity string
 		metadata bool
+		// v1 sends the event as a v1 payload.
+		v1 bool
 		// signature, when set, is the X-Signature value the request must carry.
 		signature string
 	}{
@@ -45,12 +54,22 @@ func TestGolden(t *testing.T) {
 			signature: "sha256=11cc2cbb5f650e9d0caf8d0bc0b6958f2f70a9503a7f0387d8a4767aacd7fbc5",
 		},
 		{name: "generic-hmac-error-no-metadata", factory: generic.NewHMAC, token: "secret", severity: event.SeverityError},
+		{name: "generic-v1-info", factory: generic.New, severity: event.SeverityInfo, metadata: true, v1: true},
+		{name: "generic-v1-error-no-metadata", factory: generic.New, severity: event.SeverityError, v1: true},
+		{
+			name: "generic-hmac-v1-info", factory: generic.NewHMAC, token: "secret", severity: event.SeverityInfo, metadata: true, v1: true,
+			signature: "sha256=" + hmacHex("secret", referenceV1Body),
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			sink := notifytest.NewSink(t, nil)
 			cfg := notify.Config{Address: notify.Secret(sink.URL + "/hook?x=1"), Token: notify.Secret(tc.token)}
-			notifyOnce(t, tc.factory, cfg, notifytest.ReferenceEvent(tc.severity, tc.metadata))
+			ev := notifytest.ReferenceEvent(tc.severity, tc.metadata)
+			if tc.v1 {
+				ev = notifytest.ReferenceEventV1(tc.severity, tc.metadata)
+			}
+			notifyOnce(t, tc.factory, cfg, ev)
 			req := sink.Last(t)
 			notifytest.AssertGolden(t, tc.name, req)
 			if tc.signature != "" {
@@ -70,6 +89,24 @@ func TestReferenceBody(t *testing.T) {
 	if got := string(sink.Last(t).Body); got != referenceBody {
 		t.Errorf("body:\n got %s\nwant %s", got, referenceBody)
 	}
+}
+
+// A v1 event's body keeps action and relatedObject, in the v1 schema's order,
+// independently of the golden file.
+func TestReferenceV1Body(t *testing.T) {
+	sink := notifytest.NewSink(t, nil)
+	notifyOnce(t, generic.New, notify.Config{Address: notify.Secret(sink.URL)},
+		notifytest.ReferenceEventV1(event.SeverityInfo, true))
+	if got := string(sink.Last(t).Body); got != referenceV1Body {
+		t.Errorf("body:\n got %s\nwant %s", got, referenceV1Body)
+	}
+}
+
+// hmacHex is the HMAC-SHA256 of body under key, computed apart from Sign.
+func hmacHex(key, body string) string {
+	mac := hmac.New(sha256.New, []byte(key))
+	mac.Write([]byte(body))
+	return hex.EncodeToString(mac.Sum(nil))
 }
 
 // Flux's forwarder_test.go: custom headers are sent, a preset X-Signature

@@ -44,6 +44,21 @@ func ReferenceEvent(severity string, withMetadata bool) event.Event {
 	return ev
 }
 
+// ReferenceEventV1 is ReferenceEvent as a v1 event payload: the same fields
+// plus action "Reconciled" and the GitRepository flux-system/flux-system as
+// related object.
+func ReferenceEventV1(severity string, withMetadata bool) event.Event {
+	ev := ReferenceEvent(severity, withMetadata)
+	ev.Action = event.NewAction("Reconciled")
+	ev.RelatedObject = &event.ObjectReference{
+		Kind:       "GitRepository",
+		Namespace:  "flux-system",
+		Name:       "flux-system",
+		APIVersion: "source.toolkit.fluxcd.io/v1",
+	}
+	return ev
+}
+
 // FluxTestEvent is testEvent() of Flux's internal/notifier/client_test.go,
 // at the time forwarder_test.go gives it for the HMAC vector.
 func FluxTestEvent() event.Event {

@@ -26,6 +26,7 @@ import (
 	"github.com/heraldhq/herald/cmd/forwarder/internal/relay"
 	"github.com/heraldhq/herald/cmd/forwarder/internal/sender"
 	"github.com/heraldhq/herald/pkg/event"
+	"github.com/heraldhq/herald/pkg/tlsreload"
 )
 
 // Run serves until ctx is cancelled, then shuts down in order: stop taking
@@ -40,6 +41,16 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 	tokens := &sender.TokenFile{Path: cfg.TokenFile}
 	if _, err := tokens.Token(); err != nil {
 		return err
+	}
+	var certs *tlsreload.Reloader
+	if cfg.TLSCertFile != "" {
+		var err error
+		certs, err = tlsreload.New(cfg.TLSCertFile, cfg.TLSKeyFile, tlsreload.WithErrorHandler(func(err error) {
+			logger.Error("the TLS certificate files changed but do not load; serving the previous certificate", "error", err.Error())
+		}))
+		if err != nil {
+			return err
+		}
 	}
 	// The metrics exist before the buffer: opening a buffer larger than
 	// --buffer-max-bytes (the bound was lowered) drops its oldest records
@@ -110,7 +121,7 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 		buf.Close()
 		return err
 	}
-	logger.Info("forwarder listening", "addr", ln.Addr().String(), "herald", cfg.HeraldURL.Redacted(), "cluster", cfg.Cluster)
+	logger.Info("forwarder listening", "addr", ln.Addr().String(), "tls", certs != nil, "herald", cfg.HeraldURL.Redacted(), "cluster", cfg.Cluster)
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
@@ -136,7 +147,12 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 	go func() { snd.Run(bg); close(senderDone) }()
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	if certs != nil {
+		srv.TLSConfig = certs.TLSConfig()
+		go func() { serveErr <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { serveErr <- srv.Serve(ln) }()
+	}
 	select {
 	case <-ctx.Done():
 		logger.Info("shutting down")

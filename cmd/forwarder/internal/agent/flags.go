@@ -34,6 +34,10 @@ type Config struct {
 	// hold; zero means no bound.
 	WriteTimeout   time.Duration
 	MaxConnections int
+	// TLSCertFile and TLSKeyFile, when set, make --addr serve HTTPS with
+	// that pair, reloaded when the files change.
+	TLSCertFile string
+	TLSKeyFile  string
 }
 
 // ErrHelp is returned by ParseFlags after printing the usage for -h.
@@ -61,6 +65,8 @@ func ParseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", time.Minute, "how long one response may take, from the end of the request's headers; a client that reads slower is cut off")
 	fs.IntVar(&c.MaxConnections, "max-connections", 256, "connections open at once on --addr, idle ones included; more wait until one closes")
+	fs.StringVar(&c.TLSCertFile, "tls-cert-file", "", "PEM certificate (chain) for --addr to serve HTTPS with, reloaded when the file changes; needs --tls-key-file")
+	fs.StringVar(&c.TLSKeyFile, "tls-key-file", "", "PEM private key of --tls-cert-file")
 	if err := applyEnv(fs); err != nil {
 		return Config{}, err
 	}
@@ -102,6 +108,9 @@ func ParseFlags(args []string, stderr io.Writer) (Config, error) {
 	}
 	if c.WriteTimeout <= 0 || c.MaxConnections <= 0 {
 		return Config{}, errors.New("--write-timeout and --max-connections must be positive")
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return Config{}, errors.New("--tls-cert-file and --tls-key-file go together")
 	}
 	return c, nil
 }

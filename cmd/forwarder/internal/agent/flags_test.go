@@ -164,3 +164,22 @@ func TestParseFlagsServerLimits(t *testing.T) {
 		}
 	}
 }
+
+func TestParseFlagsTLS(t *testing.T) {
+	cleanEnv(t)
+	c, err := ParseFlags(append(required, "--tls-cert-file=/tls/tls.crt", "--tls-key-file=/tls/tls.key"), io.Discard)
+	if err != nil || c.TLSCertFile != "/tls/tls.crt" || c.TLSKeyFile != "/tls/tls.key" {
+		t.Fatalf("config %+v, %v", c, err)
+	}
+	t.Setenv("FORWARDER_TLS_CERT_FILE", "/env/tls.crt")
+	t.Setenv("FORWARDER_TLS_KEY_FILE", "/env/tls.key")
+	if c, err := ParseFlags(required, io.Discard); err != nil || c.TLSCertFile != "/env/tls.crt" || c.TLSKeyFile != "/env/tls.key" {
+		t.Fatalf("from the environment: %+v, %v", c, err)
+	}
+	cleanEnv(t)
+	for _, one := range []string{"--tls-cert-file=/tls/tls.crt", "--tls-key-file=/tls/tls.key"} {
+		if _, err := ParseFlags(append(required, one), io.Discard); err == nil || !strings.Contains(err.Error(), "go together") {
+			t.Errorf("%s alone: %v, want it refused", one, err)
+		}
+	}
+}

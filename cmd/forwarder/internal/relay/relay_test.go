@@ -241,10 +241,43 @@ func decodeFields(t *testing.T, b []byte) map[string]json.RawMessage {
 	return m
 }
 
+// sampleV1 is a v1 event payload (fluxcd/pkg/apis/event v0.32.0) as
+// fluxcd/pkg/runtime v0.123.0's recorder marshals it.
+const sampleV1 = `{"involvedObject":{"kind":"HelmRelease","namespace":"apps","name":"podinfo","uid":"7d0cdc51","apiVersion":"helm.toolkit.fluxcd.io/v2","resourceVersion":"42"},"relatedObject":{"kind":"HelmChart","namespace":"flux-system","name":"apps-podinfo","apiVersion":"source.toolkit.fluxcd.io/v1"},"severity":"info","timestamp":"2026-11-22T03:04:41Z","message":"Helm upgrade succeeded","reason":"UpgradeSucceeded","action":"Reconciled","metadata":{"helm.toolkit.fluxcd.io/revision":"6.7.0"},"reportingController":"helm-controller","reportingInstance":"helm-controller-5f7d"}`
+
+// The relay validates a v1 event like a v1beta1 one and buffers both
+// payloads byte for byte; an empty action (v1 requires the key, not a value)
+// is no reason to refuse one.
+func TestV1EventsRelayedUnchanged(t *testing.T) {
+	for name, body := range map[string]string{
+		"v1":           sampleV1,
+		"v1 no action": strings.Replace(sampleV1, `"action":"Reconciled"`, `"action":""`, 1),
+		"v1 unrelated": strings.Replace(sampleV1, `"relatedObject":{"kind":"HelmChart","namespace":"flux-system","name":"apps-podinfo","apiVersion":"source.toolkit.fluxcd.io/v1"},`, "", 1),
+		"v1beta1":      sample,
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := newRelay(t, nil)
+			if w := serve(r, http.MethodPost, "/", strings.NewReader(body)); w.Code != http.StatusAccepted {
+				t.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+			if got := next(t, r.Buffer).Body; string(got) != body {
+				t.Fatalf("buffered\n%s\nwant\n%s", got, body)
+			}
+		})
+	}
+	// A v1 event without the object's namespace is refused as a v1beta1 one is.
+	r := newRelay(t, nil)
+	bad := strings.Replace(sampleV1, `"namespace":"apps",`, "", 1)
+	if w := serve(r, http.MethodPost, "/", strings.NewReader(bad)); w.Code != http.StatusBadRequest ||
+		!strings.Contains(w.Body.String(), "involvedObject.namespace") {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+}
+
 func TestLabelsAddedUnknownFieldsKept(t *testing.T) {
 	labels := &fakeLabels{labels: map[string]string{"app": "podinfo", "team": "a"}}
 	r := newRelay(t, labels)
-	// A newer event: "action" and "relatedObject" are unknown to Herald.
+	// A v1 event: "action" and "relatedObject" pass through as they came.
 	in := strings.TrimSuffix(sample, "}") + `,"action":"Reconcile","relatedObject":{"kind":"GitRepository","name":"src"}}`
 	if w := serve(r, http.MethodPost, "/", strings.NewReader(in)); w.Code != http.StatusAccepted {
 		t.Fatalf("status %d: %s", w.Code, w.Body)
