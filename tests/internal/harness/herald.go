@@ -77,6 +77,23 @@ func HeraldBinary(dir string) (string, error) {
 	return BuildHerald(dir)
 }
 
+// BuildFluxRecorder builds tests/fluxrecorder, a module of its own that
+// posts one event with Flux's newest event recorder, into dir.
+func BuildFluxRecorder(dir string) (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "fluxrecorder")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = filepath.Join(root, "tests", "fluxrecorder")
+	cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local", "GOFLAGS=-buildvcs=false")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build in %s: %w\n%s", cmd.Dir, err, out)
+	}
+	return bin, nil
+}
+
 // BuildHerald builds ./cmd/herald of the main module into dir, as `make build`
 // does, and returns the binary's path. It builds in the main module so that
 // the binary has exactly the main module's dependencies, not the tests'.
