@@ -169,3 +169,46 @@ func TestHorizonDeadLetterReplay(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestKillRightAfterAccepting: herald serve is killed with kill -9 at once
+// after answering the last of 50 events 202, while its write-ahead log
+// most likely holds frames not yet applied to herald.db (they are applied
+// 100 ms at a time). After a restart all 50 are delivered, once each, and
+// a duplicate of the last is still answered 429.
+func TestKillRightAfterAccepting(t *testing.T) {
+	t.Parallel()
+	provider := &switchable{}
+	hook := sink(t, provider.respond)
+	cfgDir, stateDir := t.TempDir(), t.TempDir()
+	if err := oneProvider(hook.URL() + "/hook").Write(cfgDir); err != nil {
+		t.Fatal(err)
+	}
+	herald := startDurable(t, cfgDir, stateDir, "--retry-scale", "0.1")
+	rec := newRecorder(t, herald.URL)
+	const n = 50
+	for i := range n {
+		if ex := rec.send(t, fluxObject(kustomizationGVK, ns, fmt.Sprintf("kill-%02d", i), nil), nil, corev1.EventTypeNormal, "ReconciliationSucceeded", "kill"); ex.Status != http.StatusAccepted {
+			t.Fatalf("event %d: %d %q", i, ex.Status, ex.Reply)
+		}
+	}
+	herald.Kill()
+
+	provider.up.Store(http.StatusOK)
+	restarted := startDurable(t, cfgDir, stateDir, "--retry-scale", "0.1")
+	deadline := time.Now().Add(2 * deliveryMax)
+	for len(countOK(hook.Requests())) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d delivered after the restart", len(countOK(hook.Requests())), n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for name, got := range countOK(hook.Requests()) {
+		if got != 1 || !strings.HasPrefix(name, "kill-") {
+			t.Errorf("%s delivered %d times, want once", name, got)
+		}
+	}
+	rec2 := newRecorder(t, restarted.URL)
+	if dup := rec2.send(t, fluxObject(kustomizationGVK, ns, fmt.Sprintf("kill-%02d", n-1), nil), nil, corev1.EventTypeNormal, "ReconciliationSucceeded", "kill"); dup.Status != http.StatusTooManyRequests {
+		t.Fatalf("a duplicate of the last event before the kill: %d %q, want 429", dup.Status, dup.Reply)
+	}
+}
