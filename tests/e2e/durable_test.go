@@ -26,6 +26,20 @@ func (s *switchable) respond(int, *http.Request) (int, http.Header) {
 	return http.StatusServiceUnavailable, nil
 }
 
+// downProvider returns a provider that is down until the test switches
+// it, the sink it answers for, a config folder with one Provider posting
+// to that sink, and an empty state directory.
+func downProvider(t *testing.T) (provider *switchable, hook *harness.Sink, cfgDir, stateDir string) {
+	t.Helper()
+	provider = &switchable{}
+	hook = sink(t, provider.respond)
+	cfgDir, stateDir = t.TempDir(), t.TempDir()
+	if err := oneProvider(hook.URL() + "/hook").Write(cfgDir); err != nil {
+		t.Fatal(err)
+	}
+	return provider, hook, cfgDir, stateDir
+}
+
 // startDurable starts herald serve on cfgDir with state in stateDir, and
 // stops it at the end of the test unless it was killed.
 func startDurable(t *testing.T, cfgDir, stateDir string, args ...string) *harness.Process {
@@ -88,12 +102,7 @@ func deliveries(t *testing.T, stateDir string) listing {
 // survives too.
 func TestDurableLocalModeSurvivesKill(t *testing.T) {
 	t.Parallel()
-	provider := &switchable{}
-	hook := sink(t, provider.respond)
-	cfgDir, stateDir := t.TempDir(), t.TempDir()
-	if err := oneProvider(hook.URL() + "/hook").Write(cfgDir); err != nil {
-		t.Fatal(err)
-	}
+	provider, hook, cfgDir, stateDir := downProvider(t)
 	herald := startDurable(t, cfgDir, stateDir)
 	rec := newRecorder(t, herald.URL)
 	obj := fluxObject(kustomizationGVK, ns, "durable", nil)
@@ -157,13 +166,8 @@ func TestDurableLocalModeSurvivesKill(t *testing.T) {
 // which the next start sends.
 func TestDurableLocalModeReplay(t *testing.T) {
 	t.Parallel()
-	provider := &switchable{}
+	provider, hook, cfgDir, stateDir := downProvider(t)
 	provider.up.Store(http.StatusBadRequest)
-	hook := sink(t, provider.respond)
-	cfgDir, stateDir := t.TempDir(), t.TempDir()
-	if err := oneProvider(hook.URL() + "/hook").Write(cfgDir); err != nil {
-		t.Fatal(err)
-	}
 	herald := startDurable(t, cfgDir, stateDir)
 	rec := newRecorder(t, herald.URL)
 	if ex := rec.send(t, fluxObject(kustomizationGVK, ns, "refused", nil), nil, corev1.EventTypeNormal, "ReconciliationSucceeded", "first"); ex.Status != http.StatusAccepted {

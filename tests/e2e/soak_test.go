@@ -53,12 +53,7 @@ func TestOutageSoak(t *testing.T) {
 	scale, _ := strconv.ParseFloat(envOr("HERALD_SOAK_SCALE", "0.01"), 64)
 	outage := time.Duration(float64(10*time.Minute) * scale)
 	horizon := time.Duration(float64(time.Hour) * scale)
-	provider := &switchable{}
-	hook := sink(t, provider.respond)
-	cfgDir, stateDir := t.TempDir(), t.TempDir()
-	if err := oneProvider(hook.URL() + "/hook").Write(cfgDir); err != nil {
-		t.Fatal(err)
-	}
+	provider, hook, cfgDir, stateDir := downProvider(t)
 	herald := startDurable(t, cfgDir, stateDir, "--retry-scale", fmt.Sprint(scale), "--max-delivery-age", horizon.String())
 	rec := newRecorder(t, herald.URL)
 	start := time.Now()
@@ -92,18 +87,32 @@ func TestOutageSoak(t *testing.T) {
 	}
 }
 
+// waitEachDeliveredOnce waits until the sink has answered 200 for n
+// objects after a restart, and checks that each is named prefix-something
+// and was delivered once.
+func waitEachDeliveredOnce(t *testing.T, hook *harness.Sink, n int, prefix string) {
+	t.Helper()
+	deadline := time.Now().Add(2 * deliveryMax)
+	for len(countOK(hook.Requests())) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d delivered after the restart", len(countOK(hook.Requests())), n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for name, got := range countOK(hook.Requests()) {
+		if got != 1 || !strings.HasPrefix(name, prefix) {
+			t.Errorf("%s delivered %d times, want once", name, got)
+		}
+	}
+}
+
 // TestCrashWith100Pending kills herald serve with SIGKILL while 100
 // deliveries wait for their retry: after a restart on the same state
 // directory all 100 are delivered once, and a duplicate of an event seen
 // before the crash is still answered 429.
 func TestCrashWith100Pending(t *testing.T) {
 	t.Parallel()
-	provider := &switchable{}
-	hook := sink(t, provider.respond)
-	cfgDir, stateDir := t.TempDir(), t.TempDir()
-	if err := oneProvider(hook.URL() + "/hook").Write(cfgDir); err != nil {
-		t.Fatal(err)
-	}
+	provider, hook, cfgDir, stateDir := downProvider(t)
 	herald := startDurable(t, cfgDir, stateDir, "--retry-scale", "0.1")
 	rec := newRecorder(t, herald.URL)
 	for i := range 100 {
@@ -118,18 +127,7 @@ func TestCrashWith100Pending(t *testing.T) {
 
 	provider.up.Store(http.StatusOK)
 	restarted := startDurable(t, cfgDir, stateDir, "--retry-scale", "0.1")
-	deadline := time.Now().Add(2 * deliveryMax)
-	for len(countOK(hook.Requests())) < 100 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of 100 delivered after the restart", len(countOK(hook.Requests())))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	for name, n := range countOK(hook.Requests()) {
-		if n != 1 || !strings.HasPrefix(name, "crash-") {
-			t.Errorf("%s delivered %d times, want once", name, n)
-		}
-	}
+	waitEachDeliveredOnce(t, hook, 100, "crash-")
 	rec2 := newRecorder(t, restarted.URL)
 	if dup := rec2.send(t, fluxObject(kustomizationGVK, ns, "crash-042", nil), nil, corev1.EventTypeNormal, "ReconciliationSucceeded", "crash"); dup.Status != http.StatusTooManyRequests {
 		t.Fatalf("a duplicate of an event from before the crash: %d %q, want 429", dup.Status, dup.Reply)
@@ -141,12 +139,7 @@ func TestCrashWith100Pending(t *testing.T) {
 // delivered by herald replay once the provider is back.
 func TestHorizonDeadLetterReplay(t *testing.T) {
 	t.Parallel()
-	provider := &switchable{}
-	hook := sink(t, provider.respond)
-	cfgDir, stateDir := t.TempDir(), t.TempDir()
-	if err := oneProvider(hook.URL() + "/hook").Write(cfgDir); err != nil {
-		t.Fatal(err)
-	}
+	provider, hook, cfgDir, stateDir := downProvider(t)
 	herald := startDurable(t, cfgDir, stateDir, "--max-delivery-age", "3s", "--retry-scale", "0.25")
 	rec := newRecorder(t, herald.URL)
 	if ex := rec.send(t, fluxObject(kustomizationGVK, ns, "too-old", nil), nil, corev1.EventTypeNormal, "ReconciliationSucceeded", "horizon"); ex.Status != http.StatusAccepted {
@@ -177,12 +170,7 @@ func TestHorizonDeadLetterReplay(t *testing.T) {
 // a duplicate of the last is still answered 429.
 func TestKillRightAfterAccepting(t *testing.T) {
 	t.Parallel()
-	provider := &switchable{}
-	hook := sink(t, provider.respond)
-	cfgDir, stateDir := t.TempDir(), t.TempDir()
-	if err := oneProvider(hook.URL() + "/hook").Write(cfgDir); err != nil {
-		t.Fatal(err)
-	}
+	provider, hook, cfgDir, stateDir := downProvider(t)
 	herald := startDurable(t, cfgDir, stateDir, "--retry-scale", "0.1")
 	rec := newRecorder(t, herald.URL)
 	const n = 50
@@ -195,18 +183,7 @@ func TestKillRightAfterAccepting(t *testing.T) {
 
 	provider.up.Store(http.StatusOK)
 	restarted := startDurable(t, cfgDir, stateDir, "--retry-scale", "0.1")
-	deadline := time.Now().Add(2 * deliveryMax)
-	for len(countOK(hook.Requests())) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d delivered after the restart", len(countOK(hook.Requests())), n)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	for name, got := range countOK(hook.Requests()) {
-		if got != 1 || !strings.HasPrefix(name, "kill-") {
-			t.Errorf("%s delivered %d times, want once", name, got)
-		}
-	}
+	waitEachDeliveredOnce(t, hook, n, "kill-")
 	rec2 := newRecorder(t, restarted.URL)
 	if dup := rec2.send(t, fluxObject(kustomizationGVK, ns, fmt.Sprintf("kill-%02d", n-1), nil), nil, corev1.EventTypeNormal, "ReconciliationSucceeded", "kill"); dup.Status != http.StatusTooManyRequests {
 		t.Fatalf("a duplicate of the last event before the kill: %d %q, want 429", dup.Status, dup.Reply)
