@@ -12,6 +12,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/lambdaenv"
 	"github.com/heraldhq/herald/pkg/lambdamux"
+	"github.com/heraldhq/herald/pkg/receiver"
 	"github.com/heraldhq/herald/pkg/secrets"
 	"github.com/heraldhq/herald/pkg/server"
 	"github.com/heraldhq/herald/pkg/store/dynamo"
@@ -33,6 +34,7 @@ func main() {
 	handlers := server.Handlers{
 		Hooks: &server.Hooks{
 			Lookup:   server.StoreReceivers(store.ReceiverByDigest, secretStore.Lookup),
+			Verifier: new(receiver.Verifier),
 			Requests: store,
 			Logger:   logger,
 		},

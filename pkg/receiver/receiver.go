@@ -4,6 +4,7 @@
 package receiver
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -53,9 +54,29 @@ func badRequest(format string, args ...any) *Error {
 	return &Error{Status: http.StatusBadRequest, Err: fmt.Errorf(format, args...)}
 }
 
+// Result is what a verified call hands to the resource filters (§5.5).
+type Result struct {
+	// Body is the payload as Flux's filters read it: the request body, or
+	// what the type unwraps from it (GitHub's form field, the Pub/Sub
+	// message of gcr).
+	Body []byte
+	// Claims are the verified token's claims (generic-oidc); nil otherwise.
+	Claims map[string]any
+}
+
 // verifier authenticates a call for one receiver type and checks its event
-// type against the Receiver's events.
-type verifier func(rcv *api.Receiver, token []byte, req *Request) error
+// type against the Receiver's events. token is the secret's token, empty
+// for types without a secret.
+type verifier func(ctx context.Context, v *Verifier, rcv *api.Receiver, secret map[string][]byte, token []byte, req *Request) (Result, error)
+
+// Verifier verifies webhook calls. Its zero value is ready to use; one
+// Verifier per process keeps what is worth keeping between calls, such as
+// the keys of OIDC issuers.
+type Verifier struct {
+	// Client fetches issuers' discovery documents and keys; nil means a
+	// client with the shared redirect policy and a 10 s timeout.
+	Client *http.Client
+}
 
 var verifiers = map[string]verifier{
 	"generic":      verifyGeneric,
@@ -87,20 +108,24 @@ func Token(rcv *api.Receiver, secret map[string][]byte) ([]byte, error) {
 	return token, nil
 }
 
-// Verify authenticates req for rcv, whose secret holds the token.
-func Verify(rcv *api.Receiver, secret map[string][]byte, req *Request) error {
+// Verify authenticates req for rcv, whose secret holds the token, and
+// returns what the resource filters need of it.
+func (v *Verifier) Verify(ctx context.Context, rcv *api.Receiver, secret map[string][]byte, req *Request) (Result, error) {
 	verify, ok := verifiers[rcv.Spec.Type]
 	if !ok {
-		return &Error{Status: http.StatusNotImplemented, Err: fmt.Errorf("%w: %s (supported: %s)", ErrUnsupported, rcv.Spec.Type, strings.Join(Types(), ", "))}
+		return Result{}, &Error{Status: http.StatusNotImplemented, Err: fmt.Errorf("%w: %s (supported: %s)", ErrUnsupported, rcv.Spec.Type, strings.Join(Types(), ", "))}
 	}
-	if rcv.Spec.SecretRef == nil {
-		return badRequest("receiver %s/%s has no secretRef", rcv.Metadata.Namespace, rcv.Metadata.Name)
+	var token []byte
+	if rcv.Spec.Type != "generic-oidc" {
+		if rcv.Spec.SecretRef == nil {
+			return Result{}, badRequest("receiver %s/%s has no secretRef", rcv.Metadata.Namespace, rcv.Metadata.Name)
+		}
+		var err error
+		if token, err = Token(rcv, secret); err != nil {
+			return Result{}, &Error{Status: http.StatusBadRequest, Err: err}
+		}
 	}
-	token, err := Token(rcv, secret)
-	if err != nil {
-		return &Error{Status: http.StatusBadRequest, Err: err}
-	}
-	return verify(rcv, token, req)
+	return verify(ctx, v, rcv, secret, token, req)
 }
 
 // allowEvent checks an event type against spec.events, without case; an

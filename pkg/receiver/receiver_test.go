@@ -1,6 +1,7 @@
 package receiver
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -103,7 +104,7 @@ func TestVerify(t *testing.T) {
 			if tc.header == nil {
 				tc.header = http.Header{}
 			}
-			err := Verify(tc.rcv, s, &Request{Header: tc.header, Body: []byte(tc.body)})
+			_, err := new(Verifier).Verify(context.Background(), tc.rcv, s, &Request{Header: tc.header, Body: []byte(tc.body)})
 			if tc.status == 0 {
 				if err != nil {
 					t.Fatalf("Verify() = %v, want accepted", err)
@@ -166,7 +167,7 @@ func FuzzVerifyGitHub(f *testing.F) {
 	rcv := receiverOf("github", "push")
 	secret := map[string][]byte{"token": []byte("k")}
 	f.Fuzz(func(t *testing.T, contentType, event, signature string, body []byte) {
-		err := Verify(rcv, secret, &Request{Header: http.Header{
+		_, err := new(Verifier).Verify(context.Background(), rcv, secret, &Request{Header: http.Header{
 			"Content-Type": {contentType}, "X-Github-Event": {event}, "X-Hub-Signature-256": {signature}}, Body: body})
 		var e *Error
 		if err != nil && (!errors.As(err, &e) || e.Status != http.StatusBadRequest) {

@@ -1,6 +1,7 @@
 package receiver
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -18,14 +19,16 @@ import (
 
 // verifyGeneric accepts every call: the secret digest in the URL is the
 // only credential, as in Flux.
-func verifyGeneric(*api.Receiver, []byte, *Request) error { return nil }
+func verifyGeneric(_ context.Context, _ *Verifier, _ *api.Receiver, _ map[string][]byte, _ []byte, req *Request) (Result, error) {
+	return Result{Body: req.Body}, nil
+}
 
 // verifyGenericHMAC checks X-Signature: <alg>=<hex HMAC of the body>, with
 // alg sha1, sha256 or sha512.
-func verifyGenericHMAC(_ *api.Receiver, token []byte, req *Request) error {
+func verifyGenericHMAC(_ context.Context, _ *Verifier, _ *api.Receiver, _ map[string][]byte, token []byte, req *Request) (Result, error) {
 	alg, sig, ok := strings.Cut(req.Header.Get("X-Signature"), "=")
 	if !ok {
-		return badRequest("unable to validate HMAC signature: missing or malformed X-Signature header")
+		return Result{}, badRequest("unable to validate HMAC signature: missing or malformed X-Signature header")
 	}
 	var newHash func() hash.Hash
 	switch alg {
@@ -36,42 +39,49 @@ func verifyGenericHMAC(_ *api.Receiver, token []byte, req *Request) error {
 	case "sha512":
 		newHash = sha512.New
 	default:
-		return badRequest("unable to validate HMAC signature: unsupported algorithm %q", alg)
+		return Result{}, badRequest("unable to validate HMAC signature: unsupported algorithm %q", alg)
 	}
 	want, err := hex.DecodeString(sig)
 	if err != nil {
-		return badRequest("unable to validate HMAC signature: signature is not hex")
+		return Result{}, badRequest("unable to validate HMAC signature: signature is not hex")
 	}
 	mac := hmac.New(newHash, token)
 	mac.Write(req.Body)
 	if !hmac.Equal(mac.Sum(nil), want) {
-		return badRequest("unable to validate HMAC signature: signature mismatch")
+		return Result{}, badRequest("unable to validate HMAC signature: signature mismatch")
 	}
-	return nil
+	return Result{Body: req.Body}, nil
 }
 
 // verifyGitHub validates X-Hub-Signature-256 (or X-Hub-Signature) with
 // go-github, which also accepts form-encoded payloads, then checks that the
 // payload parses as the event X-GitHub-Event names and that the Receiver
 // allows that event.
-func verifyGitHub(rcv *api.Receiver, token []byte, req *Request) error {
+func verifyGitHub(_ context.Context, _ *Verifier, rcv *api.Receiver, _ map[string][]byte, token []byte, req *Request) (Result, error) {
 	httpReq := &http.Request{Header: req.Header, Body: nopBody(req.Body)}
 	payload, err := github.ValidatePayload(httpReq, token)
 	if err != nil {
-		return badRequest("the GitHub signature header is invalid, err: %v", err)
+		return Result{}, badRequest("the GitHub signature header is invalid, err: %v", err)
 	}
 	eventType := github.WebHookType(httpReq)
 	if _, err := github.ParseWebHook(eventType, payload); err != nil {
-		return badRequest("cannot decode GitHub body: %v", err)
+		return Result{}, badRequest("cannot decode GitHub body: %v", err)
 	}
-	return allowEvent(rcv, "GitHub", eventType)
+	if err := allowEvent(rcv, "GitHub", eventType); err != nil {
+		return Result{}, err
+	}
+	// A form-encoded call's filters see its payload field, as in Flux.
+	return Result{Body: payload}, nil
 }
 
 // verifyGitLab compares X-Gitlab-Token with the token and checks
 // X-Gitlab-Event against the Receiver's events.
-func verifyGitLab(rcv *api.Receiver, token []byte, req *Request) error {
+func verifyGitLab(_ context.Context, _ *Verifier, rcv *api.Receiver, _ map[string][]byte, token []byte, req *Request) (Result, error) {
 	if subtle.ConstantTimeCompare([]byte(req.Header.Get("X-Gitlab-Token")), token) != 1 {
-		return badRequest("the X-Gitlab-Token header value does not match the receiver token")
+		return Result{}, badRequest("the X-Gitlab-Token header value does not match the receiver token")
 	}
-	return allowEvent(rcv, "GitLab", req.Header.Get("X-Gitlab-Event"))
+	if err := allowEvent(rcv, "GitLab", req.Header.Get("X-Gitlab-Event")); err != nil {
+		return Result{}, err
+	}
+	return Result{Body: req.Body}, nil
 }

@@ -2,6 +2,7 @@ package receiver
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -86,7 +87,7 @@ func FuzzVerifyGitHubSigned(f *testing.F) {
 			}
 			return h
 		}
-		err := Verify(rcv, secret, &Request{Header: header(body), Body: body})
+		_, err := new(Verifier).Verify(context.Background(), rcv, secret, &Request{Header: header(body), Body: body})
 		if err != nil {
 			checkRefusal(t, err)
 		} else if !allowed(rcv.Spec.Events, eventType) {
@@ -95,7 +96,7 @@ func FuzzVerifyGitHubSigned(f *testing.F) {
 
 		// The signature of body does not sign another body.
 		other := append(bytes.Clone(body), '\n')
-		err = Verify(rcv, secret, &Request{Header: header(body), Body: other})
+		_, err = new(Verifier).Verify(context.Background(), rcv, secret, &Request{Header: header(body), Body: other})
 		if err == nil {
 			t.Fatal("accepted a body the signature was not computed over")
 		}
@@ -120,7 +121,8 @@ func FuzzVerifyGenericHMAC(f *testing.F) {
 	rcv := receiverOf("generic-hmac")
 	f.Fuzz(func(t *testing.T, alg string, body, other []byte, raw string) {
 		verify := func(sig string, b []byte) error {
-			return Verify(rcv, secret, &Request{Header: http.Header{"X-Signature": {sig}}, Body: b})
+			_, err := new(Verifier).Verify(context.Background(), rcv, secret, &Request{Header: http.Header{"X-Signature": {sig}}, Body: b})
+			return err
 		}
 		if newHash, ok := hmacHashes[alg]; ok {
 			sig := alg + "=" + hmacHex(newHash, fuzzToken, string(body))
@@ -166,7 +168,7 @@ func FuzzVerifyGitLab(f *testing.F) {
 	secret := map[string][]byte{"token": []byte(fuzzToken)}
 	f.Fuzz(func(t *testing.T, token, eventType, events string) {
 		rcv := receiverOf("gitlab", fuzzEvents(events)...)
-		err := Verify(rcv, secret, &Request{Header: http.Header{"X-Gitlab-Token": {token}, "X-Gitlab-Event": {eventType}}})
+		_, err := new(Verifier).Verify(context.Background(), rcv, secret, &Request{Header: http.Header{"X-Gitlab-Token": {token}, "X-Gitlab-Event": {eventType}}})
 		want := token == fuzzToken && allowed(rcv.Spec.Events, eventType)
 		if (err == nil) != want {
 			t.Fatalf("Verify(token %q, event %q, events %q) = %v", token, eventType, events, err)

@@ -39,6 +39,7 @@ func fuzzHooks(f *testing.F, looked *[]string) *Hooks {
 			*looked = append(*looked, digest)
 			return lookup(ctx, digest)
 		},
+		Verifier: new(receiver.Verifier),
 		Requests: memory.NewReconcileRequests(time.Hour),
 		Logger:   slog.New(slog.DiscardHandler),
 	}

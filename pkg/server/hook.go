@@ -38,6 +38,7 @@ func SnapshotReceivers(config config.Source) ReceiverLookup {
 // requires and records reconcile requests for the Receiver's cluster.
 type Hooks struct {
 	Lookup   ReceiverLookup
+	Verifier *receiver.Verifier
 	Requests store.ReconcileRequests
 	Logger   *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -71,7 +72,7 @@ func (h *Hooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "receiver "+ref+" is suspended")
 		return
 	}
-	if err := receiver.Verify(rcv, secret, &receiver.Request{Header: r.Header, Body: body}); err != nil {
+	if _, err := h.Verifier.Verify(r.Context(), rcv, secret, &receiver.Request{Header: r.Header, Body: body}); err != nil {
 		var rerr *receiver.Error
 		status := http.StatusBadRequest
 		if errors.As(err, &rerr) {

@@ -53,7 +53,7 @@ func hookServer(t *testing.T) (http.Handler, *memory.ReconcileRequests) {
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	auth := &Authenticator{Tokens: StaticTokens(map[string]string{"prod": "prod-token"})}
 	h := Handlers{
-		Hooks:  &Hooks{Lookup: SnapshotReceivers(staticConfig{snap}), Requests: requests, Logger: logger},
+		Hooks:  &Hooks{Lookup: SnapshotReceivers(staticConfig{snap}), Verifier: new(receiver.Verifier), Requests: requests, Logger: logger},
 		Poll:   &Poll{Auth: auth, Replays: memory.NewReplays(), Requests: requests, Logger: logger},
 		Config: staticConfig{snap},
 	}
