@@ -14,6 +14,9 @@ import (
 // heraldBin is the binary built once for all tests.
 var heraldBin string
 
+// binDir holds the binaries built for the tests, removed at the end.
+var binDir string
+
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
@@ -25,6 +28,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	binDir = dir
 	heraldBin, err = harness.HeraldBinary(dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: cannot build herald:", err)

@@ -4,10 +4,19 @@ import (
 	"bytes"
 	"encoding/json"
 	"os/exec"
+	"path/filepath"
+	"sync"
 	"testing"
 
+	"github.com/heraldhq/herald/pkg/tlsreload/tlsreloadtest"
 	"github.com/heraldhq/herald/tests/internal/harness"
 )
+
+// fluxRecorderBin builds tests/fluxrecorder once for the tests that post
+// with Flux's newest recorder.
+var fluxRecorderBin = sync.OnceValues(func() (string, error) {
+	return harness.BuildFluxRecorder(binDir)
+})
 
 // newRecorderExchange is what tests/fluxrecorder printed: the request Flux's
 // newest recorder made, and the status it was answered.
@@ -20,7 +29,7 @@ type newRecorderExchange struct {
 }
 
 // TestNewestFluxRecorder posts with the recorder of fluxcd/pkg/runtime
-// v0.117.0, which sends the v1 event payload (action, relatedObject), through
+// v0.123.0, which sends the v1 event payload (action, relatedObject), through
 // herald serve to a generic Provider: the event is accepted, and the sink
 // receives the recorder's event with its v1 fields, byte for byte but for
 // the metadata key that Flux's server, and Herald, strip of the involved
@@ -28,7 +37,7 @@ type newRecorderExchange struct {
 // Herald follows the v1 schema (README, "Where Herald differs").
 func TestNewestFluxRecorder(t *testing.T) {
 	t.Parallel()
-	bin, err := harness.BuildFluxRecorder(t.TempDir())
+	bin, err := fluxRecorderBin()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,5 +79,68 @@ func TestNewestFluxRecorder(t *testing.T) {
 	}
 	if !bytes.Equal(got[0].Body, want) {
 		t.Errorf("the generic Provider sent\n%s\nwant\n%s", got[0].Body, want)
+	}
+}
+
+// TestNewestFluxRecorderHTTPS posts with the newest recorder given a TLS
+// config, as a controller whose --events-addr is served over HTTPS: the
+// recorder switches the address to https itself, and herald serve, with
+// --tls-cert-file and --tls-key-file, takes the event and delivers it.
+func TestNewestFluxRecorderHTTPS(t *testing.T) {
+	t.Parallel()
+	bin, err := fluxRecorderBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ca := tlsreloadtest.NewCA(t)
+	certFile, keyFile, caFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), filepath.Join(dir, "ca.crt")
+	ca.WriteServerCert(t, certFile, keyFile, 1)
+	ca.WriteCert(t, caFile)
+
+	generic := sink(t, nil)
+	cfgDir := filepath.Join(dir, "config")
+	cfg := harness.Config{
+		Providers: []harness.Provider{{Name: "generic", Namespace: ns, Type: "generic", Address: generic.URL() + "/hook"}},
+		Alerts:    []harness.Alert{{Name: "generic", Namespace: ns, ProviderRef: "generic", EventSources: allKustomizations}},
+	}
+	if err := cfg.Write(cfgDir); err != nil {
+		t.Fatal(err)
+	}
+	herald, err := harness.Start(heraldBin, cfgDir, harness.Options{
+		Args:      []string{"--tls-cert-file", certFile, "--tls-key-file", keyFile},
+		TLSClient: ca.Client(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := herald.Stop(); err != nil {
+			t.Errorf("stopping herald: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("herald serve stderr:\n%s", herald.Stderr())
+		}
+	})
+
+	// The address as a controller is given it: http, which the recorder
+	// turns into https once it has a TLS config.
+	out, err := exec.Command(bin, "-url", "http://"+herald.Addr+"/", "-ca-file", caFile, "-name", "podinfo",
+		"-message", "Reconciliation finished over TLS").CombinedOutput()
+	if err != nil {
+		t.Fatalf("fluxrecorder: %v\n%s", err, out)
+	}
+	got, err := generic.WaitFor(1, deliveryMax)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var delivered struct {
+		Message        string `json:"message"`
+		InvolvedObject struct {
+			Name string `json:"name"`
+		} `json:"involvedObject"`
+	}
+	if err := json.Unmarshal(got[0].Body, &delivered); err != nil || delivered.Message != "Reconciliation finished over TLS" || delivered.InvolvedObject.Name != "podinfo" {
+		t.Fatalf("the generic Provider sent %s (%v), want the recorder's event", got[0].Body, err)
 	}
 }

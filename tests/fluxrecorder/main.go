@@ -1,7 +1,9 @@
 // Command fluxrecorder posts one event with Flux's newest event recorder
 // (fluxcd/pkg/runtime/events of the version in go.mod), as a controller
 // built with it posts, and prints the request it made, with the status it
-// was answered, as JSON. The
+// was answered, as JSON. With -ca-file it posts over HTTPS, as a controller
+// given a TLS config does, straight to -url, and prints only that it posted.
+// That runtime needs Go 1.27: build it with GOTOOLCHAIN=go1.27.3. The
 // end-to-end tests run it to post with this recorder as well as with the
 // older one of the tests module: a module requires one version of
 // fluxcd/pkg/runtime, so this one is a module of its own.
@@ -9,6 +11,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -108,8 +112,8 @@ func (p pairs) Set(s string) error {
 
 func main() {
 	var (
-		url, controller, eventType, reason, action, message string
-		obj, related                                        object
+		url, controller, eventType, reason, action, message, caFile string
+		obj, related                                                object
 	)
 	annotations := pairs{}
 	flag.StringVar(&url, "url", "", "the event endpoint (Flux's --events-addr)")
@@ -128,14 +132,65 @@ func main() {
 	flag.StringVar(&action, "action", "Reconcile", "the event's action")
 	flag.StringVar(&message, "message", "", "the event's message")
 	flag.Var(annotations, "annotation", "an annotation key=value of the event (repeatable)")
+	flag.StringVar(&caFile, "ca-file", "", "post over HTTPS, trusting this PEM CA bundle")
 	flag.Parse()
-	if err := post(url, controller, obj, related, annotations, eventType, reason, action, message); err != nil {
+	e := eventArgs{controller, obj, related, annotations, eventType, reason, action, message}
+	var err error
+	if caFile != "" {
+		err = postTLS(url, caFile, e)
+	} else {
+		err = post(url, e)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "fluxrecorder:", err)
 		os.Exit(1)
 	}
 }
 
-func post(url, controller string, obj, related object, annotations map[string]string, eventType, reason, action, message string) error {
+// eventArgs is the event to record.
+type eventArgs struct {
+	controller        string
+	obj, related      object
+	annotations       map[string]string
+	eventType, reason string
+	action, message   string
+}
+
+// recordEvent posts e with a recorder built with opts to url, and returns once
+// it has posted: the recorder posts before AnnotatedEventf returns.
+func recordEvent(url string, e eventArgs, opts ...events.RecorderOption) error {
+	k8s := record.NewFakeRecorder(10)
+	opts = append([]events.RecorderOption{events.WithScheme(runtime.NewScheme()), events.WithLegacyEventRecorder(k8s), events.WithRetryMax(0)}, opts...)
+	rec, err := events.NewRecorder(logr.FromSlogHandler(slog.DiscardHandler), url, e.controller, opts...)
+	if err != nil {
+		return err
+	}
+	var rel runtime.Object
+	if e.related.kind != "" {
+		rel = e.related.unstructured()
+	}
+	rec.AnnotatedEventf(e.obj.unstructured(), rel, e.annotations, e.eventType, e.reason, e.action, "%s", e.message)
+	return nil
+}
+
+// postTLS posts over HTTPS as a controller given a TLS config does: the
+// recorder switches the URL's scheme to https itself.
+func postTLS(url, caFile string, e eventArgs) error {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return err
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return fmt.Errorf("%s holds no PEM certificate", caFile)
+	}
+	if err := recordEvent(url, e, events.WithTLSConfig(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12})); err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(map[string]any{"url": url, "tls": true})
+}
+
+func post(url string, e eventArgs) error {
 	p := &proxy{target: url}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -145,18 +200,9 @@ func post(url, controller string, obj, related object, annotations map[string]st
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 
-	k8s := record.NewFakeRecorder(10)
-	rec, err := events.NewRecorder(logr.FromSlogHandler(slog.DiscardHandler), "http://"+ln.Addr().String()+"/", controller,
-		events.WithScheme(runtime.NewScheme()), events.WithLegacyEventRecorder(k8s), events.WithRetryMax(0))
-	if err != nil {
+	if err := recordEvent("http://"+ln.Addr().String()+"/", e); err != nil {
 		return err
 	}
-	var rel runtime.Object
-	if related.kind != "" {
-		rel = related.unstructured()
-	}
-	rec.AnnotatedEventf(obj.unstructured(), rel, annotations, eventType, reason, action, "%s", message)
-	// The recorder posts before it returns: the exchange is done.
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.seen) != 1 {

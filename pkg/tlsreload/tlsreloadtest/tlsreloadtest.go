@@ -80,6 +80,13 @@ func (ca *CA) WriteServerCert(t testing.TB, certFile, keyFile string, serial int
 	writeAtomic(t, keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
 }
 
+// WriteCert writes the CA's certificate (PEM) to name, for a client that
+// reads its trust from a file.
+func (ca *CA) WriteCert(t testing.TB, name string) {
+	t.Helper()
+	writeAtomic(t, name, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw}))
+}
+
 // Client is an HTTP client that trusts the CA only and opens a new
 // connection for every request, so that each one sees the server's current
 // certificate.

@@ -78,7 +78,10 @@ func HeraldBinary(dir string) (string, error) {
 }
 
 // BuildFluxRecorder builds tests/fluxrecorder, a module of its own that
-// posts one event with Flux's newest event recorder, into dir.
+// posts one event with Flux's newest event recorder, into dir. That
+// recorder needs Go 1.27: GOTOOLCHAIN=auto lets the go command switch to
+// the toolchain the module's go.mod names (the module proxy serves it, and
+// .ci/run fetches it ahead), while every other build stays on the local Go.
 func BuildFluxRecorder(dir string) (string, error) {
 	root, err := RepoRoot()
 	if err != nil {
@@ -87,7 +90,7 @@ func BuildFluxRecorder(dir string) (string, error) {
 	bin := filepath.Join(dir, "fluxrecorder")
 	cmd := exec.Command("go", "build", "-o", bin, ".")
 	cmd.Dir = filepath.Join(root, "tests", "fluxrecorder")
-	cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local", "GOFLAGS=-buildvcs=false")
+	cmd.Env = append(os.Environ(), "GOTOOLCHAIN=auto", "GOFLAGS=-buildvcs=false")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build in %s: %w\n%s", cmd.Dir, err, out)
 	}
@@ -126,8 +129,9 @@ func FreeAddr() (string, error) {
 // Process is a running `herald serve`.
 type Process struct {
 	Addr string // host:port it listens on
-	URL  string // http://Addr
+	URL  string // http://Addr, or https://Addr with Options.TLSClient
 
+	client *http.Client // of WaitReady
 	cmd    *exec.Cmd
 	stderr *syncBuffer
 	stdout *syncBuffer
@@ -152,6 +156,10 @@ type Options struct {
 	// in-memory buffer (a load test writes to a file so that logging at
 	// thousands of events per second does not grow the harness's memory).
 	Output io.Writer
+	// TLSClient, for a herald serving HTTPS (Args with --tls-cert-file), is
+	// a client that trusts its certificate: URL is https and the readiness
+	// check uses it.
+	TLSClient *http.Client
 }
 
 // Start runs `bin serve --config configDir --addr <free port>` and waits until
@@ -204,11 +212,15 @@ func startAt(bin, configDir, addr string, opts Options) (*Process, error) {
 	p := &Process{
 		Addr:    addr,
 		URL:     "http://" + addr,
+		client:  &http.Client{Timeout: time.Second},
 		cmd:     cmd,
 		stderr:  &syncBuffer{},
 		stdout:  &syncBuffer{},
 		done:    make(chan struct{}),
 		cleanup: cleanup,
+	}
+	if opts.TLSClient != nil {
+		p.URL, p.client = "https://"+addr, opts.TLSClient
 	}
 	if opts.Output != nil {
 		cmd.Stderr, cmd.Stdout = opts.Output, opts.Output
@@ -235,7 +247,7 @@ func startAt(bin, configDir, addr string, opts Options) (*Process, error) {
 
 // WaitReady polls GET /readyz until it answers 200.
 func (p *Process) WaitReady(timeout time.Duration) error {
-	client := &http.Client{Timeout: time.Second}
+	client := p.client
 	deadline := time.Now().Add(timeout)
 	last := "no answer"
 	for time.Now().Before(deadline) {
