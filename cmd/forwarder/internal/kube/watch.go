@@ -129,6 +129,18 @@ func FluxEvent(e *corev1.Event) (ev event.Event, ok bool) {
 	if ev.InvolvedObject.Namespace == "" {
 		ev.InvolvedObject.Namespace = e.Namespace
 	}
+	// An Event written through events.k8s.io/v1 (the backend Flux's newer
+	// recorders can use) has an action and may have a related object: the
+	// fields of a v1 Flux event. Without either it stays a v1beta1 event.
+	if e.Action != "" || e.Related != nil {
+		ev.Action = event.NewAction(e.Action)
+	}
+	if r := e.Related; r != nil {
+		ev.RelatedObject = &event.ObjectReference{
+			Kind: r.Kind, Namespace: r.Namespace, Name: r.Name, UID: string(r.UID),
+			APIVersion: r.APIVersion, ResourceVersion: r.ResourceVersion, FieldPath: r.FieldPath,
+		}
+	}
 	return ev, true
 }
 

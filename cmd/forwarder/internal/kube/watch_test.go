@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	eventsv1 "k8s.io/client-go/tools/events"
 	"k8s.io/client-go/tools/record"
 
 	"github.com/heraldhq/herald/cmd/forwarder/internal/kube"
@@ -232,5 +233,45 @@ func TestEventWatchTakesClientGoRecorderEvents(t *testing.T) {
 		want := fluxEventOf(ks, event.SeverityError, "HealthCheckFailed", "health check failed after 30s", meta, ev.Timestamp.Time)
 		want.ReportingController = "kustomize-controller"
 		assertEvent(t, ev, want)
+	}
+}
+
+// Flux's newer recorders can write Events through events.k8s.io/v1, which
+// gives them an action and a related object: the watch forwards those as a
+// v1 Flux event with action and relatedObject.
+func TestEventWatchTakesEventsV1ActionAndRelated(t *testing.T) {
+	env := kubetest.Start(t)
+	ns := env.Namespace(t)
+	ks := env.Create(t, kubetest.Kustomization, ns, "apps", nil)
+	repo := env.Create(t, kubetest.GitRepository, ns, "apps", nil)
+	got := watch(t, &kube.EventWatch{Client: newClient(t, env.Config)}, ns)
+
+	broadcaster := eventsv1.NewBroadcaster(&eventsv1.EventSinkImpl{Interface: env.Kube.EventsV1()})
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop); broadcaster.Shutdown() })
+	broadcaster.StartRecordingToSink(stop)
+	recorder := broadcaster.NewRecorder(scheme.Scheme, "kustomize-controller")
+	before := time.Now().UTC().Truncate(time.Second)
+	recorder.Eventf(ks, repo, corev1.EventTypeNormal, "ReconciliationSucceeded", "Reconciled", "Reconciliation finished in %s", "1.2s")
+
+	ev := next(t, got)
+	if ev.Timestamp.Before(before) {
+		t.Errorf("timestamp %s, recorded after %s", ev.Timestamp, before)
+	}
+	want := fluxEventOf(ks, event.SeverityInfo, "ReconciliationSucceeded", "Reconciliation finished in 1.2s", nil, ev.Timestamp.Time)
+	want.ReportingController = "kustomize-controller"
+	want.Action = event.NewAction("Reconciled")
+	want.RelatedObject = &event.ObjectReference{
+		Kind: repo.GetKind(), Namespace: repo.GetNamespace(), Name: repo.GetName(), UID: string(repo.GetUID()),
+		APIVersion: repo.GetAPIVersion(), ResourceVersion: repo.GetResourceVersion(),
+	}
+	assertEvent(t, ev, want)
+	body, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(body, &keys); err != nil || string(keys["action"]) != `"Reconciled"` || keys["relatedObject"] == nil {
+		t.Errorf("forwarded body %s lacks the v1 fields", body)
 	}
 }
