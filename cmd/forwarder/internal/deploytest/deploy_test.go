@@ -605,6 +605,58 @@ func TestPVCComponent(t *testing.T) {
 	}
 }
 
+func TestTLSComponent(t *testing.T) {
+	r := mustBuild(t, filepath.Join("testdata", "tls"))
+	d, c := forwarderContainer(t, r)
+	v := volume(t, d, "tls")
+	if v.Secret == nil || v.Secret.SecretName != "herald-forwarder-tls" || len(v.Secret.Items) != 0 {
+		t.Fatalf("the tls volume is %+v, want the whole Secret herald-forwarder-tls", v.VolumeSource)
+	}
+	mount := ""
+	for _, m := range c.VolumeMounts {
+		if m.Name == "tls" {
+			if !m.ReadOnly || m.SubPath != "" {
+				t.Errorf("the tls mount %+v must be read-only and without subPath (a subPath mount is never updated)", m)
+			}
+			mount = m.MountPath
+		}
+	}
+	if mount == "" {
+		t.Fatalf("the tls volume is not mounted: %+v", c.VolumeMounts)
+	}
+	// The flags name files in the mounted Secret, under the keys of a
+	// kubernetes.io/tls Secret; the agent's own flag parsing accepts them.
+	want := []string{"--tls-cert-file=" + mount + "/tls.crt", "--tls-key-file=" + mount + "/tls.key"}
+	for _, w := range want {
+		if !slices.Contains(c.Args, w) {
+			t.Errorf("args %q lack %s", c.Args, w)
+		}
+	}
+	edited := map[string]string{"HERALD_URL": "https://abc123.execute-api.eu-west-1.amazonaws.com/", "CLUSTER": "prod-eu"}
+	for k := range containerEnv(t, r, c) {
+		t.Setenv("FORWARDER_"+k, "") // no environment leaks into ParseFlags
+	}
+	cfg, err := agent.ParseFlags(expand(t, c.Args, edited), io.Discard)
+	if err != nil {
+		t.Fatalf("the forwarder refuses the component's args: %v", err)
+	}
+	if cfg.TLSCertFile != mount+"/tls.crt" || cfg.TLSKeyFile != mount+"/tls.key" {
+		t.Errorf("the forwarder reads --tls-cert-file %q and --tls-key-file %q", cfg.TLSCertFile, cfg.TLSKeyFile)
+	}
+	for name, p := range map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
+		if p == nil || p.HTTPGet == nil || p.HTTPGet.Scheme != corev1.URISchemeHTTPS || p.HTTPGet.Path == "" {
+			t.Errorf("the %s probe is %+v, want an HTTPS GET of its path", name, p)
+		}
+	}
+	// The rest of the pod is unchanged.
+	if n := len(d.Spec.Template.Spec.Volumes); n != 3 {
+		t.Errorf("%d volumes, want token, buffer and tls", n)
+	}
+	if bv := bufferVolume(t, d, c); bv.EmptyDir == nil {
+		t.Errorf("the buffer volume changed: %+v", bv.VolumeSource)
+	}
+}
+
 func TestFluxEventsAddrComponent(t *testing.T) {
 	r := mustBuild(t, filepath.Join("testdata", "flux-system"))
 
