@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -25,21 +27,35 @@ const GoogleJWKSURL = "https://www.googleapis.com/oauth2/v3/certs"
 // which gcr tokens are genuine.
 const GoogleJWKSURLEnv = "HERALD_GOOGLE_JWKS_URL"
 
+// VerifierFromEnv returns the Verifier of a process, `herald serve` or the
+// receiver Lambda: Google's keys come from GoogleJWKSURLEnv when it is set,
+// which must then be an http or https URL.
+func VerifierFromEnv() (*Verifier, error) {
+	raw := os.Getenv(GoogleJWKSURLEnv)
+	if raw == "" {
+		return new(Verifier), nil
+	}
+	if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%s must be an http or https URL", GoogleJWKSURLEnv)
+	}
+	return &Verifier{GoogleJWKSURL: raw}, nil
+}
+
 // googleIssuers are the iss values of Google ID tokens.
 var googleIssuers = []string{"accounts.google.com", "https://accounts.google.com"}
 
 // googleKeys returns the remote key set of Google's signing keys, one per
 // URL, so that its cached keys serve every call.
 func (v *Verifier) googleKeys() *oidc.RemoteKeySet {
-	url := v.GoogleJWKSURL
-	if url == "" {
-		url = GoogleJWKSURL
+	keysURL := v.GoogleJWKSURL
+	if keysURL == "" {
+		keysURL = GoogleJWKSURL
 	}
-	if ks, ok := v.googleKeySets.get(url); ok {
+	if ks, ok := v.googleKeySets.get(keysURL); ok {
 		return ks
 	}
-	ks := oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), v.client()), url)
-	v.googleKeySets.put(url, ks)
+	ks := oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), v.client()), keysURL)
+	v.googleKeySets.put(keysURL, ks)
 	return ks
 }
 

@@ -133,3 +133,20 @@ func TestGCRInnerEventReencoded(t *testing.T) {
 		t.Fatalf("Result.Body = %s", res.Body)
 	}
 }
+
+func TestVerifierFromEnv(t *testing.T) {
+	t.Setenv(GoogleJWKSURLEnv, "")
+	if v, err := VerifierFromEnv(); err != nil || v.GoogleJWKSURL != "" {
+		t.Fatalf("unset: %+v, %v", v, err)
+	}
+	t.Setenv(GoogleJWKSURLEnv, "http://127.0.0.1:8080/keys")
+	if v, err := VerifierFromEnv(); err != nil || v.GoogleJWKSURL != "http://127.0.0.1:8080/keys" {
+		t.Fatalf("set: %+v, %v", v, err)
+	}
+	for _, bad := range []string{"file:///etc/keys.json", "127.0.0.1:8080/keys", "https://"} {
+		t.Setenv(GoogleJWKSURLEnv, bad)
+		if _, err := VerifierFromEnv(); err == nil || !strings.Contains(err.Error(), GoogleJWKSURLEnv+" must be an http or https URL") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
