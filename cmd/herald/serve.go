@@ -210,6 +210,14 @@ func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
 		ingest.Auth = &server.Authenticator{Tokens: server.StaticTokens(tokens)}
 	}
 
+	verifier, err := receiver.VerifierFromEnv()
+	if err != nil {
+		return err
+	}
+	if verifier.GoogleJWKSURL != "" {
+		logger.Warn("gcr Receivers trust the keys at "+receiver.GoogleJWKSURLEnv+" instead of Google's", "url", verifier.GoogleJWKSURL)
+	}
+
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return err
@@ -229,7 +237,7 @@ func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
 	requests := state.requests
 	handlers := server.Handlers{
 		Ingest: ingest,
-		Hooks:  &server.Hooks{Lookup: server.SnapshotReceivers(source), Verifier: new(receiver.Verifier), Requests: requests, Logger: logger},
+		Hooks:  &server.Hooks{Lookup: server.SnapshotReceivers(source), Verifier: verifier, Requests: requests, Logger: logger},
 		Poll:   &server.Poll{Auth: ingest.Auth, Replays: state.replays, Requests: requests, Logger: logger},
 		Inbox:  inbox,
 		Config: source,
@@ -322,6 +330,7 @@ func configLoader(logger *slog.Logger) folder.Loader {
 			return nil, err
 		}
 		res := api.Validate(cfg, api.ValidateOptions{})
+		res.Errors = append(res.Errors, oidcExpressionErrors(cfg)...)
 		if len(res.Errors) > 0 {
 			return nil, errors.Join(res.Errors...)
 		}

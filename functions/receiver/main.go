@@ -28,13 +28,20 @@ func main() {
 		lambdaenv.Fatal("loading AWS config", err)
 	}
 	logger := env.Logger()
+	verifier, err := receiver.VerifierFromEnv()
+	if err != nil {
+		lambdaenv.Fatal("invalid environment", err)
+	}
+	if verifier.GoogleJWKSURL != "" {
+		logger.Warn("gcr Receivers trust the keys at "+receiver.GoogleJWKSURLEnv+" instead of Google's", "url", verifier.GoogleJWKSURL)
+	}
 	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), env.Table, dynamo.Options{Logger: logger})
 	secretStore := secrets.New(secretsmanager.NewFromConfig(awsCfg), secrets.Options{Prefix: env.SecretPrefix, TTL: env.SecretTTL})
 
 	handlers := server.Handlers{
 		Hooks: &server.Hooks{
 			Lookup:   server.StoreReceivers(store.ReceiverByDigest, secretStore.Lookup),
-			Verifier: new(receiver.Verifier),
+			Verifier: verifier,
 			Requests: store,
 			Logger:   logger,
 		},

@@ -187,6 +187,12 @@ func NewSnapshot(cfg *api.Config, notifiers Notifiers, opts SnapshotOptions) (*S
 		}
 		r := &cfg.Receivers[i]
 		if r.Spec.SecretRef == nil {
+			// A generic-oidc Receiver has no secret: its path is the
+			// digest of an empty token (§5.1), its caller's bearer token
+			// the credential. Other types need their secret's token.
+			if r.Spec.Type == "generic-oidc" {
+				s.receivers[receiver.Digest(nil, r.Metadata.Name, r.Metadata.Namespace)] = &Receiver{Receiver: r}
+			}
 			continue
 		}
 		// Like Flux, a Receiver whose token cannot be read has no webhook

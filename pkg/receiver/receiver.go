@@ -12,6 +12,9 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
+
+	"github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/heraldhq/herald/pkg/api"
 )
@@ -69,18 +72,30 @@ type Result struct {
 // for types without a secret.
 type verifier func(ctx context.Context, v *Verifier, rcv *api.Receiver, secret map[string][]byte, token []byte, req *Request) (Result, error)
 
-// Verifier verifies webhook calls. Its zero value is ready to use; one
-// Verifier per process keeps what is worth keeping between calls, such as
-// the keys of OIDC issuers.
+// Verifier verifies webhook calls. Its zero value is ready to use, and it
+// is safe for concurrent use; one Verifier per process keeps what is worth
+// keeping between calls: the discovery documents and keys of OIDC issuers,
+// Google's keys, and compiled CEL. It must not be copied after first use.
 type Verifier struct {
 	// Client fetches issuers' discovery documents and keys; nil means a
 	// client with the shared redirect policy and a 10 s timeout.
 	Client *http.Client
+	// GoogleJWKSURL is where gcr fetches the keys of Google ID tokens; ""
+	// means GoogleJWKSURL, Google's. Tests point it at a local key set.
+	GoogleJWKSURL string
+
+	defaultClientOnce sync.Once
+	defaultClient     *http.Client
+	issuers           boundedCache[*issuer]
+	googleKeySets     boundedCache[*oidc.RemoteKeySet]
+	rules             boundedCache[compiledRules]
 }
 
 var verifiers = map[string]verifier{
+	"gcr":          verifyGCR,
 	"generic":      verifyGeneric,
 	"generic-hmac": verifyGenericHMAC,
+	"generic-oidc": verifyGenericOIDC,
 	"github":       verifyGitHub,
 	"gitlab":       verifyGitLab,
 }
