@@ -322,6 +322,7 @@ func configLoader(logger *slog.Logger) folder.Loader {
 			return nil, err
 		}
 		res := api.Validate(cfg, api.ValidateOptions{})
+		checkReceiverFilters(cfg, &res)
 		if len(res.Errors) > 0 {
 			return nil, errors.Join(res.Errors...)
 		}

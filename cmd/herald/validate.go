@@ -58,6 +58,7 @@ func (c validateCommand) run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	res := api.Validate(cfg, api.ValidateOptions{})
+	checkReceiverFilters(cfg, &res)
 
 	errCount := 0
 	for _, p := range report(loadErrs, res) {
