@@ -2,6 +2,7 @@ package resourcefilter
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -175,6 +176,31 @@ func TestBoth(t *testing.T) {
 		got, err := Both(tc.first, tc.second)
 		if err != nil || got != tc.want {
 			t.Errorf("Both(%+v, %+v) = %+v, %v; want %+v", tc.first, tc.second, got, err, tc.want)
+		}
+	}
+}
+
+// TestDecideConcurrently: one compiled filter serves concurrent calls (run
+// with -race): building a residual must not touch the shared AST.
+func TestDecideConcurrently(t *testing.T) {
+	f, err := Compile(`res.metadata.labels.exists(k, k == req.ref) && has(req.ref)`, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `cel.bind(req, {"ref": "refs/heads/main"}, res.metadata.labels.exists(k, k == req.ref))`
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			d, err := f.Decide(context.Background(), pushBody, nil)
+			if err == nil && d.Residual != want {
+				err = fmt.Errorf("residual %s, want %s", d.Residual, want)
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
 		}
 	}
 }
