@@ -59,7 +59,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	res := api.Validate(cfg, api.ValidateOptions{ExternalSecrets: true})
-	res.Errors = append(res.Errors, oidcExpressionErrors(cfg)...)
+	checkReceiverCEL(cfg, &res)
 	for _, w := range res.Warnings {
 		fmt.Fprintln(stderr, "warning: "+w.Error())
 	}

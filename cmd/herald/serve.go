@@ -330,7 +330,7 @@ func configLoader(logger *slog.Logger) folder.Loader {
 			return nil, err
 		}
 		res := api.Validate(cfg, api.ValidateOptions{})
-		res.Errors = append(res.Errors, oidcExpressionErrors(cfg)...)
+		checkReceiverCEL(cfg, &res)
 		if len(res.Errors) > 0 {
 			return nil, errors.Join(res.Errors...)
 		}

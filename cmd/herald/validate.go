@@ -58,7 +58,7 @@ func (c validateCommand) run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	res := api.Validate(cfg, api.ValidateOptions{})
-	res.Errors = append(res.Errors, oidcExpressionErrors(cfg)...)
+	checkReceiverCEL(cfg, &res)
 
 	errCount := 0
 	for _, p := range report(loadErrs, res) {

@@ -171,3 +171,30 @@ spec:
 		}
 	}
 }
+
+// TestValidateReceiverFilters: filters that do not compile are errors,
+// with Flux's messages (InvalidCELExpression); ones that do pass.
+func TestValidateReceiverFilters(t *testing.T) {
+	const f = "testdata/bad-filters.yaml: document 2: Receiver/flux-system/broken: "
+	want := strings.Join([]string{
+		f + "spec.resourceFilter: invalid resourceFilter expression: failed to parse the CEL expression 'req.ref ==': ERROR: <input>:1:11: Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', '!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER}",
+		" | req.ref ==",
+		" | ..........^",
+		f + `spec.resources[1].filter: invalid filter expression for resources[1] (kind="GitRepository", name="*"): failed to parse the CEL expression 'claims.sub == 'x'': ERROR: <input>:1:1: undeclared reference to 'claims'`,
+		" | claims.sub == 'x'",
+		" | ^",
+		f + `spec.resources[2].filter: invalid filter expression for resources[2] (kind="OCIRepository", name="charts"): CEL expression output type mismatch: expected bool, got dyn`,
+		"herald validate: 3 errors, 0 warnings",
+	}, "\n") + "\n"
+	code, stdout, stderr := runCmd(t, fluxTypes, "-f", "testdata/bad-filters.yaml")
+	if code != 1 || stdout != "" || stderr != want {
+		t.Errorf("exit %d, stdout %q\nstderr:\n%s\nwant:\n%s", code, stdout, stderr, want)
+	}
+
+	// apply refuses them before it reaches AWS.
+	code, stdout, stderr = herald(t, "apply", "-f", "testdata/bad-filters.yaml", "--table", "herald-test")
+	wantApply := strings.Replace(want, "herald validate: 3 errors, 0 warnings", "herald apply: 3 errors, nothing applied", 1)
+	if code != 1 || stdout != "" || stderr != wantApply {
+		t.Errorf("apply: exit %d, stdout %q\nstderr:\n%s\nwant:\n%s", code, stdout, stderr, wantApply)
+	}
+}

@@ -130,7 +130,7 @@ func TestRequests(t *testing.T) {
 		{CrossNamespaceObjectReference: api.CrossNamespaceObjectReference{Kind: "OCIRepository", Name: "*", Namespace: "apps", MatchLabels: map[string]string{"team": "a"}}},
 		{CrossNamespaceObjectReference: api.CrossNamespaceObjectReference{APIVersion: "kustomize.toolkit.fluxcd.io/v1", Kind: "Kustomization", Name: "apps"}},
 	}
-	got, err := Requests(rcv, now)
+	got, err := Requests(context.Background(), rcv, &Request{}, Result{}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,14 +149,17 @@ func TestRequests(t *testing.T) {
 		}
 	}
 
+	// A resource in error fails alone, as in Flux: the others are still
+	// requested.
+	good := api.ReceiverResource{CrossNamespaceObjectReference: api.CrossNamespaceObjectReference{Kind: "GitRepository", Name: "good"}}
 	for name, res := range map[string]api.ReceiverResource{
-		"apiVersion must be specified for kind \"Kustomization\"":         {CrossNamespaceObjectReference: api.CrossNamespaceObjectReference{Kind: "Kustomization", Name: "x"}},
-		"matchLabels field not set when using wildcard '*' as name":       {CrossNamespaceObjectReference: api.CrossNamespaceObjectReference{Kind: "GitRepository", Name: "*"}},
-		"resource filters (spec.resourceFilter, spec.resources[].filter)": {CrossNamespaceObjectReference: api.CrossNamespaceObjectReference{Kind: "GitRepository", Name: "x"}, Filter: "true"},
+		"apiVersion must be specified for kind \"Kustomization\"":   {CrossNamespaceObjectReference: api.CrossNamespaceObjectReference{Kind: "Kustomization", Name: "x"}},
+		"matchLabels field not set when using wildcard '*' as name": {CrossNamespaceObjectReference: api.CrossNamespaceObjectReference{Kind: "GitRepository", Name: "*"}},
 	} {
-		rcv.Spec.Resources = []api.ReceiverResource{res}
-		if _, err := Requests(rcv, now); err == nil || !strings.Contains(err.Error(), name) {
-			t.Errorf("Requests() = %v, want %q", err, name)
+		rcv.Spec.Resources = []api.ReceiverResource{res, good}
+		reqs, err := Requests(context.Background(), rcv, &Request{}, Result{}, now)
+		if err == nil || err.Error() != name || len(reqs) != 1 || reqs[0].Name != "good" {
+			t.Errorf("Requests() = %+v, %v; want the good resource and %q", reqs, err, name)
 		}
 	}
 }

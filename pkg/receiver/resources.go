@@ -2,6 +2,7 @@ package receiver
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,10 @@ type ReconcileRequest struct {
 	Namespace   string            `json:"namespace"`
 	Name        string            `json:"name"`
 	MatchLabels map[string]string `json:"matchLabels,omitempty"`
+	// Filter is what the Receiver's CEL filters left for the cluster to
+	// decide per object (a boolean expression over res); "" selects
+	// every object. See package resourcefilter.
+	Filter string `json:"filter,omitempty"`
 	// Receiver is the namespace/name of the Receiver that asked.
 	Receiver    string    `json:"receiver"`
 	RequestedAt time.Time `json:"requestedAt"`
@@ -39,50 +44,62 @@ var defaultAPIVersions = map[string]string{
 	"ArtifactGenerator": "source.extensions.fluxcd.io/v1beta1",
 }
 
-// ErrFiltersUnsupported is returned for Receivers with CEL filters, which
-// Herald does not evaluate yet: ignoring them would reconcile objects the
-// user excluded.
-var ErrFiltersUnsupported = errors.New("resource filters (spec.resourceFilter, spec.resources[].filter) are not supported yet")
-
-// Requests lists the reconcile requests a verified call to rcv makes.
-func Requests(rcv *api.Receiver, now time.Time) ([]ReconcileRequest, error) {
-	if rcv.Spec.ResourceFilter != "" {
-		return nil, ErrFiltersUnsupported
+// Requests lists the reconcile requests a verified call to rcv makes: req
+// is the call as received (its Content-Type says whether the filters read
+// its body) and res what verification made of it. It decides the
+// Receiver's filters as far as the call allows; what is left travels in
+// each request's Filter. As in Flux, a filter that does not compile, or a
+// JSON body that does not parse while there are filters, fails the whole
+// call; any other error fails its resource alone, and the requests of the
+// other resources are returned with it.
+func Requests(ctx context.Context, rcv *api.Receiver, req *Request, res Result, now time.Time) ([]ReconcileRequest, error) {
+	filters, err := newCallFilters(ctx, rcv, req, res)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]ReconcileRequest, 0, len(rcv.Spec.Resources))
-	for _, res := range rcv.Spec.Resources {
-		if res.Filter != "" {
-			return nil, ErrFiltersUnsupported
-		}
-		apiVersion := res.APIVersion
+	var errs []error
+	for i, r := range rcv.Spec.Resources {
+		apiVersion := r.APIVersion
 		if apiVersion == "" {
-			apiVersion = defaultAPIVersions[res.Kind]
+			apiVersion = defaultAPIVersions[r.Kind]
 		}
 		if apiVersion == "" {
-			return nil, fmt.Errorf("apiVersion must be specified for kind %q", res.Kind)
+			errs = append(errs, fmt.Errorf("apiVersion must be specified for kind %q", r.Kind))
+			continue
 		}
-		if res.Name == "*" && res.MatchLabels == nil {
-			return nil, errors.New("matchLabels field not set when using wildcard '*' as name")
+		if r.Name == "*" && r.MatchLabels == nil {
+			errs = append(errs, errors.New("matchLabels field not set when using wildcard '*' as name"))
+			continue
 		}
-		namespace := res.Namespace
+		decision, err := filters.decide(i)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("resources[%d] (kind=%q, name=%q): %w", i, r.Kind, r.Name, err))
+			continue
+		}
+		if decision.Residual == "" && !decision.Match {
+			continue // the call excludes every object of this resource
+		}
+		namespace := r.Namespace
 		if namespace == "" {
 			namespace = rcv.Metadata.Namespace
 		}
-		req := ReconcileRequest{
+		rr := ReconcileRequest{
 			APIVersion:  apiVersion,
-			Kind:        res.Kind,
+			Kind:        r.Kind,
 			Namespace:   namespace,
-			Name:        res.Name,
+			Name:        r.Name,
+			Filter:      decision.Residual,
 			Receiver:    rcv.Metadata.Namespace + "/" + rcv.Metadata.Name,
 			RequestedAt: now.UTC(),
 		}
 		// A specific name ignores matchLabels, as in Flux.
-		if res.Name == "*" {
-			req.MatchLabels = res.MatchLabels
+		if r.Name == "*" {
+			rr.MatchLabels = r.MatchLabels
 		}
-		out = append(out, req)
+		out = append(out, rr)
 	}
-	return out, nil
+	return out, errors.Join(errs...)
 }
 
 func nopBody(b []byte) io.ReadCloser { return io.NopCloser(bytes.NewReader(b)) }

@@ -72,7 +72,9 @@ func (h *Hooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "receiver "+ref+" is suspended")
 		return
 	}
-	if _, err := h.Verifier.Verify(r.Context(), rcv, secret, &receiver.Request{Header: r.Header, Body: body}); err != nil {
+	call := &receiver.Request{Header: r.Header, Body: body}
+	verified, err := h.Verifier.Verify(r.Context(), rcv, secret, call)
+	if err != nil {
 		var rerr *receiver.Error
 		status := http.StatusBadRequest
 		if errors.As(err, &rerr) {
@@ -86,23 +88,26 @@ func (h *Hooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.Now != nil {
 		now = h.Now()
 	}
-	reqs, err := receiver.Requests(rcv, now)
-	if err != nil {
-		status := http.StatusInternalServerError
-		if errors.Is(err, receiver.ErrFiltersUnsupported) {
-			status = http.StatusNotImplemented
-		}
-		h.Logger.Error("webhook not handled", "receiver", ref, "error", err.Error())
-		writeError(w, status, err.Error())
-		return
+	// As in Flux, a resource that fails (a filter that fails to evaluate,
+	// say) does not stop the others: their requests are recorded, and
+	// the call still answers 500.
+	reqs, reqErr := receiver.Requests(r.Context(), rcv, call, verified, now)
+	if reqErr != nil {
+		h.Logger.Error("unable to request reconciliation", "receiver", ref, "error", reqErr.Error())
 	}
 	cluster := rcv.Metadata.Cluster()
 	if cluster == "" {
 		cluster = store.AllClusters
 	}
-	if err := h.Requests.PutReconcileRequests(r.Context(), cluster, reqs); err != nil {
-		h.Logger.Error("recording reconcile requests failed", "receiver", ref, "error", err.Error())
-		writeError(w, http.StatusInternalServerError, "recording reconcile requests failed")
+	if len(reqs) > 0 {
+		if err := h.Requests.PutReconcileRequests(r.Context(), cluster, reqs); err != nil {
+			h.Logger.Error("recording reconcile requests failed", "receiver", ref, "error", err.Error())
+			writeError(w, http.StatusInternalServerError, "recording reconcile requests failed")
+			return
+		}
+	}
+	if reqErr != nil {
+		writeError(w, http.StatusInternalServerError, reqErr.Error())
 		return
 	}
 	h.Logger.Info("webhook accepted", "receiver", ref, "type", rcv.Spec.Type, "cluster", cluster, "reconcile_requests", len(reqs))

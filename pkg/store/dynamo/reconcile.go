@@ -21,6 +21,7 @@ const (
 	attrRequestedAt  = "requestedAt"
 	attrReceiver     = "receiver"
 	attrMatchLabels  = "matchLabels"
+	attrFilter       = "filter"
 	reconcileIDWidth = 20
 
 	// batchWriteMax is BatchWriteItem's limit of items per request.
@@ -96,6 +97,9 @@ func (s *Store) PutReconcileRequests(ctx context.Context, cluster string, reqs [
 			}
 			item[attrMatchLabels] = &types.AttributeValueMemberM{Value: labels}
 		}
+		if r.Filter != "" {
+			item[attrFilter] = str(r.Filter)
+		}
 		writes = append(writes, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
 	}
 	return s.batchWrite(ctx, pk, writes)
@@ -160,6 +164,7 @@ func decodeReconcile(item map[string]types.AttributeValue) receiver.ReconcileReq
 		Namespace:   getS(item, attrNamespace),
 		Name:        getS(item, attrName),
 		Receiver:    getS(item, attrReceiver),
+		Filter:      getS(item, attrFilter),
 		RequestedAt: requested,
 	}
 	if m, ok := item[attrMatchLabels].(*types.AttributeValueMemberM); ok && len(m.Value) > 0 {

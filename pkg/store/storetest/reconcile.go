@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/pkg/receiver"
+	"github.com/heraldhq/herald/pkg/receiver/resourcefilter"
 	"github.com/heraldhq/herald/pkg/store"
 )
 
@@ -23,8 +24,10 @@ func ReconcileRequests(t *testing.T, r store.ReconcileRequests) {
 	t.Helper()
 	ctx := context.Background()
 	base := time.Now().UTC().Truncate(time.Second).Add(-time.Minute)
+	// The largest filter the receiver sends must come back whole.
+	bigFilter := `res.metadata.name in ["` + strings.Repeat("x", resourcefilter.MaxResidualBytes-40) + `"]`
 	req := func(name string, at time.Duration) receiver.ReconcileRequest {
-		return receiver.ReconcileRequest{
+		r := receiver.ReconcileRequest{
 			APIVersion:  "source.toolkit.fluxcd.io/v1",
 			Kind:        "GitRepository",
 			Namespace:   "flux-system",
@@ -33,6 +36,13 @@ func ReconcileRequests(t *testing.T, r store.ReconcileRequests) {
 			Receiver:    "flux-system/github",
 			RequestedAt: base.Add(at),
 		}
+		switch name {
+		case "b":
+			r.Filter = `res.metadata.labels.env == "prod" && res.metadata.name.startsWith("app-")`
+		case "c":
+			r.Filter = bigFilter
+		}
+		return r
 	}
 	first := []receiver.ReconcileRequest{req("a", 0), req("b", time.Second), req("c", 2*time.Second)}
 	if err := r.PutReconcileRequests(ctx, "prod", first); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,6 +22,32 @@ const RequestedAtAnnotation = "reconcile.fluxcd.io/requestedAt"
 type Target struct {
 	APIVersion, Kind, Namespace, Name string
 	MatchLabels                       map[string]string
+	// Filter, when set, decides per object whether to annotate it, from
+	// res: the object's apiVersion, kind and metadata as JSON, which is
+	// what Flux's resource filters read.
+	Filter func(ctx context.Context, res map[string]any) (bool, error)
+}
+
+// FilterError is an object whose filter failed to evaluate: it was not
+// annotated.
+type FilterError struct {
+	Object string // Kind namespace/name
+	Err    error
+}
+
+func (e *FilterError) Error() string { return e.Object + ": " + e.Err.Error() }
+func (e *FilterError) Unwrap() error { return e.Err }
+
+// FilterErrors are the objects of one request whose filter failed; the
+// request's other objects were handled.
+type FilterErrors []*FilterError
+
+func (e FilterErrors) Error() string {
+	msgs := make([]string, len(e))
+	for i, fe := range e {
+		msgs[i] = fe.Error()
+	}
+	return strings.Join(msgs, "; ")
 }
 
 // ErrPermanent marks a failure that retrying cannot fix (an unknown kind,
@@ -41,20 +68,44 @@ func (c *Client) Annotate(ctx context.Context, t Target, value string) (int, err
 	}
 	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{RequestedAtAnnotation: value}}})
 	res := c.Metadata.Resource(gvr).Namespace(t.Namespace)
-	names := []string{t.Name}
-	if t.Name == "*" {
+	var objects []metav1.PartialObjectMetadata
+	switch {
+	case t.Name == "*":
 		list, err := res.List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(t.MatchLabels).String()})
 		if err != nil {
 			return 0, classify(err)
 		}
-		names = names[:0]
-		for _, item := range list.Items {
-			names = append(names, item.Name)
+		objects = list.Items
+	case t.Filter != nil:
+		// The filter reads the object's metadata.
+		obj, err := res.Get(ctx, t.Name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			return 0, nil
+		case err != nil:
+			return 0, classify(err)
 		}
+		objects = []metav1.PartialObjectMetadata{*obj}
+	default:
+		objects = []metav1.PartialObjectMetadata{{ObjectMeta: metav1.ObjectMeta{Name: t.Name}}}
 	}
 	patched := 0
-	for _, name := range names {
-		_, err := res.Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "herald-forwarder"})
+	var filterErrs FilterErrors
+	for i := range objects {
+		obj := &objects[i]
+		if t.Filter != nil {
+			ok, err := t.Filter(ctx, filterInput(t, obj))
+			if err != nil {
+				// Unlike Flux, which stops at the first, every object is
+				// decided: one object's error does not hide the others.
+				filterErrs = append(filterErrs, &FilterError{Object: t.Kind + " " + t.Namespace + "/" + obj.Name, Err: err})
+				continue
+			}
+			if !ok {
+				continue
+			}
+		}
+		_, err := res.Patch(ctx, obj.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "herald-forwarder"})
 		switch {
 		case apierrors.IsNotFound(err):
 			continue
@@ -63,7 +114,27 @@ func (c *Client) Annotate(ctx context.Context, t Target, value string) (int, err
 		}
 		patched++
 	}
+	if len(filterErrs) > 0 {
+		return patched, filterErrs
+	}
 	return patched, nil
+}
+
+// filterInput is res for an object: its metadata as JSON with the
+// target's apiVersion and kind, as Flux's cached client gives it.
+func filterInput(t Target, obj *metav1.PartialObjectMetadata) map[string]any {
+	out := *obj
+	out.APIVersion, out.Kind = t.APIVersion, t.Kind
+	data, err := json.Marshal(&out)
+	var m map[string]any
+	if err == nil {
+		err = json.Unmarshal(data, &m)
+	}
+	if err != nil {
+		// ObjectMeta always encodes; keep the names at least.
+		m = map[string]any{"apiVersion": t.APIVersion, "kind": t.Kind, "metadata": map[string]any{"name": obj.Name, "namespace": obj.Namespace}}
+	}
+	return m
 }
 
 // classify marks the API errors that retrying cannot fix.

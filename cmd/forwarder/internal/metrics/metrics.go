@@ -25,6 +25,9 @@ const (
 	ReconcileApplied = "applied"
 	ReconcileFailed  = "failed"
 	ReconcileSkipped = "skipped"
+	// ReconcileFilterError: a Receiver filter failed to evaluate on at
+	// least one object, which was not annotated.
+	ReconcileFilterError = "filter_error"
 )
 
 // BufferStats reads what the buffer holds, at scrape time.
@@ -68,7 +71,7 @@ func New(stats BufferStats) *Metrics {
 		}, []string{"reason"}),
 		reconcile: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_forwarder_reconcile_requests_total",
-			Help: "Reconcile requests, by outcome: applied, failed (for good), skipped (object not found).",
+			Help: "Reconcile requests, by outcome: applied, failed (for good), skipped (no object found, or none passed the filters), filter_error (a Receiver filter failed to evaluate on an object, which was not annotated).",
 		}, []string{"outcome"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "herald_forwarder_herald_request_duration_seconds",
@@ -79,7 +82,7 @@ func New(stats BufferStats) *Metrics {
 	for _, r := range []string{DropBufferFull, DropRejected, DropDuplicate, DropCorrupt} {
 		m.dropped.WithLabelValues(r)
 	}
-	for _, o := range []string{ReconcileApplied, ReconcileFailed, ReconcileSkipped} {
+	for _, o := range []string{ReconcileApplied, ReconcileFailed, ReconcileSkipped, ReconcileFilterError} {
 		m.reconcile.WithLabelValues(o)
 	}
 	m.received.WithLabelValues("relay")

@@ -22,6 +22,7 @@ import (
 	"github.com/heraldhq/herald/cmd/forwarder/internal/kube"
 	"github.com/heraldhq/herald/cmd/forwarder/internal/metrics"
 	"github.com/heraldhq/herald/pkg/clusterauth"
+	"github.com/heraldhq/herald/pkg/receiver/resourcefilter"
 )
 
 // Request is one reconcile request as Herald's poll lists it.
@@ -32,8 +33,11 @@ type Request struct {
 	Namespace   string            `json:"namespace"`
 	Name        string            `json:"name"`
 	MatchLabels map[string]string `json:"matchLabels,omitempty"`
-	Receiver    string            `json:"receiver"`
-	RequestedAt time.Time         `json:"requestedAt"`
+	// Filter is what the Receiver's CEL filters left to decide per
+	// object; "" selects every object.
+	Filter      string    `json:"filter,omitempty"`
+	Receiver    string    `json:"receiver"`
+	RequestedAt time.Time `json:"requestedAt"`
 }
 
 type pollResponse struct {
@@ -46,7 +50,9 @@ type Annotator interface {
 	Annotate(ctx context.Context, t kube.Target, value string) (int, error)
 }
 
-// maxPollBytes bounds a poll answer (100 requests of a few hundred bytes).
+// maxPollBytes bounds a poll answer: 100 requests of a few hundred bytes
+// each, plus a filter of at most resourcefilter.MaxResidualBytes (8 KiB),
+// so about 1 MiB at most.
 const maxPollBytes = 4 << 20
 
 // Poller polls and applies.
@@ -118,18 +124,44 @@ func (p *Poller) PollOnce(ctx context.Context, cursor string) (string, bool, err
 // apply annotates the request's objects; it returns an error only for a
 // failure worth retrying.
 func (p *Poller) apply(ctx context.Context, r Request) error {
+	log := p.Logger.With("request", r.ID, "receiver", r.Receiver, "kind", r.Kind, "namespace", r.Namespace, "name", r.Name)
 	t := kube.Target{APIVersion: r.APIVersion, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name, MatchLabels: r.MatchLabels}
+	if r.Filter != "" {
+		residual, err := resourcefilter.ParseResidual(r.Filter)
+		if err != nil {
+			p.Metrics.Reconcile(metrics.ReconcileFailed)
+			log.Error("reconcile request failed for good; skipping it", "error", err.Error())
+			return nil
+		}
+		t.Filter = residual.Match
+	}
 	// The request's own time, in the form Flux's receiver writes: applying
 	// a request twice (after a crash) does not trigger a second reconcile.
 	n, err := p.Kube.Annotate(ctx, t, r.RequestedAt.UTC().String())
-	log := p.Logger.With("request", r.ID, "receiver", r.Receiver, "kind", r.Kind, "namespace", r.Namespace, "name", r.Name)
+	var filterErrs kube.FilterErrors
 	switch {
+	case errors.As(err, &filterErrs):
+		// A filter that fails on an object fails the same way on the
+		// next try, and retrying would hold up every later request:
+		// each such object is reported, as Flux reports it, and skipped.
+		p.Metrics.Reconcile(metrics.ReconcileFilterError)
+		for _, fe := range filterErrs {
+			log.Error("unable to request reconciliation", "object", fe.Object, "error", fe.Err.Error())
+		}
+		if n > 0 {
+			log.Info("reconcile requested", "objects", n)
+		}
+		return nil
 	case errors.Is(err, kube.ErrPermanent):
 		p.Metrics.Reconcile(metrics.ReconcileFailed)
 		log.Error("reconcile request failed for good; skipping it", "error", err.Error())
 		return nil
 	case err != nil:
 		return err
+	case n == 0 && r.Filter != "":
+		p.Metrics.Reconcile(metrics.ReconcileSkipped)
+		log.Info("no object passed the Receiver's filters; skipping the request", "filter", r.Filter)
+		return nil
 	case n == 0:
 		p.Metrics.Reconcile(metrics.ReconcileSkipped)
 		log.Warn("no object to reconcile; skipping the request")
