@@ -208,3 +208,59 @@ func TestStoreReceiversGenericOIDC(t *testing.T) {
 		t.Fatalf("lookup() = %v, %v, %v", got, secret, err)
 	}
 }
+
+// TestHookOIDCClaimsReachTheFilters: the verified claims of a generic-oidc
+// call are the filters' claims. A filter that reads claims and req leaves
+// only res for the forwarder, with the claim's value folded in, and one
+// that claims exclude records nothing.
+func TestHookOIDCClaimsReachTheFilters(t *testing.T) {
+	iss := receivertest.NewIssuer(t)
+	rcv := oidcReceiverObject("ci", iss.URL, false)
+	rcv.Spec.ResourceFilter = `claims.sub == 'repo:org/app' && res.metadata.labels.repo == claims.sub.split(':')[1].split('/')[1]`
+	rcv.Spec.Resources = append(rcv.Spec.Resources, api.ReceiverResource{
+		CrossNamespaceObjectReference: api.CrossNamespaceObjectReference{Kind: "OCIRepository", Name: "charts"},
+		Filter:                        `req.ref == 'refs/heads/' + claims.branch`,
+	})
+	snap, err := config.NewSnapshot(&api.Config{Receivers: []api.Receiver{rcv}}, noNotifier, config.SnapshotOptions{IndexReceivers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requests := memory.NewReconcileRequests(time.Hour)
+	h := Routes(Handlers{Hooks: &Hooks{
+		Lookup:   SnapshotReceivers(staticConfig{snap}),
+		Verifier: &receiver.Verifier{},
+		Requests: requests,
+		Logger:   slog.New(slog.DiscardHandler),
+	}}, nil)
+	path := receiver.Path(nil, "ci", "flux-system")
+	claims := iss.Claims("repo:org/app", receiver.DefaultOIDCAudience)
+	claims["branch"] = "main"
+
+	rec := serve(h, bearerCall(path, iss.Sign(t, claims), []byte(`{"ref":"refs/heads/main"}`)))
+	if rec.Code != http.StatusOK || rec.Body.String() != `{"reconcileRequests":2}`+"\n" {
+		t.Fatalf("%d %s, want 200 and two reconcile requests", rec.Code, rec.Body.String())
+	}
+	got, err := requests.ListReconcileRequests(context.Background(), store.AllClusters, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("reconcile requests %+v, want two", got)
+	}
+	// Only res is left: the claims are folded in, and the OCIRepository's
+	// own filter, true for this call, leaves the Receiver's alone.
+	const want = `res.metadata.labels.repo == "app"`
+	for _, r := range got {
+		if r.Filter != want {
+			t.Errorf("%s %s carries filter %q, want %q", r.Kind, r.Name, r.Filter, want)
+		}
+	}
+
+	// Another branch: the OCIRepository's filter is false for the call,
+	// so only the GitRepository is requested.
+	claims["branch"] = "dev"
+	rec = serve(h, bearerCall(path, iss.Sign(t, claims), []byte(`{"ref":"refs/heads/main"}`)))
+	if rec.Code != http.StatusOK || rec.Body.String() != `{"reconcileRequests":1}`+"\n" {
+		t.Fatalf("branch dev: %d %s, want 200 and one reconcile request", rec.Code, rec.Body.String())
+	}
+}
