@@ -83,6 +83,13 @@ var verifiers = map[string]verifier{
 	"generic-hmac": verifyGenericHMAC,
 	"github":       verifyGitHub,
 	"gitlab":       verifyGitLab,
+	"bitbucket":    verifyBitbucket,
+	"harbor":       verifyHarbor,
+	"dockerhub":    verifyDockerHub,
+	"quay":         verifyQuay,
+	"nexus":        verifyNexus,
+	"acr":          verifyACR,
+	"cdevents":     verifyCDEvents,
 }
 
 // Types lists the receiver types Herald verifies, sorted.
@@ -131,13 +138,22 @@ func (v *Verifier) Verify(ctx context.Context, rcv *api.Receiver, secret map[str
 // allowEvent checks an event type against spec.events, without case; an
 // empty list allows every event.
 func allowEvent(rcv *api.Receiver, provider, eventType string) error {
-	if len(rcv.Spec.Events) == 0 {
+	if eventAllowed(rcv, eventType) {
 		return nil
+	}
+	return badRequest("%s event '%s' is not allowed for this receiver", provider, eventType)
+}
+
+// eventAllowed reports whether spec.events lists eventType, without case,
+// or is empty.
+func eventAllowed(rcv *api.Receiver, eventType string) bool {
+	if len(rcv.Spec.Events) == 0 {
+		return true
 	}
 	for _, e := range rcv.Spec.Events {
 		if strings.EqualFold(e, eventType) {
-			return nil
+			return true
 		}
 	}
-	return badRequest("%s event '%s' is not allowed for this receiver", provider, eventType)
+	return false
 }
