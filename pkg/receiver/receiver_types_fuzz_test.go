@@ -223,10 +223,10 @@ func FuzzVerifyACR(f *testing.F) {
 }
 
 // FuzzVerifyCDEvents feeds bodies and Ce-Type headers to the CDEvents
-// SDK's parser and schema validation. Nothing panics, an accepted call is
-// JSON with an allowed Ce-Type, and each body is judged alike before and
-// after a valid event of any type was verified (the SDK's own parser keeps
-// state between calls).
+// check. Nothing panics, an accepted call is JSON with an allowed Ce-Type,
+// and each body is judged alike before and after valid events of other
+// types were verified (the SDK's parser, which Flux calls, keeps state
+// between calls; package cdevents compiles schemas on first use).
 func FuzzVerifyCDEvents(f *testing.F) {
 	published := fuzzSample(f, "cdevents-artifact-published.json")
 	merged := fuzzSample(f, "cdevents-change-merged.json")

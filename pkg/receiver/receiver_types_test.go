@@ -233,9 +233,10 @@ func TestVerifyCDEvents(t *testing.T) {
 	})
 }
 
-// TestVerifyCDEventsKeepsNothingBetweenCalls: the SDK's own parser decodes
-// into shared values, so an event missing required fields passes after a
-// complete one of the same type. Herald judges every call on its own.
+// TestVerifyCDEventsKeepsNothingBetweenCalls: the CDEvents SDK's parser,
+// which Flux calls, decodes into one shared value per event type, so there
+// an event missing required fields passes after a complete one of the same
+// type. Herald judges every call on its own.
 func TestVerifyCDEventsKeepsNothingBetweenCalls(t *testing.T) {
 	merged := sample(t, "cdevents-change-merged.json")
 	partial := `{"context":{"version":"0.4.1","type":"dev.cdevents.change.merged.0.2.0"},"subject":{}}`
