@@ -28,6 +28,7 @@ import (
 	"github.com/heraldhq/herald/pkg/notify/notifiers"
 	"github.com/heraldhq/herald/pkg/notify/registry"
 	"github.com/heraldhq/herald/pkg/receiver"
+	"github.com/heraldhq/herald/pkg/receiver/cdevents"
 	"github.com/heraldhq/herald/pkg/server"
 	"github.com/heraldhq/herald/pkg/store"
 	"github.com/heraldhq/herald/pkg/store/boltdb"
@@ -229,7 +230,7 @@ func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
 	requests := state.requests
 	handlers := server.Handlers{
 		Ingest: ingest,
-		Hooks:  &server.Hooks{Lookup: server.SnapshotReceivers(source), Verifier: new(receiver.Verifier), Requests: requests, Logger: logger},
+		Hooks:  &server.Hooks{Lookup: server.SnapshotReceivers(source), Verifier: &receiver.Verifier{CDEvents: cdevents.Validate}, Requests: requests, Logger: logger},
 		Poll:   &server.Poll{Auth: ingest.Auth, Replays: state.replays, Requests: requests, Logger: logger},
 		Inbox:  inbox,
 		Config: source,

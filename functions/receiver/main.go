@@ -13,6 +13,7 @@ import (
 	"github.com/heraldhq/herald/internal/lambdaenv"
 	"github.com/heraldhq/herald/pkg/lambdamux"
 	"github.com/heraldhq/herald/pkg/receiver"
+	"github.com/heraldhq/herald/pkg/receiver/cdevents"
 	"github.com/heraldhq/herald/pkg/secrets"
 	"github.com/heraldhq/herald/pkg/server"
 	"github.com/heraldhq/herald/pkg/store/dynamo"
@@ -34,7 +35,7 @@ func main() {
 	handlers := server.Handlers{
 		Hooks: &server.Hooks{
 			Lookup:   server.StoreReceivers(store.ReceiverByDigest, secretStore.Lookup),
-			Verifier: new(receiver.Verifier),
+			Verifier: &receiver.Verifier{CDEvents: cdevents.Validate},
 			Requests: store,
 			Logger:   logger,
 		},

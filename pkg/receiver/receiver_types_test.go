@@ -11,10 +11,14 @@ import (
 	"testing"
 
 	"github.com/heraldhq/herald/pkg/api"
+	"github.com/heraldhq/herald/pkg/receiver/cdevents"
 )
 
 // typesToken is the Receivers' token in these tests; no error may quote it.
 const typesToken = "types-s3cr3t-4b1d"
+
+// webhookVerifier is a Verifier as the binaries that serve webhooks make it.
+func webhookVerifier() *Verifier { return &Verifier{CDEvents: cdevents.Validate} }
 
 // sample reads a sender's documented example payload from testdata.
 func sample(t testing.TB, name string) string {
@@ -49,7 +53,7 @@ func runTypeCases(t *testing.T, tests []typeCase) {
 			if header == nil {
 				header = http.Header{}
 			}
-			res, err := new(Verifier).Verify(context.Background(), tc.rcv, secret, &Request{Header: header, Body: []byte(tc.body)})
+			res, err := webhookVerifier().Verify(context.Background(), tc.rcv, secret, &Request{Header: header, Body: []byte(tc.body)})
 			if tc.status == 0 {
 				if err != nil {
 					t.Fatalf("Verify() = %v, want accepted", err)
@@ -243,7 +247,7 @@ func TestVerifyCDEventsKeepsNothingBetweenCalls(t *testing.T) {
 	rcv := receiverOf("cdevents")
 	secret := map[string][]byte{"token": []byte(typesToken)}
 	verify := func(body string) error {
-		_, err := new(Verifier).Verify(context.Background(), rcv, secret, &Request{Header: http.Header{}, Body: []byte(body)})
+		_, err := webhookVerifier().Verify(context.Background(), rcv, secret, &Request{Header: http.Header{}, Body: []byte(body)})
 		return err
 	}
 	for range 2 {
@@ -270,5 +274,16 @@ func TestTypesListsTheNewTypes(t *testing.T) {
 	var e *Error
 	if !errors.As(err, &e) || e.Status != http.StatusNotImplemented || !errors.Is(err, ErrUnsupported) {
 		t.Fatalf("unknown type: %v, want a 501 ErrUnsupported", err)
+	}
+}
+
+// TestVerifyCDEventsWithoutValidator: a Verifier without a CDEvents
+// validator, as in a binary that does not serve webhooks, answers 501.
+func TestVerifyCDEventsWithoutValidator(t *testing.T) {
+	_, err := new(Verifier).Verify(context.Background(), receiverOf("cdevents"), map[string][]byte{"token": []byte(typesToken)},
+		&Request{Header: http.Header{}, Body: []byte(sample(t, "cdevents-change-merged.json"))})
+	var e *Error
+	if !errors.As(err, &e) || e.Status != http.StatusNotImplemented || !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("Verify() = %v, want a 501 ErrUnsupported", err)
 	}
 }

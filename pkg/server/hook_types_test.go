@@ -21,6 +21,7 @@ import (
 	"github.com/heraldhq/herald/pkg/api"
 	"github.com/heraldhq/herald/pkg/config"
 	"github.com/heraldhq/herald/pkg/receiver"
+	"github.com/heraldhq/herald/pkg/receiver/cdevents"
 	"github.com/heraldhq/herald/pkg/store"
 	"github.com/heraldhq/herald/pkg/store/memory"
 )
@@ -90,7 +91,7 @@ func typeHookServer(t *testing.T) (http.Handler, *memory.ReconcileRequests) {
 	requests := memory.NewReconcileRequests(time.Hour)
 	h := &Hooks{
 		Lookup:   SnapshotReceivers(staticConfig{snap}),
-		Verifier: new(receiver.Verifier),
+		Verifier: &receiver.Verifier{CDEvents: cdevents.Validate},
 		Requests: requests,
 		Logger:   slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	}
