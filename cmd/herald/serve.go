@@ -28,6 +28,7 @@ import (
 	"github.com/heraldhq/herald/pkg/notify/notifiers"
 	"github.com/heraldhq/herald/pkg/notify/registry"
 	"github.com/heraldhq/herald/pkg/receiver"
+	"github.com/heraldhq/herald/pkg/receiver/cdevents"
 	"github.com/heraldhq/herald/pkg/server"
 	"github.com/heraldhq/herald/pkg/store"
 	"github.com/heraldhq/herald/pkg/store/boltdb"
@@ -214,6 +215,7 @@ func serve(ctx context.Context, f serveFlags, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	verifier.CDEvents = cdevents.Validate
 	if verifier.GoogleJWKSURL != "" {
 		logger.Warn("gcr Receivers trust the keys at "+receiver.GoogleJWKSURLEnv+" instead of Google's", "url", verifier.GoogleJWKSURL)
 	}

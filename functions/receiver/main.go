@@ -13,6 +13,7 @@ import (
 	"github.com/heraldhq/herald/internal/lambdaenv"
 	"github.com/heraldhq/herald/pkg/lambdamux"
 	"github.com/heraldhq/herald/pkg/receiver"
+	"github.com/heraldhq/herald/pkg/receiver/cdevents"
 	"github.com/heraldhq/herald/pkg/secrets"
 	"github.com/heraldhq/herald/pkg/server"
 	"github.com/heraldhq/herald/pkg/store/dynamo"
@@ -32,6 +33,7 @@ func main() {
 	if err != nil {
 		lambdaenv.Fatal("invalid environment", err)
 	}
+	verifier.CDEvents = cdevents.Validate
 	if verifier.GoogleJWKSURL != "" {
 		logger.Warn("gcr Receivers trust the keys at "+receiver.GoogleJWKSURLEnv+" instead of Google's", "url", verifier.GoogleJWKSURL)
 	}

@@ -99,6 +99,7 @@ func TestFunctions(t *testing.T) {
 	t.Run("DispatchSQSOutageSoak", func(t *testing.T) { testDispatchSQSOutageSoak(t, b) })
 	t.Run("Receiver", func(t *testing.T) { testReceiver(t, b) })
 	t.Run("ReceiverOIDC", func(t *testing.T) { testReceiverOIDC(t, b) })
+	t.Run("ReceiverTypes", func(t *testing.T) { testReceiverTypes(t, b) })
 	t.Run("InitFailure", func(t *testing.T) { testInitFailure(t, b) })
 }
 

@@ -93,7 +93,7 @@ func TestVerify(t *testing.T) {
 		{name: "gitlab wrong token", rcv: receiverOf("gitlab"), header: http.Header{"X-Gitlab-Token": {"nope"}}, status: 400, msg: "does not match"},
 		{name: "no token in secret", rcv: receiverOf("generic"), secret: map[string][]byte{}, status: 400,
 			msg: `invalid "flux-system/webhook-token" secret data: required field 'token'`},
-		{name: "unsupported type", rcv: receiverOf("quay"), status: 501, msg: "receiver type not supported: quay"},
+		{name: "unsupported type", rcv: receiverOf("no-such-type"), status: 501, msg: "receiver type not supported: no-such-type"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
