@@ -18,9 +18,12 @@ import (
 // Handlers are the handlers a process serves; nil ones are left out.
 type Handlers struct {
 	Ingest *Ingest
-	Hooks  *Hooks
-	Poll   *Poll
-	Inbox  *Inbox
+	// Hooks is a *Hooks. Held as a handler so that a binary that serves no
+	// webhooks (the dispatch Lambda) does not link the verifiers and their
+	// OIDC, CEL and schema libraries.
+	Hooks http.Handler
+	Poll  *Poll
+	Inbox *Inbox
 	// Config answers readiness; nil leaves /readyz out.
 	Config config.Source
 }
