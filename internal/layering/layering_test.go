@@ -34,6 +34,8 @@ var rules = []struct {
 		"the config types are the bottom layer"},
 	{"./pkg/event/...", []string{"pkg/"},
 		"the event type is the bottom layer"},
+	{"./pkg/redirect/...", []string{"pkg/"},
+		"the redirect policy is shared by providers and receivers, below both"},
 	{"./pkg/...", []string{"cmd/", "functions/", "internal/"},
 		"libraries never import a binary or test support"},
 }

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/heraldhq/herald/pkg/redirect"
 )
 
 // Classify is the one place that decides what an HTTP attempt's outcome
@@ -24,7 +26,7 @@ import (
 // The rules are go-retryablehttp's, which Flux uses, plus 408: connection
 // errors, context deadlines, 408, 429 and 5xx except 501 are retryable; TLS
 // handshake and certificate failures, bad URL schemes, invalid headers,
-// redirects to another host (see CheckRedirect), redirect loops and every
+// redirects to another host (see redirect.Check), redirect loops and every
 // other status are not. The texts are Flux's, without the URL: the caller
 // masks them before they leave the package.
 func Classify(method string, resp *http.Response, body []byte, err error, now time.Time) error {
@@ -93,7 +95,7 @@ var permanentTransportErrors = []string{
 	"unsupported protocol scheme", // address is not http(s)
 	"invalid header field",        // a header name or value Go refuses to send
 	"stopped after",               // "stopped after 10 redirects"
-	refusedRedirect,               // a RedirectError, flattened by an SDK
+	redirect.RefusedText,          // a redirect.Error, flattened by an SDK
 }
 
 // classifyTransport classifies an error of http.Client.Do. net/http wraps
@@ -106,7 +108,7 @@ func classifyTransport(method string, err error) error {
 		inner = ue.Err
 	}
 	prefix := method + " request failed"
-	var redirect *RedirectError
+	var refused *redirect.Error
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return Retryable(fmt.Errorf("%s: %w", prefix, context.DeadlineExceeded))
@@ -114,9 +116,9 @@ func classifyTransport(method string, err error) error {
 		// Our side gave up, e.g. a Lambda shutting down; the server may never
 		// have seen the request, so another attempt is worth it.
 		return Retryable(fmt.Errorf("%s: %w", prefix, context.Canceled))
-	case errors.As(err, &redirect):
+	case errors.As(err, &refused):
 		// The server will redirect again; its text names no path or query.
-		return Permanent(fmt.Errorf("%s: %w", prefix, redirect))
+		return Permanent(fmt.Errorf("%s: %w", prefix, refused))
 	}
 	if reason, ok := tlsFailure(err); ok {
 		return Permanent(fmt.Errorf("%s: %w", prefix, &connError{text: "TLS handshake failed: " + reason}))

@@ -131,7 +131,8 @@ func postJSON(ctx context.Context, client *http.Client, address string, payload 
 // neither does any value of the request's credentials or the WithMask list.
 // Every response body is drained up to a cap and closed, so the connection
 // goes back to the pool. A nil client means the shared default client.
-// Redirects follow CheckRedirect, whatever policy client has.
+// Redirects follow redirect.Check (RedirectSafe), whatever policy client
+// has.
 func post(ctx context.Context, client *http.Client, method, address string, body []byte, opts ...PostOption) error {
 	o := postOptions{contentType: "application/json", now: time.Now}
 	for _, opt := range opts {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/heraldhq/herald/pkg/notify"
 	"github.com/heraldhq/herald/pkg/notify/notifytest"
+	"github.com/heraldhq/herald/pkg/redirect"
 )
 
 const (
@@ -95,62 +96,8 @@ func TestRedirectLoopStops(t *testing.T) {
 	if err == nil || notify.IsRetryable(err) || err.Error() != "POST request failed: stopped after 10 redirects" {
 		t.Fatalf("err = %v, retryable %v", err, notify.IsRetryable(err))
 	}
-	if got := hops.Load(); got != notify.MaxRedirects {
-		t.Errorf("%d requests, want %d", got, notify.MaxRedirects)
-	}
-}
-
-// CheckRedirect compares scheme, host and port with the first request's,
-// the scheme's default port standing for an absent one.
-func TestCheckRedirect(t *testing.T) {
-	get := func(raw string) *http.Request {
-		r, err := http.NewRequest(http.MethodGet, raw, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.Response = &http.Response{StatusCode: http.StatusTemporaryRedirect}
-		return r
-	}
-	for _, tc := range []struct {
-		from, to string
-		want     string // "" follows
-	}{
-		{"https://hooks.example/a", "https://hooks.example/b?x=1", ""},
-		{"https://hooks.example/a", "https://HOOKS.example:443/b", ""},
-		{"http://hooks.example:80/a", "http://hooks.example/b", ""},
-		{"https://hooks.example/a", "https://elsewhere.example/a", "https://elsewhere.example"},
-		{"https://hooks.example/a", "https://hooks.example:8443/a", "https://hooks.example:8443"},
-		{"https://hooks.example/a", "http://hooks.example/a", "http://hooks.example"},
-		{"http://hooks.example/a", "https://hooks.example/a", "https://hooks.example"},
-		{"https://hooks.example/a", "https://user:pw@sub.hooks.example/s3cr3t?token=x", "https://sub.hooks.example"},
-		{"https://[::1]:8443/a", "https://[::1]:8443/b", ""},
-		{"https://[::1]:8443/a", "https://[::2]:8443/b", "https://[::2]:8443"},
-	} {
-		t.Run(tc.from+" to "+tc.to, func(t *testing.T) {
-			req := get(tc.to)
-			req.Header.Set("Referer", tc.from)
-			err := notify.CheckRedirect(req, []*http.Request{get(tc.from)})
-			if req.Header.Get("Referer") != "" {
-				t.Error("the Referer stays")
-			}
-			if tc.want == "" {
-				if err != nil {
-					t.Errorf("CheckRedirect = %v, want nil", err)
-				}
-				return
-			}
-			var re *notify.RedirectError
-			if !errors.As(err, &re) || re.Target != tc.want || re.Status != 307 || !errors.Is(err, notify.ErrRedirect) {
-				t.Fatalf("CheckRedirect = %#v, want a RedirectError to %s", err, tc.want)
-			}
-		})
-	}
-	via := make([]*http.Request, notify.MaxRedirects)
-	for i := range via {
-		via[i] = get("https://hooks.example/" + strconv.Itoa(i))
-	}
-	if err := notify.CheckRedirect(get("https://hooks.example/x"), via); err == nil || err.Error() != "stopped after 10 redirects" {
-		t.Errorf("the eleventh hop: %v", err)
+	if got := hops.Load(); got != redirect.Max {
+		t.Errorf("%d requests, want %d", got, redirect.Max)
 	}
 }
 
@@ -164,7 +111,7 @@ func TestConfigClientRedirectPolicy(t *testing.T) {
 		if err == nil {
 			_ = resp.Body.Close()
 		}
-		if !errors.Is(err, notify.ErrRedirect) || len(other.Requests()) != 0 {
+		if !errors.Is(err, redirect.ErrNotFollowed) || len(other.Requests()) != 0 {
 			t.Errorf("client %+v: err %v, %d requests elsewhere", c, err, len(other.Requests()))
 		}
 	}

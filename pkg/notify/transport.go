@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"sync"
 	"time"
+
+	"github.com/heraldhq/herald/pkg/redirect"
 )
 
 // TransportSettings are the per-Provider knobs of the HTTP client: the proxy
@@ -97,8 +99,8 @@ func (p *TransportPool) Client(s TransportSettings) (*http.Client, error) {
 		return nil, err
 	}
 	// No Timeout: the caller's context bounds an attempt. Redirects stay on
-	// the configured host (see CheckRedirect).
-	c := &http.Client{Transport: tr, CheckRedirect: CheckRedirect}
+	// the configured host (see redirect.Check).
+	c := &http.Client{Transport: tr, CheckRedirect: redirect.Check}
 	if len(p.order) >= maxPooledTransports {
 		oldest := p.order[0]
 		p.order = p.order[1:]

@@ -13,7 +13,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/heraldhq/herald/pkg/api"
-	"github.com/heraldhq/herald/pkg/notify"
+	"github.com/heraldhq/herald/pkg/redirect"
 )
 
 // DefaultOIDCAudience is the audience a generic-oidc token must carry when
@@ -43,9 +43,7 @@ func (v *Verifier) client() *http.Client {
 		return v.Client
 	}
 	v.defaultClientOnce.Do(func() {
-		c := notify.RedirectSafe(nil)
-		c.Timeout = clientTimeout
-		v.defaultClient = c
+		v.defaultClient = &http.Client{Timeout: clientTimeout, CheckRedirect: redirect.Check}
 	})
 	return v.defaultClient
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/heraldhq/herald/pkg/notify"
 	"github.com/heraldhq/herald/pkg/notify/commitstatus"
 	"github.com/heraldhq/herald/pkg/notify/internal/statushttp"
+	"github.com/heraldhq/herald/pkg/redirect"
 )
 
 // Genre is the context genre of every status Flux sets; an event with a
@@ -230,13 +231,13 @@ type record struct {
 	refused error
 }
 
-// checkRedirect follows redirects by notify.CheckRedirect. A redirect it
+// checkRedirect follows redirects by redirect.Check. A redirect it
 // refuses ends the call with the redirect's own answer rather than an
 // error: with an error, net/http returns that answer closed, and the SDK
 // reads its body for a message. fail reports the refusal kept in the
 // call's record.
 func checkRedirect(req *http.Request, via []*http.Request) error {
-	err := notify.CheckRedirect(req, via)
+	err := redirect.Check(req, via)
 	if err == nil {
 		return nil
 	}

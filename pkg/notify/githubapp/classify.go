@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-github/v93/github"
 
 	"github.com/heraldhq/herald/pkg/notify"
+	"github.com/heraldhq/herald/pkg/redirect"
 )
 
 // SecondaryLimitWait is how long GitHub asks clients to wait after a
@@ -50,7 +51,7 @@ func Classify(err error, now time.Time) *notify.Error {
 		if e.RetryAfter <= 0 {
 			e.RetryAfter = SecondaryLimitWait
 		}
-	case errors.Is(err, notify.ErrRedirect):
+	case errors.Is(err, redirect.ErrNotFollowed):
 		// Permanent: the server will redirect again.
 	default:
 		resp := Response(err)
@@ -119,7 +120,7 @@ func TooManyStatuses(err error) bool {
 }
 
 // Client returns a copy of base (notify.DefaultClient() when nil) that
-// follows redirects by notify.CheckRedirect: on the API host only (GitHub
+// follows redirects by redirect.Check: on the API host only (GitHub
 // answers 307 for a renamed repository). go-github v93 sets its token only
 // on requests to the API origin, but the other headers and the body would
 // still go.

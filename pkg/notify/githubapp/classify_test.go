@@ -13,6 +13,7 @@ import (
 
 	"github.com/heraldhq/herald/pkg/notify"
 	"github.com/heraldhq/herald/pkg/notify/githubapp"
+	"github.com/heraldhq/herald/pkg/redirect"
 )
 
 // response is a GitHub answer with headers given as name, value pairs.
@@ -71,7 +72,7 @@ func TestClassify(t *testing.T) {
 		{name: "403 with X-RateLimit-Remaining 0 and Retry-After", err: &gh.ErrorResponse{Response: response(403, "X-RateLimit-Remaining", "0", "Retry-After", "8")}, wantRetry: true, wantStatus: 403, wantAfter: 8 * time.Second},
 		{name: "403 Retry-After 0", err: &gh.ErrorResponse{Response: response(403, "Retry-After", "0")}, wantStatus: 403},
 		{name: "504", err: &gh.ErrorResponse{Response: response(504)}, wantRetry: true, wantStatus: 504},
-		{name: "cross-host redirect", err: &url.Error{Op: "Get", URL: "https://elsewhere/x", Err: &notify.RedirectError{Status: 307, Target: "https://elsewhere"}}},
+		{name: "cross-host redirect", err: &url.Error{Op: "Get", URL: "https://elsewhere/x", Err: &redirect.Error{Status: 307, Target: "https://elsewhere"}}},
 		{name: "refused connection", err: &url.Error{Op: "Get", URL: "https://api.github.com/x", Err: errors.New("dial tcp: connect: connection refused")}, wantRetry: true},
 		{name: "unsupported scheme", err: &url.Error{Op: "Get", URL: "ftp://x", Err: errors.New("unsupported protocol scheme \"ftp\"")}},
 		{name: "deadline", err: context.DeadlineExceeded, wantRetry: true},

@@ -17,6 +17,7 @@ import (
 	"github.com/heraldhq/herald/pkg/notify/github/githubtest"
 	"github.com/heraldhq/herald/pkg/notify/githubapp"
 	"github.com/heraldhq/herald/pkg/notify/notifytest"
+	"github.com/heraldhq/herald/pkg/redirect"
 )
 
 const (
@@ -263,7 +264,7 @@ func TestConnectCrossHostRedirect(t *testing.T) {
 	f.fail(githubtest.Prefix+"/repos/flux/podinfo/commits/"+sha+"/statuses", http.StatusTemporaryRedirect, "", "Location", elsewhere.URL+"/statuses")
 	for _, cfg := range []notify.Config{{Token: pat}, {SecretData: f.secretData()}} {
 		err := list(context.Background(), f.connect(t, cfg))
-		if e := githubapp.Classify(err, f.clk.Now()); e.Retryable || !errors.Is(err, notify.ErrRedirect) {
+		if e := githubapp.Classify(err, f.clk.Now()); e.Retryable || !errors.Is(err, redirect.ErrNotFollowed) {
 			t.Errorf("err %v, Retryable %v; want a permanent refusal", err, e.Retryable)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/heraldhq/herald/pkg/event"
 	"github.com/heraldhq/herald/pkg/notify"
+	"github.com/heraldhq/herald/pkg/redirect"
 )
 
 // Token is cfg.Token, or cfg.Password when the token is empty, as Flux
@@ -27,7 +28,7 @@ func Token(cfg notify.Config) notify.Secret {
 }
 
 // Client is cfg's HTTP client (proxy and TLS) with redirects followed on
-// the same host only (notify.CheckRedirect), so that a token header never
+// the same host only (redirect.Check), so that a token header never
 // goes to another host.
 func Client(cfg notify.Config) *http.Client {
 	return cfg.Client()
@@ -42,7 +43,7 @@ func Client(cfg notify.Config) *http.Client {
 func Classify(resp *http.Response, err error, now time.Time) *notify.Error {
 	e := &notify.Error{Err: err}
 	switch {
-	case errors.Is(err, notify.ErrRedirect):
+	case errors.Is(err, redirect.ErrNotFollowed):
 		return e
 	case resp != nil && (resp.StatusCode < 200 || resp.StatusCode > 299):
 		e.StatusCode = resp.StatusCode

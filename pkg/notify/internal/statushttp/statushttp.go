@@ -1,7 +1,7 @@
 // Package statushttp holds what the commit-status providers that speak
 // plain REST over the shared poster (Bitbucket Cloud and Server) share,
 // and the client the Azure DevOps SDK uses too: a client that follows
-// redirects by notify.CheckRedirect, a GET that reads a status or
+// redirects by redirect.Check, a GET that reads a status or
 // tolerates its absence, and Flux's error prefixes on classified errors.
 package statushttp
 
@@ -21,7 +21,7 @@ import (
 const errorBodyLimit = 4 << 10
 
 // Client returns a copy of base (notify.DefaultClient() when nil) that
-// follows redirects by notify.CheckRedirect, on the same host only, and
+// follows redirects by redirect.Check, on the same host only, and
 // sends no Content-Type on a GET without a body, as the Bitbucket clients
 // Flux uses do. The copy shares base's transport, and with it the
 // connection pool.
