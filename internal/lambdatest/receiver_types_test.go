@@ -28,8 +28,12 @@ type senderCall struct {
 	userAgent string
 	headers   func(body []byte, key string) map[string]string
 	// refused is a call that fails the type's check: signed or
-	// authorised with another key, or a body that does not decode.
+	// authorised with another key, or a body that does not decode; nil
+	// for a type that checks nothing.
 	refused func(body []byte) (sent []byte, headers map[string]string)
+	// resourceFilter is the Receiver's spec.resourceFilter, and filter
+	// what is left of it for the forwarder after the call.
+	resourceFilter, filter string
 }
 
 // withKey refuses a signed type's call by signing with another key.
@@ -62,6 +66,12 @@ var senderCalls = func() []*senderCall {
 				return map[string]string{"ce-specversion": "1.0", "ce-type": "dev.cdevents.artifact.published.0.2.0",
 					"ce-source": "/event/source/123", "ce-id": "271069a8-fc18-44f1-b38f-9d70a1695819"}
 			}},
+		// The URL is generic's only credential; its Receiver has a filter
+		// that the call decides in part.
+		{typ: "generic", sample: `{"ref":"refs/heads/main"}`, userAgent: "curl/8.5.0",
+			headers:        func([]byte, string) map[string]string { return map[string]string{"content-type": "application/json"} },
+			resourceFilter: `req.ref == 'refs/heads/main' && res.metadata.labels.env == 'prod'`,
+			filter:         `res.metadata.labels.env == "prod"`},
 		{typ: "generic-hmac", sample: `{"ref":"refs/heads/main"}`, userAgent: "curl/8.5.0",
 			headers: func(b []byte, key string) map[string]string {
 				return map[string]string{"x-signature": "sha256=" + hmacHex(sha256.New, key, b)}
@@ -73,6 +83,7 @@ var senderCalls = func() []*senderCall {
 	}
 	for _, c := range calls {
 		switch c.typ {
+		case "generic":
 		case "dockerhub", "quay", "acr", "cdevents":
 			c.refused = func([]byte) ([]byte, map[string]string) { return []byte(`{"truncated":`), c.headers(nil, "") }
 		default:
@@ -96,10 +107,11 @@ func testReceiverTypes(t *testing.T, b *lambdatest.Builder) {
 			TypeMeta: api.TypeMeta{APIVersion: api.NotificationGroup + "/v1", Kind: api.KindReceiver},
 			Metadata: api.ObjectMeta{Name: c.typ + "-hook", Namespace: ns, Labels: map[string]string{api.ClusterLabel: cluster}},
 			Spec: api.ReceiverSpec{
-				Type:      c.typ,
-				Events:    c.events,
-				SecretRef: &api.LocalObjectReference{Name: "hook-token"},
-				Resources: []api.ReceiverResource{{CrossNamespaceObjectReference: api.CrossNamespaceObjectReference{Kind: "OCIRepository", Name: "podinfo"}}},
+				Type:           c.typ,
+				Events:         c.events,
+				SecretRef:      &api.LocalObjectReference{Name: "hook-token"},
+				Resources:      []api.ReceiverResource{{CrossNamespaceObjectReference: api.CrossNamespaceObjectReference{Kind: "OCIRepository", Name: "podinfo"}}},
+				ResourceFilter: c.resourceFilter,
 			},
 		}
 		digests[c.typ] = receiver.Digest([]byte(hookToken), rcv.Metadata.Name, ns)
@@ -108,12 +120,13 @@ func testReceiverTypes(t *testing.T, b *lambdatest.Builder) {
 		}
 	}
 	f := lambdatest.Start(t, b.MustBuild(t, receiverPkg, lambdatest.Host()), st.env(false))
-	recorded := func(typ string) int {
+	recorded := func(c *senderCall) int {
+		typ := c.typ
 		n := 0
 		for _, it := range st.query(t, "reconcile#"+cluster) {
 			if it["receiver"] == ns+"/"+typ+"-hook" {
 				n++
-				if it["kind"] != "OCIRepository" || it["name"] != "podinfo" || it["namespace"] != ns {
+				if it["kind"] != "OCIRepository" || it["name"] != "podinfo" || it["namespace"] != ns || it["filter"] != c.filter {
 					t.Errorf("%s: reconcile item %v", typ, it)
 				}
 			}
@@ -130,23 +143,25 @@ func testReceiverTypes(t *testing.T, b *lambdatest.Builder) {
 					t.Fatal(err)
 				}
 			}
-			sent, headers := c.refused(body)
-			resp := invokeHTTP(t, f, senderEvent(t, digests[c.typ], c.userAgent, sent, headers).json(t))
-			if resp.StatusCode != http.StatusBadRequest {
-				t.Errorf("refused call: %d %s, want 400", resp.StatusCode, resp.Body)
-			}
-			if strings.Contains(resp.Body, hookToken) {
-				t.Errorf("the refusal quotes the token: %s", resp.Body)
-			}
-			if n := recorded(c.typ); n != 0 {
-				t.Fatalf("%d reconcile items after the refused call, want 0", n)
+			if c.refused != nil {
+				sent, headers := c.refused(body)
+				resp := invokeHTTP(t, f, senderEvent(t, digests[c.typ], c.userAgent, sent, headers).json(t))
+				if resp.StatusCode != http.StatusBadRequest {
+					t.Errorf("refused call: %d %s, want 400", resp.StatusCode, resp.Body)
+				}
+				if strings.Contains(resp.Body, hookToken) {
+					t.Errorf("the refusal quotes the token: %s", resp.Body)
+				}
+				if n := recorded(c); n != 0 {
+					t.Fatalf("%d reconcile items after the refused call, want 0", n)
+				}
 			}
 
-			resp = invokeHTTP(t, f, senderEvent(t, digests[c.typ], c.userAgent, body, c.headers(body, hookToken)).json(t))
+			resp := invokeHTTP(t, f, senderEvent(t, digests[c.typ], c.userAgent, body, c.headers(body, hookToken)).json(t))
 			if resp.StatusCode != http.StatusOK || resp.Body != `{"reconcileRequests":1}`+"\n" {
 				t.Fatalf("%s call: %d %q, want 200 {\"reconcileRequests\":1}", c.typ, resp.StatusCode, resp.Body)
 			}
-			if n := recorded(c.typ); n != 1 {
+			if n := recorded(c); n != 1 {
 				t.Fatalf("%d reconcile items after the call, want 1", n)
 			}
 		})
