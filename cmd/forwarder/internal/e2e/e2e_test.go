@@ -174,7 +174,10 @@ func writeFile(t *testing.T, path, content string) {
 
 // config is herald serve's folder: a GitHub Receiver in flux-system for
 // this cluster that reconciles, in namespace APPS, the GitRepository
-// podinfo and, with a wildcard, every GitRepository labelled team=apps.
+// podinfo and, with a wildcard, every GitRepository labelled team=apps,
+// but for the ones its resourceFilter excludes: it reads the push (req),
+// which herald serve decides, and the object (res), which only the
+// forwarder can.
 const config = `apiVersion: notification.toolkit.fluxcd.io/v1
 kind: Receiver
 metadata:
@@ -189,6 +192,7 @@ spec:
     - push
   secretRef:
     name: receiver-token
+  resourceFilter: req.ref == 'refs/heads/main' && !(res.metadata.name in ['apps-0'])
   resources:
     - apiVersion: source.toolkit.fluxcd.io/v1
       kind: GitRepository
@@ -266,6 +270,7 @@ func TestGitHubPushReconcilesTheGitRepository(t *testing.T) {
 		labels map[string]string
 	}{
 		{"podinfo", nil},
+		{"apps-0", map[string]string{"team": "apps"}}, // labelled, but filtered out
 		{"apps-a", map[string]string{"team": "apps"}},
 		{"infra", map[string]string{"team": "infra"}},
 	} {
@@ -328,8 +333,13 @@ func TestGitHubPushReconcilesTheGitRepository(t *testing.T) {
 		}
 		prev = values
 	}
-	if v := env.Get(t, kubetest.GitRepository, ns, "infra").GetAnnotations()["reconcile.fluxcd.io/requestedAt"]; v != old {
-		t.Errorf("GitRepository infra, not selected, got requestedAt %q", v)
+	// apps-0 is listed with apps-a, by the same request, and before it (the
+	// API server lists by name): by the time apps-a changed, the filter had
+	// said no to apps-0.
+	for _, name := range []string{"infra", "apps-0"} {
+		if v := env.Get(t, kubetest.GitRepository, ns, name).GetAnnotations()["reconcile.fluxcd.io/requestedAt"]; v != old {
+			t.Errorf("GitRepository %s, not selected, got requestedAt %q", name, v)
+		}
 	}
 }
 
