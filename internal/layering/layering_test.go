@@ -34,6 +34,8 @@ var rules = []struct {
 		"the config types are the bottom layer"},
 	{"./pkg/event/...", []string{"pkg/"},
 		"the event type is the bottom layer"},
+	{"./pkg/fluxcel/...", []string{"pkg/"},
+		"Flux's CEL environment is shared by providers and receivers, below both"},
 	{"./pkg/redirect/...", []string{"pkg/"},
 		"the redirect policy is shared by providers and receivers, below both"},
 	{"./pkg/...", []string{"cmd/", "functions/", "internal/"},

@@ -12,9 +12,9 @@ import (
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
-	"cel.dev/cel-go/ext"
 
 	"github.com/heraldhq/herald/pkg/api"
+	"github.com/heraldhq/herald/pkg/fluxcel"
 )
 
 // claimsEnv is the CEL environment of an oidcProvider's variables and
@@ -22,40 +22,24 @@ import (
 // "claims" and "vars"), the same options and extensions, so that an
 // expression means here what it means there.
 var claimsEnv = sync.OnceValues(func() (*cel.Env, error) {
-	return cel.NewEnv(
-		cel.HomogeneousAggregateLiterals(),
-		cel.EagerlyValidateDeclarations(true),
-		cel.DefaultUTCTimeZone(true),
-		cel.CrossTypeNumericComparisons(true),
-		cel.OptionalTypes(),
-		ext.Strings(),
-		ext.Sets(),
-		ext.Encoders(),
-		cel.Variable("claims", cel.ObjectType("google.protobuf.Struct")),
-		cel.Variable("vars", cel.ObjectType("google.protobuf.Struct")),
-	)
+	return fluxcel.NewEnv([]string{"claims", "vars"})
 })
 
 // compileClaimsExpr compiles one expression; a validation must be a bool.
 func compileClaimsExpr(src string, boolean bool) (cel.Program, error) {
 	env, err := claimsEnv()
 	if err != nil {
-		return nil, fmt.Errorf("failed to create CEL environment: %w", err)
+		return nil, err
 	}
-	ast, issues := env.Compile(src)
-	if issues != nil && issues.Err() != nil {
-		return nil, fmt.Errorf("failed to parse the CEL expression '%s': %s", src, issues.String())
+	var out *cel.Type
+	if boolean {
+		out = cel.BoolType
 	}
-	if got := ast.OutputType(); boolean && !got.IsExactType(types.BoolType) {
-		return nil, fmt.Errorf("CEL expression output type mismatch: expected %s, got %s", types.BoolType, got)
-	}
-	// 100 is Flux's and Kubernetes' interrupt check frequency: a cancelled
-	// request stops a long comprehension.
-	prog, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.InterruptCheckFrequency(100))
+	ast, err := fluxcel.Compile(env, src, out)
 	if err != nil {
-		return nil, fmt.Errorf("failed to create CEL program: %w", err)
+		return nil, err
 	}
-	return prog, nil
+	return fluxcel.Program(env, ast)
 }
 
 type claimVariable struct {

@@ -16,8 +16,8 @@ import (
 	"fmt"
 
 	"cel.dev/cel-go/cel"
-	"cel.dev/cel-go/common/types"
-	"cel.dev/cel-go/ext"
+
+	"github.com/heraldhq/herald/pkg/fluxcel"
 )
 
 // Names of the filter's variables.
@@ -27,43 +27,18 @@ const (
 	varClaims = "claims"
 )
 
-// envOptions are the options of Flux's CEL expressions
-// (fluxcd/pkg/runtime/cel.NewExpression), so that an expression means the
-// same in Herald as in Flux.
-func envOptions() []cel.EnvOption {
-	return []cel.EnvOption{
-		cel.HomogeneousAggregateLiterals(),
-		cel.EagerlyValidateDeclarations(true),
-		cel.DefaultUTCTimeZone(true),
-		cel.CrossTypeNumericComparisons(true),
-		cel.OptionalTypes(),
-		ext.Strings(),
-		ext.Sets(),
-		ext.Encoders(),
-	}
-}
-
-// structVar declares a variable as Flux's WithStructVariables does.
-func structVar(name string) cel.EnvOption {
-	return cel.Variable(name, cel.ObjectType("google.protobuf.Struct"))
-}
-
 // newEnv is the environment Flux compiles a filter in: res and req, and
 // claims for generic-oidc Receivers only, so that claims elsewhere is a
 // compile error.
 func newEnv(withClaims bool) (*cel.Env, error) {
+	vars := []string{varRes, varReq}
+	if withClaims {
+		vars = append(vars, varClaims)
+	}
 	// Macro calls are kept so that a residual can be written back as the
 	// user wrote it (exists(...), not its expansion); they change nothing
 	// else.
-	opts := append(envOptions(), cel.EnableMacroCallTracking(), structVar(varRes), structVar(varReq))
-	if withClaims {
-		opts = append(opts, structVar(varClaims))
-	}
-	env, err := cel.NewEnv(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("failed to create CEL environment: %w", err)
-	}
-	return env, nil
+	return fluxcel.NewEnv(vars, cel.EnableMacroCallTracking())
 }
 
 // Filter is a compiled resource filter. It is safe for concurrent use.
@@ -85,20 +60,13 @@ func Compile(src string, withClaims bool) (*Filter, error) {
 	if err != nil {
 		return nil, err
 	}
-	ast, iss := env.Compile(src)
-	if iss != nil && iss.Err() != nil {
-		return nil, fmt.Errorf("failed to parse the CEL expression '%s': %s", src, iss.String())
-	}
-	if got := ast.OutputType(); !got.IsExactType(types.BoolType) {
-		return nil, fmt.Errorf("CEL expression output type mismatch: expected %s, got %s", types.BoolType, got)
-	}
-	prog, err := env.Program(ast,
-		cel.EvalOptions(cel.OptPartialEval, cel.OptTrackState),
-		// Kubernetes' default, which Flux uses too: a long evaluation
-		// checks its context every 100 iterations.
-		cel.InterruptCheckFrequency(100))
+	ast, err := fluxcel.Compile(env, src, cel.BoolType)
 	if err != nil {
-		return nil, fmt.Errorf("failed to create CEL program: %w", err)
+		return nil, err
+	}
+	prog, err := fluxcel.Program(env, ast, cel.OptPartialEval, cel.OptTrackState)
+	if err != nil {
+		return nil, err
 	}
 	return &Filter{src: src, env: env, ast: ast, withClaims: withClaims, partial: prog}, nil
 }

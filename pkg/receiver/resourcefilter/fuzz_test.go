@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"testing"
 
-	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
+
+	"github.com/heraldhq/herald/pkg/fluxcel"
 )
 
 // fluxEval evaluates src in one go, as Flux's receiver does
@@ -15,21 +16,21 @@ import (
 // returns "true", "false" or "error".
 func fluxEval(t *testing.T, src string, withClaims bool, res, req, claims map[string]any) string {
 	t.Helper()
-	opts := append(envOptions(), structVar(varRes), structVar(varReq))
+	names := []string{varRes, varReq}
 	vars := map[string]any{varRes: res, varReq: req}
 	if withClaims {
-		opts = append(opts, structVar(varClaims))
+		names = append(names, varClaims)
 		vars[varClaims] = claims
 	}
-	env, err := cel.NewEnv(opts...)
+	env, err := fluxcel.NewEnv(names)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ast, iss := env.Compile(src)
-	if iss != nil && iss.Err() != nil {
-		t.Fatalf("%s compiles for Decide but not for Flux: %v", src, iss.Err())
+	ast, err := fluxcel.Compile(env, src, nil)
+	if err != nil {
+		t.Fatalf("%s compiles for Decide but not for Flux: %v", src, err)
 	}
-	prog, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.InterruptCheckFrequency(100))
+	prog, err := fluxcel.Program(env, ast)
 	if err != nil {
 		t.Fatal(err)
 	}

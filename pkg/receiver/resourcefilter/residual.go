@@ -10,6 +10,8 @@ import (
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/ext"
+
+	"github.com/heraldhq/herald/pkg/fluxcel"
 )
 
 // MaxResidualBytes bounds a residual as stored and sent: its JSON string,
@@ -24,8 +26,7 @@ const MaxResidualBytes = 8 << 10
 // parses (a residual is not checked again), so literals of mixed types
 // are fine.
 var residualEnv = sync.OnceValues(func() (*cel.Env, error) {
-	opts := append(envOptions(), ext.Bindings(), structVar(varRes))
-	return cel.NewEnv(opts...)
+	return fluxcel.NewEnv([]string{varRes}, ext.Bindings())
 })
 
 // Residual is the part of a Receiver's filters left for the cluster,
@@ -39,7 +40,7 @@ type Residual struct {
 func ParseResidual(src string) (*Residual, error) {
 	env, err := residualEnv()
 	if err != nil {
-		return nil, fmt.Errorf("failed to create CEL environment: %w", err)
+		return nil, err
 	}
 	ast, iss := env.Parse(src)
 	if iss != nil && iss.Err() != nil {
@@ -48,9 +49,9 @@ func ParseResidual(src string) (*Residual, error) {
 	if bad := unresolved(freeRefs(ast.NativeRep().Expr())); len(bad) > 0 {
 		return nil, fmt.Errorf("the CEL expression '%s' reads %s, which only the receiver knows", src, strings.Join(bad, " and "))
 	}
-	prog, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.InterruptCheckFrequency(100))
+	prog, err := fluxcel.Program(env, ast)
 	if err != nil {
-		return nil, fmt.Errorf("failed to create CEL program: %w", err)
+		return nil, err
 	}
 	return &Residual{src: src, prog: prog}, nil
 }

@@ -13,9 +13,9 @@ import (
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
-	"cel.dev/cel-go/ext"
 
 	"github.com/heraldhq/herald/pkg/event"
+	"github.com/heraldhq/herald/pkg/fluxcel"
 )
 
 // ErrorPrefix starts every error of spec.commitStatusExpr, as Flux
@@ -55,32 +55,17 @@ func Compile(src string) (*Expr, error) {
 }
 
 func compile(src string) (*Expr, error) {
-	env, err := cel.NewEnv(
-		cel.HomogeneousAggregateLiterals(),
-		cel.EagerlyValidateDeclarations(true),
-		cel.DefaultUTCTimeZone(true),
-		cel.CrossTypeNumericComparisons(true),
-		cel.OptionalTypes(),
-		ext.Strings(),
-		ext.Sets(),
-		ext.Encoders(),
-		cel.Variable("event", cel.ObjectType("google.protobuf.Struct")),
-		cel.Variable("alert", cel.ObjectType("google.protobuf.Struct")),
-		cel.Variable("provider", cel.ObjectType("google.protobuf.Struct")),
-	)
+	env, err := fluxcel.NewEnv([]string{"event", "alert", "provider"})
 	if err != nil {
-		return nil, fmt.Errorf("failed to create CEL environment: %w", err)
+		return nil, err
 	}
-	ast, issues := env.Compile(src)
-	if issues != nil && issues.Err() != nil {
-		return nil, fmt.Errorf("failed to parse the CEL expression '%s': %s", src, issues.String())
-	}
-	if got := ast.OutputType(); !got.IsExactType(types.StringType) {
-		return nil, fmt.Errorf("CEL expression output type mismatch: expected %s, got %s", types.StringType, got)
-	}
-	prog, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.InterruptCheckFrequency(100))
+	ast, err := fluxcel.Compile(env, src, cel.StringType)
 	if err != nil {
-		return nil, fmt.Errorf("failed to create CEL program: %w", err)
+		return nil, err
+	}
+	prog, err := fluxcel.Program(env, ast)
+	if err != nil {
+		return nil, err
 	}
 	return &Expr{src: src, prog: prog}, nil
 }
