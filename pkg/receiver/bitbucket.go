@@ -21,8 +21,8 @@ func verifyBitbucket(_ context.Context, _ *Verifier, rcv *api.Receiver, _ map[st
 	if err != nil {
 		return Result{}, badRequest("the Bitbucket server signature header is invalid, err: %v", err)
 	}
-	if event := req.Header.Get("X-Event-Key"); !eventAllowed(rcv, event) {
-		return Result{}, badRequest("the Bitbucket server event %q is not authorised", event)
+	if err := allowEvent(rcv, "Bitbucket server event", req.Header.Get("X-Event-Key")); err != nil {
+		return Result{}, err
 	}
 	// As for GitHub, a form-encoded call's filters see its payload field.
 	return Result{Body: payload}, nil

@@ -20,8 +20,8 @@ func verifyCDEvents(_ context.Context, v *Verifier, rcv *api.Receiver, _ map[str
 	if err := v.CDEvents(req.Body); err != nil {
 		return Result{}, badRequest("unable to validate CDEvent event: %v", err)
 	}
-	if eventType := req.Header.Get("Ce-Type"); !eventAllowed(rcv, eventType) {
-		return Result{}, badRequest("the CDEvent %q is not authorised", eventType)
+	if err := allowEvent(rcv, "CDEvent", req.Header.Get("Ce-Type")); err != nil {
+		return Result{}, err
 	}
 	return Result{Body: req.Body}, nil
 }

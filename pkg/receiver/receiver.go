@@ -158,25 +158,17 @@ func (v *Verifier) Verify(ctx context.Context, rcv *api.Receiver, secret map[str
 	return verify(ctx, v, rcv, secret, token, req)
 }
 
-// allowEvent checks an event type against spec.events, without case; an
-// empty list allows every event.
-func allowEvent(rcv *api.Receiver, provider, eventType string) error {
-	if eventAllowed(rcv, eventType) {
-		return nil
-	}
-	return badRequest("%s event '%s' is not allowed for this receiver", provider, eventType)
-}
-
-// eventAllowed reports whether spec.events lists eventType, without case,
-// or is empty.
-func eventAllowed(rcv *api.Receiver, eventType string) bool {
+// allowEvent checks an event type against spec.events, without case (an
+// empty list allows every event), and refuses it with Flux's message, in
+// which what names the sender's kind of event ("GitHub event", "CDEvent").
+func allowEvent(rcv *api.Receiver, what, eventType string) error {
 	if len(rcv.Spec.Events) == 0 {
-		return true
+		return nil
 	}
 	for _, e := range rcv.Spec.Events {
 		if strings.EqualFold(e, eventType) {
-			return true
+			return nil
 		}
 	}
-	return false
+	return badRequest("the %s %q is not authorised", what, eventType)
 }

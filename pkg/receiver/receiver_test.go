@@ -78,7 +78,7 @@ func TestVerify(t *testing.T) {
 			status: 400, msg: "the GitHub signature header is invalid"},
 		{name: "github event not allowed", rcv: receiverOf("github", "push"), body: `{"zen":"x"}`, header: http.Header{
 			"Content-Type": {"application/json"}, "X-Github-Event": {"ping"}, "X-Hub-Signature-256": {"sha256=" + hmacHex(sha256New, "s3cr3t", `{"zen":"x"}`)}},
-			status: 400, msg: "GitHub event 'ping' is not allowed for this receiver"},
+			status: 400, msg: "the GitHub event \"ping\" is not authorised"},
 		{name: "github wrong content type", rcv: receiverOf("github"), body: pushBody, header: http.Header{
 			"Content-Type": {"text/plain"}, "X-Github-Event": {"push"}, "X-Hub-Signature-256": {"sha256=" + hmacHex(sha256New, "s3cr3t", pushBody)}},
 			status: 400, msg: "unsupported Content-Type"},

@@ -67,7 +67,7 @@ func verifyGitHub(_ context.Context, _ *Verifier, rcv *api.Receiver, _ map[strin
 	if _, err := github.ParseWebHook(eventType, payload); err != nil {
 		return Result{}, badRequest("cannot decode GitHub body: %v", err)
 	}
-	if err := allowEvent(rcv, "GitHub", eventType); err != nil {
+	if err := allowEvent(rcv, "GitHub event", eventType); err != nil {
 		return Result{}, err
 	}
 	// A form-encoded call's filters see its payload field, as in Flux.
@@ -80,7 +80,7 @@ func verifyGitLab(_ context.Context, _ *Verifier, rcv *api.Receiver, _ map[strin
 	if subtle.ConstantTimeCompare([]byte(req.Header.Get("X-Gitlab-Token")), token) != 1 {
 		return Result{}, badRequest("the X-Gitlab-Token header value does not match the receiver token")
 	}
-	if err := allowEvent(rcv, "GitLab", req.Header.Get("X-Gitlab-Event")); err != nil {
+	if err := allowEvent(rcv, "GitLab event", req.Header.Get("X-Gitlab-Event")); err != nil {
 		return Result{}, err
 	}
 	return Result{Body: req.Body}, nil

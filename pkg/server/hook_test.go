@@ -89,7 +89,7 @@ func TestHooks(t *testing.T) {
 	}{
 		{"accepted", githubCall(github, push, hookToken, "push"), 200, ""},
 		{"bad signature", githubCall(github, push, "guess", "push"), 400, "the GitHub signature header is invalid"},
-		{"event not allowed", githubCall(github, `{"zen":"z"}`, hookToken, "ping"), 400, "GitHub event 'ping' is not allowed"},
+		{"event not allowed", githubCall(github, `{"zen":"z"}`, hookToken, "ping"), 400, `the GitHub event "ping" is not authorised`},
 		{"query string finds nothing, as in Flux", githubCall(github+"?x=1", push, hookToken, "push"), 404, "no receiver"},
 		{"unknown digest", githubCall(receiver.Path([]byte("other"), "github", "flux-system"), push, hookToken, "push"), 404, "no receiver"},
 		{"not a digest", githubCall("/hook/ABCDEF", push, hookToken, "push"), 404, "no receiver"},
