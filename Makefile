@@ -55,7 +55,7 @@ soak:
 	cd tests && HERALD_SOAK_EVENTS=2000 HERALD_SOAK_SCALE=0.1 $(GO) test -count=1 -timeout 30m -run 'TestOutageSoak$$' -v ./e2e
 
 # Benchmarks beside the code, then the Lambda figures: stripped arm64 binary
-# sizes, cold start (median of 10) and DynamoDB calls per ingested event.
+# sizes, cold start (median of 21) and DynamoDB calls per ingested event.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 	$(GO) test -count=1 -v -run 'TestFunctions/(BinarySizes|ColdStart|DispatchHTTP)$$' ./internal/lambdatest | grep -E 'bytes|median|DynamoDB|^(ok|FAIL|---)'

@@ -68,7 +68,11 @@ const (
 	// budget.
 	maxBinaryBytes = 25_000_000 // 25 MB, stripped linux/arm64
 	maxColdStart   = 50 * time.Millisecond
-	coldStarts     = 10
+	// The budget is on the median of the starts for GET /healthz; 21 of
+	// them (the issue asked for at least 10) keep the median of a start
+	// that varies by ±6 ms on this machine from deciding the test by luck.
+	healthStarts = 21
+	coldStarts   = 10
 )
 
 // TestFunctions builds the two bootstrap binaries as the Makefile does and
@@ -127,8 +131,12 @@ func testColdStart(t *testing.T, b *lambdatest.Builder) {
 	bin := b.MustBuild(t, dispatchPkg, lambdatest.Host())
 	healthz := httpEvent(t, "http-api-v2-healthz.json").json(t)
 
+	// The starts for GET /healthz come first, all of them: a signed event
+	// makes DynamoDB Local's JVM compile and collect for a while after it
+	// answers, and that work, on the machine's two cores, is not the
+	// function's.
 	var health, ingest []time.Duration
-	for i := range coldStarts {
+	for range healthStarts {
 		f := lambdatest.Start(t, bin, st.env(true))
 		resp := invokeHTTP(t, f, healthz)
 		health = append(health, time.Since(f.Started))
@@ -136,19 +144,20 @@ func testColdStart(t *testing.T, b *lambdatest.Builder) {
 		if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, `"status":"ok"`) {
 			t.Fatalf("GET /healthz: %d %s", resp.StatusCode, resp.Body)
 		}
-
+	}
+	for i := range coldStarts {
 		signed := st.ingestEvent(t, fluxEvent("cold start "+strconv.Itoa(i)), true).json(t)
-		f = lambdatest.Start(t, bin, st.env(true))
-		resp = invokeHTTP(t, f, signed)
+		f := lambdatest.Start(t, bin, st.env(true))
+		resp := invokeHTTP(t, f, signed)
 		ingest = append(ingest, time.Since(f.Started))
 		f.Stop()
 		if resp.StatusCode != http.StatusAccepted {
 			t.Fatalf("signed event: %d %s", resp.StatusCode, resp.Body)
 		}
 	}
-	t.Logf("dispatch cold start to the first response, %d runs: GET /healthz median %v (min %v, max %v); "+
-		"signed event median %v (min %v, max %v)", coldStarts,
-		median(health), slices.Min(health), slices.Max(health), median(ingest), slices.Min(ingest), slices.Max(ingest))
+	t.Logf("dispatch cold start to the first response: GET /healthz median of %d %v (min %v, max %v); "+
+		"signed event median of %d %v (min %v, max %v)", healthStarts,
+		median(health), slices.Min(health), slices.Max(health), coldStarts, median(ingest), slices.Min(ingest), slices.Max(ingest))
 	if m := median(health); m > maxColdStart {
 		t.Errorf("median cold start %v, want under %v", m, maxColdStart)
 	}
