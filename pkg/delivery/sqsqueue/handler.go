@@ -134,7 +134,7 @@ func (h *Handler) handle(ctx context.Context, rec *events.SQSMessage) bool {
 		return !h.deadLetter(ctx, log, rec.Body, ReasonMalformed, "")
 	}
 	job.Attempt = receives(rec) - 1
-	job.Queued = horizonStart(rec, job.Queued)
+	job.Queued = horizonStart(rec, job.Queued, h.now())
 	log = log.With("delivery", job.ID, "provider", job.Provider.String())
 
 	lease := h.lease(ctx)
@@ -199,16 +199,22 @@ func receives(rec *events.SQSMessage) int {
 
 // horizonStart is when the job's retry horizon began: when it was replayed
 // if it was, else when it was queued, which a job from before Job.Queued
-// existed lacks, and SQS's SentTimestamp then tells.
-func horizonStart(rec *events.SQSMessage, queued time.Time) time.Time {
+// existed lacks, and SQS's SentTimestamp then tells. A SentTimestamp after
+// now (a skewed clock, or a forged attribute) counts as now: the horizon
+// never starts in the future, and the job's record keeps a time that JSON
+// can hold.
+func horizonStart(rec *events.SQSMessage, queued, now time.Time) time.Time {
 	if a, ok := rec.MessageAttributes[AttrReplayed]; ok && a.StringValue != nil {
 		if t, err := time.Parse(time.RFC3339Nano, *a.StringValue); err == nil && t.After(queued) {
 			return t
 		}
 	}
 	if queued.IsZero() {
-		if ms, err := strconv.ParseInt(rec.Attributes["SentTimestamp"], 10, 64); err == nil {
-			return time.UnixMilli(ms)
+		if ms, err := strconv.ParseInt(rec.Attributes["SentTimestamp"], 10, 64); err == nil && ms > 0 {
+			if sent := time.UnixMilli(ms); sent.Before(now) {
+				return sent
+			}
+			return now
 		}
 	}
 	return queued
