@@ -9,10 +9,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/testlog"
 	"github.com/heraldhq/herald/pkg/api"
 	"github.com/heraldhq/herald/pkg/config"
 	"github.com/heraldhq/herald/pkg/receiver"
@@ -26,24 +26,6 @@ const (
 	gcrAudience = "https://herald.example.com/hook/gcr"
 )
 
-// syncBuffer is a log destination the handler and the test share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func oidcReceiverObject(name, issuerURL string, suspend bool) api.Receiver {
 	r := receiverObject(name, "generic-oidc", suspend, nil)
 	r.Spec.SecretRef, r.Spec.Events = nil, nil
@@ -56,7 +38,7 @@ func oidcReceiverObject(name, issuerURL string, suspend bool) api.Receiver {
 
 // oidcHookServer serves a generic-oidc Receiver trusting iss, a suspended
 // one, and a gcr Receiver whose Google keys iss serves; logs go to logs.
-func oidcHookServer(t *testing.T, iss *receivertest.Issuer) (http.Handler, *memory.ReconcileRequests, *syncBuffer) {
+func oidcHookServer(t *testing.T, iss *receivertest.Issuer) (http.Handler, *memory.ReconcileRequests, *testlog.Buffer) {
 	t.Helper()
 	gcr := receiverObject("gcr", "gcr", false, nil)
 	gcr.Spec.Events = nil
@@ -70,7 +52,7 @@ func oidcHookServer(t *testing.T, iss *receivertest.Issuer) (http.Handler, *memo
 		t.Fatal(err)
 	}
 	requests := memory.NewReconcileRequests(time.Hour)
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	hooks := &Hooks{
 		Lookup:   SnapshotReceivers(staticConfig{snap}),
 		Verifier: &receiver.Verifier{GoogleJWKSURL: iss.JWKSURL()},

@@ -18,6 +18,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/dynamotest"
 	"github.com/heraldhq/herald/internal/sqstest"
+	"github.com/heraldhq/herald/internal/testlog"
 	"github.com/heraldhq/herald/pkg/api"
 	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/delivery/sqsqueue"
@@ -49,7 +50,7 @@ type env struct {
 	sink     *notifytest.Sink
 	handler  *sqsqueue.Handler
 	now      time.Time
-	logs     *syncBuffer
+	logs     *testlog.Buffer
 	// handled is when the last handle call started and ended, by the
 	// real clock, which goaws' visibility timeouts follow.
 	handled [2]time.Time
@@ -67,7 +68,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	// The clock stands still at the start of the test, so that the lease
 	// derived from the invocation's deadline is exact.
-	e := &env{now: time.Now().Truncate(time.Second), logs: &syncBuffer{}}
+	e := &env{now: time.Now().Truncate(time.Second), logs: &testlog.Buffer{}}
 	e.sqs = sqstest.New(t)
 	e.dlqURL = e.sqs.Queue("herald-deliveries-dlq")
 	// As deploy/template.yaml makes it, with FunctionTimeout 30.
@@ -290,21 +291,4 @@ func (e *env) posts(path string) int {
 		}
 	}
 	return n
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -18,6 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/heraldhq/herald/internal/testlog"
 	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/delivery/sqsqueue"
 	"github.com/heraldhq/herald/pkg/event"
@@ -67,17 +67,6 @@ func (n *fakeNotifier) Notify(_ context.Context, ev event.Event) (bool, error) {
 	return notify.Outcome(n.err)
 }
 
-type syncLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
 // FuzzHandleRecord hands Handle one SQS record with an arbitrary body and
 // arbitrary receive count, sent time and replay attribute, and a notifier
 // that succeeds, fails for now or fails for good. A body that is no job
@@ -116,7 +105,7 @@ func FuzzHandleRecord(f *testing.F) {
 		case 2:
 			notifier.err = notify.Permanent(errors.New("bad \xff request " + strings.Repeat("x", 2000)))
 		}
-		logs := &syncLog{}
+		logs := &testlog.Buffer{}
 		h := &sqsqueue.Handler{
 			Deliverer: &delivery.Deliverer{
 				Targets: func(delivery.ProviderRef) (delivery.Target, error) { return delivery.Target{Notifier: notifier}, nil },
@@ -140,8 +129,8 @@ func FuzzHandleRecord(f *testing.F) {
 		if err != nil || len(resp.BatchItemFailures) > 1 {
 			t.Fatalf("Handle = %+v, %v", resp, err)
 		}
-		if strings.Contains(logs.buf.String(), "panicked") {
-			t.Fatalf("the delivery panicked:\n%s", logs.buf.String())
+		if strings.Contains(logs.String(), "panicked") {
+			t.Fatalf("the delivery panicked:\n%s", logs.String())
 		}
 		failed := len(resp.BatchItemFailures) == 1
 		for _, in := range client.sent {

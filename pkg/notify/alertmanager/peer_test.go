@@ -1,7 +1,6 @@
 package alertmanager_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"maps"
@@ -11,10 +10,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/testlog"
 	"github.com/heraldhq/herald/pkg/event"
 	"github.com/heraldhq/herald/pkg/notify"
 	"github.com/heraldhq/herald/pkg/notify/alertmanager"
@@ -151,7 +150,7 @@ func startAlertmanager(t *testing.T, bin string) string {
 		"--web.listen-address="+addr,
 		"--cluster.listen-address=", // no gossip: a single, isolated instance
 	)
-	var output lockedBuffer
+	var output testlog.Buffer
 	cmd.Stdout, cmd.Stderr = &output, &output
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", bin, err)
@@ -193,23 +192,4 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-// lockedBuffer collects the process output, written from exec's copying
-// goroutines while the test may read it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

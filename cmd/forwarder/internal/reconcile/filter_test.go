@@ -1,7 +1,6 @@
 package reconcile
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,36 +9,18 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald/cmd/forwarder/internal/kube"
 	"github.com/heraldhq/herald/cmd/forwarder/internal/kubetest"
 	"github.com/heraldhq/herald/cmd/forwarder/internal/metrics"
+	"github.com/heraldhq/herald/internal/testlog"
 	"github.com/heraldhq/herald/pkg/api"
 	"github.com/heraldhq/herald/pkg/receiver"
 )
 
 func TestMain(m *testing.M) { kubetest.Main(m) }
-
-// syncBuffer is a log the poller writes while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestReceiverFiltersSelectFluxsObjects runs a Receiver's filters across
 // the split: the receiver decides them for a call (receiver.Requests, as
@@ -126,7 +107,7 @@ func TestReceiverFiltersSelectFluxsObjects(t *testing.T) {
 	}
 	p.Kube = kc
 	p.Metrics = metrics.New(nil)
-	var logs syncBuffer
+	var logs testlog.Buffer
 	p.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 	cursor, _, err := p.PollOnce(context.Background(), "")
 	if err != nil || cursor != "4" {

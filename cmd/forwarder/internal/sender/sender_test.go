@@ -1,7 +1,6 @@
 package sender
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/heraldhq/herald/cmd/forwarder/internal/buffer"
 	"github.com/heraldhq/herald/cmd/forwarder/internal/metrics"
+	"github.com/heraldhq/herald/internal/testlog"
 	"github.com/heraldhq/herald/pkg/clusterauth"
 )
 
@@ -87,24 +87,6 @@ func TestRetryAfter(t *testing.T) {
 }
 
 const secret = "s3cr3t-cluster-token-6f2004fc"
-
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // herald is a fake Herald that checks every request's signature and answers
 // each event by the function answer, given the event's body and how many
@@ -178,7 +160,7 @@ func tokenFile(t *testing.T) *TokenFile {
 type fixture struct {
 	buf    *buffer.Buffer
 	sender *Sender
-	logs   *syncBuffer
+	logs   *testlog.Buffer
 	m      *metrics.Metrics
 }
 
@@ -193,7 +175,7 @@ func newFixture(t *testing.T, srvURL string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	m := metrics.New(nil)
 	s := &Sender{
 		Buffer: buf, URL: u, Cluster: "prod-eu", Token: tokenFile(t).Token, Client: &http.Client{Timeout: 10 * time.Second},
