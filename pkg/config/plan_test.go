@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/sha256"
 	"errors"
 	"maps"
 	"reflect"
@@ -17,7 +18,7 @@ import (
 // unusedNotifiers builds nothing: planning never delivers.
 type unusedNotifiers struct{}
 
-func (unusedNotifiers) Acquire(notify.Config) (notify.Notifier, func(), error) {
+func (unusedNotifiers) Acquire(notify.Config, [sha256.Size]byte) (notify.Notifier, func(), error) {
 	return nil, nil, errors.New("planning must not build a notifier")
 }
 func (unusedNotifiers) Retain(map[string]bool) {}

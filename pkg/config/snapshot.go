@@ -5,6 +5,7 @@
 package config
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
@@ -30,7 +31,7 @@ type Source interface {
 // connections of a replaced one. notifiers.Cache implements it.
 type Notifiers interface {
 	// Acquire returns the notifier built from cfg; release ends its use.
-	Acquire(cfg notify.Config) (n notify.Notifier, release func(), err error)
+	Acquire(cfg notify.Config, digest [sha256.Size]byte) (n notify.Notifier, release func(), err error)
 	// Retain closes the notifiers of Providers whose UID is not in uids.
 	Retain(uids map[string]bool)
 }
@@ -55,6 +56,7 @@ type Provider struct {
 	// secrets once.
 	mu       sync.Mutex
 	resolved *notify.Config
+	digest   [sha256.Size]byte // of resolved
 }
 
 // Target returns the notifier of p; the caller calls its Release when done.
@@ -65,11 +67,11 @@ func (p *Provider) Target() (delivery.Target, error) {
 	if p.Suspend {
 		return delivery.Target{}, nil
 	}
-	cfg, err := p.resolve()
+	cfg, digest, err := p.resolve()
 	if err != nil {
 		return delivery.Target{}, err
 	}
-	n, release, err := p.notifiers.Acquire(cfg)
+	n, release, err := p.notifiers.Acquire(cfg, digest)
 	if err != nil {
 		return delivery.Target{}, err
 	}
@@ -78,17 +80,17 @@ func (p *Provider) Target() (delivery.Target, error) {
 
 // resolve returns p's config resolved against its secrets. They are read
 // once per snapshot, so a rotated secret applies with the next config load.
-func (p *Provider) resolve() (notify.Config, error) {
+func (p *Provider) resolve() (notify.Config, [sha256.Size]byte, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.resolved == nil {
 		cfg, err := notify.Resolve(p.spec, p.lookup)
 		if err != nil {
-			return notify.Config{}, err
+			return notify.Config{}, [sha256.Size]byte{}, err
 		}
-		p.resolved = &cfg
+		p.resolved, p.digest = &cfg, cfg.Digest()
 	}
-	return *p.resolved, nil
+	return *p.resolved, p.digest, nil
 }
 
 type providerKey struct {

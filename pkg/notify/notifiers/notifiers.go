@@ -37,11 +37,12 @@ func New(build notify.Factory) *Cache {
 }
 
 // Acquire returns the notifier of cfg's Provider: the one built before when
-// cfg is unchanged (same digest), else a new one, which replaces it. The
-// caller must call release once it is done with the notifier. A build
-// error is returned and not kept: the next call builds again.
-func (c *Cache) Acquire(cfg notify.Config) (n notify.Notifier, release func(), err error) {
-	digest := cfg.Digest()
+// cfg is unchanged (same digest, cfg.Digest()), else a new one, which
+// replaces it. The digest is the caller's to compute, once per resolved
+// config: hashing the secrets at every delivery costs more than the rest of
+// Acquire. The caller must call release once it is done with the notifier.
+// A build error is returned and not kept: the next call builds again.
+func (c *Cache) Acquire(cfg notify.Config, digest [sha256.Size]byte) (n notify.Notifier, release func(), err error) {
 	c.mu.Lock()
 	e := c.live[cfg.UID]
 	if e != nil && e.digest == digest {

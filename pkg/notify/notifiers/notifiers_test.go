@@ -36,7 +36,7 @@ func (f *factory) build(cfg notify.Config) (notify.Notifier, error) {
 
 func acquire(t *testing.T, c *notifiers.Cache, cfg notify.Config) (*conn, func()) {
 	t.Helper()
-	n, release, err := c.Acquire(cfg)
+	n, release, err := c.Acquire(cfg, cfg.Digest())
 	if err != nil {
 		t.Fatalf("Acquire: %v", err)
 	}
@@ -82,7 +82,7 @@ func TestBuildErrorsAreNotKept(t *testing.T) {
 	c := notifiers.New(f.build)
 	cfg := notify.Config{UID: "u1"}
 	f.fail.Store(true)
-	if _, _, err := c.Acquire(cfg); err == nil {
+	if _, _, err := c.Acquire(cfg, cfg.Digest()); err == nil {
 		t.Fatal("no error")
 	}
 	f.fail.Store(false)
