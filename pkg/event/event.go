@@ -137,7 +137,13 @@ func (e *Event) PayloadVersion() string {
 // MarshalWithLabels encodes the event as an ingest body, including the
 // involved object's labels. The forwarder and tests use it.
 func MarshalWithLabels(e Event) ([]byte, error) {
-	return json.Marshal(wireEvent{Event: e, InvolvedObjectLabels: e.ObjectLabels})
+	b := e.AppendJSON(make([]byte, 0, 512))
+	if len(e.ObjectLabels) == 0 {
+		return b, nil
+	}
+	b = append(b[:len(b)-1], `,"involvedObjectLabels":`...)
+	b = appendStringMap(b, e.ObjectLabels)
+	return append(b, '}'), nil
 }
 
 // Validate reports what Herald refuses and Flux silently drops: an event

@@ -7,9 +7,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/heraldhq/herald/pkg/event"
@@ -66,10 +64,7 @@ func newNotifier(cfg notify.Config, key []byte) (*Notifier, error) {
 // override both, and for generic-hmac X-Signature last, so that a custom
 // X-Signature header cannot replace the real one.
 func (n *Notifier) Notify(ctx context.Context, ev event.Event) (retry bool, err error) {
-	body, err := json.Marshal(ev)
-	if err != nil {
-		return false, notify.Permanent(fmt.Errorf("marshalling notification payload failed: %w", err))
-	}
+	body := ev.AppendJSON(make([]byte, 0, 1024))
 	opts := make([]notify.PostOption, 0, 3)
 	opts = append(opts,
 		notify.WithHeader(ComponentHeader, ev.ReportingController),
