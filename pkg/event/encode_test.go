@@ -74,7 +74,7 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 			Metadata:       map[string]string{},
 		},
 		"escapes": {
-			Message: "quote \" backslash \\ nl \n cr \r tab \t bs \b ff \f nul \x00 esc \x1b del \x7f html <a&b> ls \u2028 ps \u2029 bad \xff\xfe end é 😀",
+			Message:  "quote \" backslash \\ nl \n cr \r tab \t bs \b ff \f nul \x00 esc \x1b del \x7f html <a&b> ls \u2028 ps \u2029 bad \xff\xfe end é 😀",
 			Metadata: map[string]string{"\xc3": "\xe2\x82", "k\"": "v\\"},
 		},
 	} {
