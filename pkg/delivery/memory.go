@@ -100,7 +100,7 @@ func (q *MemoryQueue) Enqueue(ctx context.Context, jobs ...Job) error {
 			if jobs[i].Queued.IsZero() {
 				jobs[i].Queued = now
 			}
-			body, err := json.Marshal(&jobs[i])
+			body, err := jobs[i].AppendJSON(make([]byte, 0, 1024))
 			if err != nil {
 				return fmt.Errorf("encoding delivery %s: %w", jobs[i].ID, err)
 			}

@@ -10,7 +10,6 @@ package sqsqueue
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -139,7 +138,7 @@ func (q *Queue) Enqueue(ctx context.Context, jobs ...delivery.Job) error {
 // and U+FFFF, which json.Marshal writes as they are; as JSON escapes they
 // decode to the same string.
 func encode(job *delivery.Job) ([]byte, error) {
-	body, err := json.Marshal(job)
+	body, err := job.AppendJSON(make([]byte, 0, 1024))
 	if err != nil {
 		return nil, fmt.Errorf("encoding delivery job %s: %w", job.ID, err)
 	}
