@@ -56,6 +56,7 @@ func BenchmarkDedupClaimParallel(b *testing.B) {
 func BenchmarkJournalPutParallel(b *testing.B) {
 	ctx := context.Background()
 	s := openStore(b, Options{})
+	defer reportSyncs(b, s)()
 	job := bytes.Repeat([]byte("x"), 1<<10)
 	now := time.Now()
 	var n atomic.Int64
@@ -77,6 +78,7 @@ func BenchmarkJournalPutParallel(b *testing.B) {
 func BenchmarkIngestParallel(b *testing.B) {
 	ctx := context.Background()
 	s := openStore(b, Options{})
+	defer reportSyncs(b, s)()
 	d := s.Deduper()
 	job := bytes.Repeat([]byte("x"), 1<<10)
 	now := time.Now()
@@ -96,4 +98,13 @@ func BenchmarkIngestParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// reportSyncs reports the log's syncs per operation when the returned
+// function is called: what group commit saves.
+func reportSyncs(b *testing.B, s *Store) func() {
+	before := s.log.syncs.Load()
+	return func() {
+		b.ReportMetric(float64(s.log.syncs.Load()-before)/float64(b.N), "syncs/op")
+	}
 }

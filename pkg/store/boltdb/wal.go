@@ -11,11 +11,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -307,6 +309,7 @@ func applyOps(tx *bolt.Tx, ops []walOp, end walPos) error {
 // file behind it. Its loop owns the segment being written; its applier
 // owns the bbolt writes of the log.
 type wal struct {
+	syncs       atomic.Uint64 // for the benchmarks' syncs/op
 	dir         string
 	db          *bolt.DB
 	logger      *slog.Logger
@@ -427,17 +430,19 @@ func (w *wal) loop() {
 	group := make([]*walCall, 0, maxGroup)
 	var payload []byte
 	for first := range w.calls {
-		group = append(group[:0], first)
-	gather:
-		for len(group) < maxGroup {
-			select {
-			case call, ok := <-w.calls:
-				if !ok {
-					break gather
-				}
-				group = append(group, call)
-			default:
-				break gather
+		group = w.gather(append(group[:0], first))
+		// A sync costs about as much CPU as the rest of an event's ingest,
+		// whatever the frame holds, so a frame should carry as many
+		// waiting writes as it can without making them wait for a timer.
+		// Before syncing, let the goroutines that are ready to run go
+		// first: those in the middle of an ingest then join this frame
+		// instead of paying a sync of their own. Yielding costs nothing
+		// when nothing else is ready, as on a quiet server.
+		for round := 0; round < syncYields && len(group) < maxGroup && waits(group) < syncGroupEnough; round++ {
+			runtime.Gosched()
+			n := len(group)
+			if group = w.gather(group); len(group) == n {
+				break // nothing else was about to write
 			}
 		}
 		// Flushes split the group: the writes before one are applied
@@ -484,6 +489,40 @@ func (w *wal) loop() {
 	}
 }
 
+// gather appends to group the calls already queued, up to maxGroup.
+func (w *wal) gather(group []*walCall) []*walCall {
+	for len(group) < maxGroup {
+		select {
+		case call, ok := <-w.calls:
+			if !ok {
+				return group
+			}
+			group = append(group, call)
+		default:
+			return group
+		}
+	}
+	return group
+}
+
+// waits counts the calls in group that wait for a sync.
+func waits(group []*walCall) int {
+	n := 0
+	for _, c := range group {
+		if c.err != nil && c.ops != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// Group commit: how often the log yields before a sync (see loop), and how
+// many waiting writes are enough to sync at once.
+const (
+	syncYields      = 3
+	syncGroupEnough = 16
+)
+
 // append writes one frame of payload, and syncs the segment when sync is
 // set, moving to a new segment first when the frame does not fit in this
 // one.
@@ -521,6 +560,7 @@ func (w *wal) sync() error {
 		return err
 	}
 	w.unsynced = false
+	w.syncs.Add(1)
 	return nil
 }
 
