@@ -2,6 +2,7 @@ package event
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -100,5 +101,89 @@ func FuzzAppendJSON(f *testing.F) {
 			e.Action, e.RelatedObject = NewAction(extra), &ObjectReference{Name: value}
 		}
 		checkEncoding(t, e)
+	})
+}
+
+// FuzzDecodeFast holds the fast decoder to encoding/json: whatever it
+// accepts, encoding/json accepts too and decodes to the same event.
+func FuzzDecodeFast(f *testing.F) {
+	for _, seed := range []string{
+		fluxV1Body,
+		`{"involvedObject":{"kind":"K","name":"n","namespace":"ns","apiVersion":"g/v1"},"metadata":{"g/token":"t"},"timestamp":"2024-05-06T07:08:09Z"}`,
+		` { "message" : "a\nb \"q\" \u00e9 \ud83d\ude00 \ud800x \/ \t" , "severity":null, "metadata":{}, "action":"", "relatedObject":null } `,
+		`{"involvedObjectLabels":{"a":"b","c":"\u0000"},"reportingController":"kc","reportingInstance":"i","reason":"R","timestamp":null}`,
+		`{"message":"caf` + "\xc3\xa9 \xff" + `"}`, `{}`, `{"severity":"info",}`, `{"Severity":"x"}`, `{"metadata":{"a":"1","a":"2"}}`,
+		`{"timestamp":"2024-05-06T07:08:09+02:00"}`, `{"timestamp":"bad"}`, `{"message":"x"} x`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fast, ok := decodeFast(data)
+		if !ok {
+			return
+		}
+		var want wireEvent
+		if err := json.Unmarshal(data, &want); err != nil {
+			t.Fatalf("decodeFast accepted what encoding/json refuses (%v): %q", err, data)
+		}
+		if !reflect.DeepEqual(fast, want) {
+			t.Fatalf("decodeFast(%q):\n got %#v\nwant %#v", data, fast, want)
+		}
+	})
+}
+
+func TestDecodeFastTakesFluxsEvents(t *testing.T) {
+	// The bodies Flux's recorder and the forwarder send take the fast path.
+	for _, body := range []string{fluxV1Body, fluxV1Beta1Body} {
+		if _, ok := decodeFast([]byte(body)); !ok {
+			t.Errorf("not decoded by the fast path: %s", body)
+		}
+	}
+}
+
+// BenchmarkDecode compares Decode, which takes the fast path on Flux's
+// bodies, with encoding/json on the same body.
+func BenchmarkDecode(b *testing.B) {
+	body := []byte(fluxV1Beta1Body)
+	b.Run("Decode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := Decode(body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var w wireEvent
+			if err := json.Unmarshal(body, &w); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkAppendJSON compares AppendJSON with encoding/json's reflection.
+func BenchmarkAppendJSON(b *testing.B) {
+	e, err := Decode([]byte(fluxV1Beta1Body))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("AppendJSON", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = e.AppendJSON(make([]byte, 0, 1024))
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		r := reflected{e.InvolvedObject, e.RelatedObject, e.Severity, e.Timestamp, e.Message, e.Reason,
+			e.Action, e.Metadata, e.ReportingController, e.ReportingInstance}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(r); err != nil {
+				b.Fatal(err)
+			}
+		}
 	})
 }

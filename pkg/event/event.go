@@ -105,11 +105,14 @@ var ErrMissingObject = errors.New("involvedObject kind, name and namespace are r
 // names it: a body with a string "action" or an object "relatedObject" is a
 // v1 event, any other body a v1beta1 event. A null value counts as absent.
 func Decode(data []byte) (Event, error) {
-	var w wireEvent
-	// json.Unmarshal scans the body once and refuses trailing data, where a
-	// json.Decoder would buffer and scan it twice.
-	if err := json.Unmarshal(data, &w); err != nil {
-		return Event{}, fmt.Errorf("invalid event JSON: %w", err)
+	w, ok := decodeFast(data)
+	if !ok {
+		// json.Unmarshal refuses trailing data, where a json.Decoder would
+		// buffer and scan it twice.
+		w = wireEvent{}
+		if err := json.Unmarshal(data, &w); err != nil {
+			return Event{}, fmt.Errorf("invalid event JSON: %w", err)
+		}
 	}
 	w.Event.ObjectLabels = w.InvolvedObjectLabels
 	if w.Event.RelatedObject != nil && w.Event.Action == nil {

@@ -101,8 +101,10 @@ func TestCleanMetadata(t *testing.T) {
 
 // The recorder's sample request of the behaviour reference, §1.2, must
 // survive a decode and encode unchanged.
+const fluxV1Beta1Body = `{"involvedObject":{"kind":"ConfigMap","namespace":"flux-system","name":"podinfo","uid":"7d0cdc51","apiVersion":"v1","resourceVersion":"1234"},"severity":"error","timestamp":"2026-11-22T03:04:41Z","message":"failed x","reason":"HealthCheckFailed","metadata":{"event.toolkit.fluxcd.io/summary":"s","v1/revision":"main@sha1:abc"},"reportingController":"kustomize-controller","reportingInstance":"vm"}`
+
 func TestRoundTripFluxBytes(t *testing.T) {
-	const body = `{"involvedObject":{"kind":"ConfigMap","namespace":"flux-system","name":"podinfo","uid":"7d0cdc51","apiVersion":"v1","resourceVersion":"1234"},"severity":"error","timestamp":"2026-11-22T03:04:41Z","message":"failed x","reason":"HealthCheckFailed","metadata":{"event.toolkit.fluxcd.io/summary":"s","v1/revision":"main@sha1:abc"},"reportingController":"kustomize-controller","reportingInstance":"vm"}`
+	const body = fluxV1Beta1Body
 	e, err := Decode([]byte(body))
 	if err != nil {
 		t.Fatal(err)
