@@ -202,10 +202,16 @@ func sizeString(n int64) string {
 // setRateLimitHeaders sets the headers Flux's rate limiter sends: one event
 // per key per interval, none left, and when the window resets.
 func setRateLimitHeaders(h http.Header, reset time.Time) {
-	h.Set("X-RateLimit-Limit", "1")
-	h.Set("X-RateLimit-Remaining", "0")
-	h.Set("X-RateLimit-Reset", reset.UTC().Format(http.TimeFormat))
+	// Every answer carries these: assigned in canonical form, with the
+	// constant values shared, they cost no canonicalisation and no
+	// allocation but the reset time's. A shared one-element slice is safe:
+	// Set replaces it and Add grows a copy.
+	h["X-Ratelimit-Limit"] = rateLimitOne
+	h["X-Ratelimit-Remaining"] = rateLimitZero
+	h["X-Ratelimit-Reset"] = []string{reset.UTC().Format(http.TimeFormat)}
 }
+
+var rateLimitOne, rateLimitZero = []string{"1"}, []string{"0"}
 
 func objectRef(ev *event.Event) string {
 	o := ev.InvolvedObject
