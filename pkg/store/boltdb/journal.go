@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -115,13 +116,68 @@ func journalPart(dead bool) string {
 func encodeRecord(r store.DeliveryRecord) ([]byte, error) {
 	job := r.Job
 	r.Job = nil
-	meta, err := json.Marshal(r)
-	if err != nil {
-		return nil, err
+	meta, ok := appendRecordMeta(make([]byte, 0, 160), &r)
+	if !ok {
+		var err error
+		if meta, err = json.Marshal(r); err != nil {
+			return nil, err
+		}
 	}
 	v := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(meta)+len(job)), uint64(len(meta)))
 	v = append(v, meta...)
 	return append(v, job...), nil
+}
+
+// appendRecordMeta appends the JSON json.Marshal makes of r without its
+// job, for the records every ingest writes: plain strings and times of
+// JSON's range. It reports false for any other, for json.Marshal.
+func appendRecordMeta(b []byte, r *store.DeliveryRecord) ([]byte, bool) {
+	if !plainJSON(r.ID) || !plainJSON(r.LastError) || !plainJSON(r.Reason) {
+		return nil, false
+	}
+	b = append(b, `{"id":"`...)
+	b = append(b, r.ID...)
+	b = append(b, `","job":null`...)
+	if r.Dead {
+		b = append(b, `,"dead":true`...)
+	}
+	if r.LastError != "" {
+		b = append(b, `,"lastError":"`...)
+		b = append(b, r.LastError...)
+		b = append(b, '"')
+	}
+	if r.Reason != "" {
+		b = append(b, `,"reason":"`...)
+		b = append(b, r.Reason...)
+		b = append(b, '"')
+	}
+	var err error
+	if !r.NextAttempt.IsZero() {
+		b = append(b, `,"nextAttempt":`...)
+		if b, err = appendTime(b, r.NextAttempt); err != nil {
+			return nil, false
+		}
+	}
+	b = append(b, `,"updated":`...)
+	if b, err = appendTime(b, r.Updated); err != nil {
+		return nil, false
+	}
+	return append(b, '}'), true
+}
+
+func appendTime(b []byte, t time.Time) ([]byte, error) {
+	text, err := t.MarshalJSON()
+	return append(b, text...), err
+}
+
+// plainJSON reports whether encoding/json writes s as it is, quoted.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 func decodeRecord(v []byte) (store.DeliveryRecord, error) {

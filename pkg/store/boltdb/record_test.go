@@ -2,6 +2,7 @@ package boltdb
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -19,6 +20,17 @@ func FuzzRecord(f *testing.F) {
 		in := store.DeliveryRecord{ID: id, Job: job, Dead: dead, LastError: lastErr, Updated: time.Unix(1764000000, 0).UTC()}
 		v, err := encodeRecord(in)
 		if err != nil {
+			t.Fatal(err)
+		}
+		// The metadata is what json.Marshal makes of it, fast path or not.
+		in.Reason, in.NextAttempt = lastErr+id, time.Unix(int64(len(raw))*7919, int64(len(job)))
+		meta := in
+		meta.Job = nil
+		want, _ := json.Marshal(meta)
+		if got, ok := appendRecordMeta(nil, &meta); ok && string(got) != string(want) {
+			t.Fatalf("record metadata:\n got %s\nwant %s", got, want)
+		}
+		if v, err = encodeRecord(in); err != nil {
 			t.Fatal(err)
 		}
 		out, err := decodeRecord(v)
