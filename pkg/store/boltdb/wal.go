@@ -519,8 +519,8 @@ func waits(group []*walCall) int {
 // Group commit: how often the log yields before a sync (see loop), and how
 // many waiting writes are enough to sync at once.
 const (
-	syncYields      = 3
-	syncGroupEnough = 16
+	syncYields      = 6
+	syncGroupEnough = 32
 )
 
 // append writes one frame of payload, and syncs the segment when sync is
