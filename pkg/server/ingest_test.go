@@ -212,6 +212,14 @@ func TestIngestRejectsBadInput(t *testing.T) {
 			}
 		})
 	}
+	// A body that ends before its declared length.
+	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(fluxEvent))
+	req.ContentLength = int64(len(fluxEvent) + 10)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if msg := errorOf(t, rec); rec.Code != http.StatusBadRequest || msg != "reading the request body failed" {
+		t.Fatalf("short body: %d %q", rec.Code, msg)
+	}
 	if len(q.jobs) != 0 {
 		t.Fatalf("bad input queued %d jobs", len(q.jobs))
 	}
