@@ -310,6 +310,7 @@ func applyOps(tx *bolt.Tx, ops []walOp, end walPos) error {
 // owns the bbolt writes of the log.
 type wal struct {
 	syncs       atomic.Uint64 // for the benchmarks' syncs/op
+	frame       []byte        // the loop's buffer for the frame it writes
 	dir         string
 	db          *bolt.DB
 	logger      *slog.Logger
@@ -370,6 +371,9 @@ func openWAL(db *bolt.DB, dir string, last uint64, segmentSize int64, logger *sl
 	go w.apply()
 	return w, nil
 }
+
+// maxKeptFrame bounds the frame buffer the log keeps between writes.
+const maxKeptFrame = 1 << 20
 
 // maxGroup bounds the calls one frame carries, so that a sync under heavy
 // load still ends soon.
@@ -534,10 +538,15 @@ func (w *wal) append(payload []byte, sync bool) error {
 			return err
 		}
 	}
-	frame := make([]byte, walFrameHeader, size)
+	// The loop owns the frame buffer; nothing keeps a frame once written.
+	frame := slices.Grow(w.frame[:0], int(size))[:walFrameHeader]
 	binary.LittleEndian.PutUint32(frame, uint32(len(payload)))
 	binary.LittleEndian.PutUint32(frame[4:], frameCRC(w.pos.seq, payload))
 	frame = append(frame, payload...)
+	w.frame = frame
+	if cap(frame) > maxKeptFrame {
+		w.frame = nil // a rare large event's frame is not kept
+	}
 	if _, err := w.seg.WriteAt(frame, w.pos.off); err != nil {
 		w.broken = true
 		return err
