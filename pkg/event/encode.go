@@ -25,26 +25,26 @@ func (e *Event) AppendJSON(b []byte) []byte {
 		b = e.RelatedObject.appendJSON(b)
 	}
 	b = append(b, `,"severity":`...)
-	b = appendString(b, e.Severity)
+	b = AppendJSONString(b, e.Severity)
 	b = append(b, `,"timestamp":`...)
 	b = e.Timestamp.appendJSON(b)
 	b = append(b, `,"message":`...)
-	b = appendString(b, e.Message)
+	b = AppendJSONString(b, e.Message)
 	b = append(b, `,"reason":`...)
-	b = appendString(b, e.Reason)
+	b = AppendJSONString(b, e.Reason)
 	if e.Action != nil {
 		b = append(b, `,"action":`...)
-		b = appendString(b, *e.Action)
+		b = AppendJSONString(b, *e.Action)
 	}
 	if len(e.Metadata) > 0 {
 		b = append(b, `,"metadata":`...)
 		b = appendStringMap(b, e.Metadata)
 	}
 	b = append(b, `,"reportingController":`...)
-	b = appendString(b, e.ReportingController)
+	b = AppendJSONString(b, e.ReportingController)
 	if e.ReportingInstance != "" {
 		b = append(b, `,"reportingInstance":`...)
-		b = appendString(b, e.ReportingInstance)
+		b = AppendJSONString(b, e.ReportingInstance)
 	}
 	return append(b, '}')
 }
@@ -69,7 +69,7 @@ func (o *ObjectReference) appendJSON(b []byte) []byte {
 		}
 		first = false
 		b = append(b, f.key...)
-		b = appendString(b, f.value)
+		b = AppendJSONString(b, f.value)
 	}
 	return append(b, '}')
 }
@@ -95,19 +95,20 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
+		b = AppendJSONString(b, k)
 		b = append(b, ':')
-		b = appendString(b, m[k])
+		b = AppendJSONString(b, m[k])
 	}
 	return append(b, '}')
 }
 
 const hexDigits = "0123456789abcdef"
 
-// appendString appends s as a JSON string with encoding/json's escaping:
-// HTML's <, > and & and the JavaScript line separators as \u escapes, and
-// each byte of invalid UTF-8 as U+FFFD.
-func appendString(b []byte, s string) []byte {
+// AppendJSONString appends s as encoding/json writes a string: HTML's <, >
+// and & and the JavaScript line separators as \u escapes, and each byte of
+// invalid UTF-8 as U+FFFD. The hand-written encoders of jobs and journal
+// records use it too.
+func AppendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {

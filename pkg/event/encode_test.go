@@ -187,3 +187,19 @@ func BenchmarkAppendJSON(b *testing.B) {
 		}
 	})
 }
+
+// FuzzAppendJSONString holds the string escaper to encoding/json on any
+// bytes, whatever the event around them.
+func FuzzAppendJSONString(f *testing.F) {
+	f.Add("plain")
+	f.Add("<a&b> \u2028\u2029 \x00\x1f\x7f \xff\xc3 \"\\ é")
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := AppendJSONString([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Fatalf("AppendJSONString(%q) = %s, want %s", s, got[1:], want)
+		}
+	})
+}

@@ -12,6 +12,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/heraldhq/herald/pkg/event"
 	"github.com/heraldhq/herald/pkg/store"
 )
 
@@ -129,27 +130,22 @@ func encodeRecord(r store.DeliveryRecord) ([]byte, error) {
 }
 
 // appendRecordMeta appends the JSON json.Marshal makes of r without its
-// job, for the records every ingest writes: plain strings and times of
-// JSON's range. It reports false for any other, for json.Marshal.
+// job. It reports false for a time out of JSON's range, which json.Marshal
+// then refuses with its own error.
 func appendRecordMeta(b []byte, r *store.DeliveryRecord) ([]byte, bool) {
-	if !plainJSON(r.ID) || !plainJSON(r.LastError) || !plainJSON(r.Reason) {
-		return nil, false
-	}
-	b = append(b, `{"id":"`...)
-	b = append(b, r.ID...)
-	b = append(b, `","job":null`...)
+	b = append(b, `{"id":`...)
+	b = event.AppendJSONString(b, r.ID)
+	b = append(b, `,"job":null`...)
 	if r.Dead {
 		b = append(b, `,"dead":true`...)
 	}
 	if r.LastError != "" {
-		b = append(b, `,"lastError":"`...)
-		b = append(b, r.LastError...)
-		b = append(b, '"')
+		b = append(b, `,"lastError":`...)
+		b = event.AppendJSONString(b, r.LastError)
 	}
 	if r.Reason != "" {
-		b = append(b, `,"reason":"`...)
-		b = append(b, r.Reason...)
-		b = append(b, '"')
+		b = append(b, `,"reason":`...)
+		b = event.AppendJSONString(b, r.Reason)
 	}
 	var err error
 	if !r.NextAttempt.IsZero() {
@@ -168,16 +164,6 @@ func appendRecordMeta(b []byte, r *store.DeliveryRecord) ([]byte, bool) {
 func appendTime(b []byte, t time.Time) ([]byte, error) {
 	text, err := t.MarshalJSON()
 	return append(b, text...), err
-}
-
-// plainJSON reports whether encoding/json writes s as it is, quoted.
-func plainJSON(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			return false
-		}
-	}
-	return true
 }
 
 func decodeRecord(v []byte) (store.DeliveryRecord, error) {
