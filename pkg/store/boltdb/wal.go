@@ -435,13 +435,15 @@ func (w *wal) loop() {
 	var payload []byte
 	for first := range w.calls {
 		group = w.gather(append(group[:0], first))
-		// A sync costs about as much CPU as the rest of an event's ingest,
-		// whatever the frame holds, so a frame should carry as many
-		// waiting writes as it can without making them wait for a timer.
-		// Before syncing, let the goroutines that are ready to run go
-		// first: those in the middle of an ingest then join this frame
-		// instead of paying a sync of their own. Yielding costs nothing
-		// when nothing else is ready, as on a quiet server.
+		// An fdatasync costs more CPU than the rest of an event's ingest
+		// (about 60 µs on a virtual disk), whatever the frame holds, so a
+		// frame should carry as many waiting writes as it can without
+		// making them wait for a timer. Before writing it, let the
+		// goroutines that are ready to run go first, for as long as they
+		// add writes: those in the middle of an ingest then join this
+		// frame instead of paying a sync of their own. A yield with
+		// nothing else ready returns at once, so a quiet server waits for
+		// nothing.
 		for round := 0; round < syncYields && len(group) < maxGroup && waits(group) < syncGroupEnough; round++ {
 			runtime.Gosched()
 			n := len(group)
